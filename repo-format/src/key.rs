@@ -1,0 +1,181 @@
+//! Key files: the master key sealed under a key derived from a password with
+//! Argon2id. Key files are the only unencrypted objects. See SPEC.md §5.1.
+//!
+//! ```text
+//! +----------------+---------+---------------------------------------+
+//! | magic 8        | version | bincode(KeyFileBody)                  |
+//! | "VAULTKEY"     | u8 = 1  |                                       |
+//! +----------------+---------+---------------------------------------+
+//! ```
+
+use crate::codec;
+use crate::crypto::{self, KEY_LEN, MASTER_KEY_AAD, MasterKey, NONCE_LEN};
+use crate::error::{FormatError, Result};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// Magic at the start of a key file.
+pub const KEY_MAGIC: &[u8; 8] = b"VAULTKEY";
+/// Current key file version.
+pub const KEY_VERSION: u8 = 1;
+/// Salt length.
+pub const SALT_LEN: usize = 32;
+
+/// KDF algorithm number of Argon2id (version 0x13).
+pub const KDF_ARGON2ID: u8 = 1;
+
+/// Argon2id parameters, stored in each key file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KdfParams {
+    /// Algorithm; only [`KDF_ARGON2ID`] is defined.
+    pub algorithm: u8,
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    /// Passes.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+impl KdfParams {
+    /// The defaults for new keys: 64 MiB, 3 passes, 1 lane (ARCHITECTURE.md
+    /// sets 64 MiB and 3 passes as the floor).
+    pub const DEFAULT: KdfParams = KdfParams {
+        algorithm: KDF_ARGON2ID,
+        memory_kib: 64 * 1024,
+        iterations: 3,
+        parallelism: 1,
+    };
+
+    /// Upper bounds a reader enforces, so that a tampered key file cannot make
+    /// opening the repository allocate 4 TiB: 4 GiB, 64 passes, 64 lanes.
+    pub const MAX_MEMORY_KIB: u32 = 4 * 1024 * 1024;
+    /// See [`KdfParams::MAX_MEMORY_KIB`].
+    pub const MAX_ITERATIONS: u32 = 64;
+    /// See [`KdfParams::MAX_MEMORY_KIB`].
+    pub const MAX_PARALLELISM: u32 = 64;
+
+    /// Derive the key-encryption key from a password.
+    pub fn derive(&self, password: &[u8], salt: &[u8; SALT_LEN]) -> Result<Zeroizing<[u8; KEY_LEN]>> {
+        if self.algorithm != KDF_ARGON2ID {
+            return Err(FormatError::UnknownKind {
+                what: "kdf algorithm",
+                value: u32::from(self.algorithm),
+            });
+        }
+        if self.memory_kib > Self::MAX_MEMORY_KIB
+            || self.iterations > Self::MAX_ITERATIONS
+            || self.parallelism > Self::MAX_PARALLELISM
+        {
+            return Err(FormatError::Kdf(format!(
+                "{self:?} exceeds the accepted maximum"
+            )));
+        }
+        let params = argon2::Params::new(
+            self.memory_kib,
+            self.iterations,
+            self.parallelism,
+            Some(KEY_LEN),
+        )
+        .map_err(|e| FormatError::Kdf(e.to_string()))?;
+        let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let mut out = Zeroizing::new([0u8; KEY_LEN]);
+        argon
+            .hash_password_into(password, salt, out.as_mut())
+            .map_err(|e| FormatError::Kdf(e.to_string()))?;
+        Ok(out)
+    }
+}
+
+/// The decoded body of a key file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyFile {
+    /// How the key-encryption key is derived.
+    pub kdf: KdfParams,
+    /// Salt of the KDF.
+    pub salt: [u8; SALT_LEN],
+    /// Creation time, seconds since the Unix epoch (UTC).
+    pub created: i64,
+    /// Host that created the key.
+    pub hostname: String,
+    /// User that created the key.
+    pub username: String,
+    /// The master key, sealed under the derived key (envelope, see SPEC.md §3).
+    #[serde(with = "serde_bytes")]
+    pub sealed_master_key: Vec<u8>,
+}
+
+impl KeyFile {
+    /// Seal `master` under `password` and build a key file.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create(
+        master: &MasterKey,
+        password: &[u8],
+        kdf: KdfParams,
+        salt: [u8; SALT_LEN],
+        nonce: [u8; NONCE_LEN],
+        created: i64,
+        hostname: String,
+        username: String,
+    ) -> Result<Self> {
+        let kek = kdf.derive(password, &salt)?;
+        let sealed_master_key = crypto::seal(&kek, nonce, MASTER_KEY_AAD, &master.encode());
+        Ok(KeyFile {
+            kdf,
+            salt,
+            created,
+            hostname,
+            username,
+            sealed_master_key,
+        })
+    }
+
+    /// Derive the key from `password` and open the master key.
+    /// A wrong password is [`FormatError::AuthenticationFailed`].
+    pub fn open(&self, password: &[u8]) -> Result<MasterKey> {
+        let kek = self.kdf.derive(password, &self.salt)?;
+        let plain = Zeroizing::new(crypto::open(
+            &kek,
+            MASTER_KEY_AAD,
+            &self.sealed_master_key,
+            "master key",
+        )?);
+        MasterKey::decode(&plain)
+    }
+
+    /// The key file's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = KEY_MAGIC.to_vec();
+        out.push(KEY_VERSION);
+        out.extend_from_slice(&codec::encode(self));
+        out
+    }
+
+    /// Parse a key file.
+    pub fn decode(bytes: &[u8]) -> Result<Self> {
+        let header = KEY_MAGIC.len() + 1;
+        if bytes.len() < header {
+            return Err(FormatError::Truncated {
+                what: "key file",
+                needed: header,
+                got: bytes.len(),
+            });
+        }
+        let (magic, rest) = bytes.split_at(KEY_MAGIC.len());
+        if magic != KEY_MAGIC {
+            return Err(FormatError::BadMagic { what: "key file" });
+        }
+        let (version, body) = rest.split_first().ok_or(FormatError::Truncated {
+            what: "key file",
+            needed: header,
+            got: bytes.len(),
+        })?;
+        if *version != KEY_VERSION {
+            return Err(FormatError::UnsupportedVersion {
+                what: "key file",
+                version: u32::from(*version),
+            });
+        }
+        codec::decode("key file", body)
+    }
+}

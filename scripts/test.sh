@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Runs every check CI runs, on a fresh Debian 12 machine with a Rust toolchain:
+#
+#   1. installs the system packages the tests need (only those missing),
+#   2. cargo fmt --check,
+#   3. cargo clippy --workspace --all-targets -D warnings,
+#   4. the tests: doctests, then cargo-nextest when installed (else cargo test).
+#
+# Usage: bash scripts/test.sh      (from anywhere; .ci/run calls exactly this)
+#
+# Environment:
+#   VAULT_TEST_SKIP_INSTALL=1   do not touch system packages (you installed them)
+#   VAULT_TEST_NO_NEXTEST=1     use `cargo test` even when cargo-nextest is installed
+#
+# Exits non-zero on the first failure and says which step failed.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+started=$SECONDS
+current_step="setup"
+
+section() {
+    current_step=$1
+    printf '\n==== %s ====\n' "$1"
+}
+
+moto_pid=""
+on_exit() {
+    local code=$?
+    if [ -n "$moto_pid" ]; then kill "$moto_pid" 2>/dev/null || true; fi
+    if [ "$code" -ne 0 ]; then
+        printf '\n==== FAILED: %s (exit %d) after %ds ====\n' "$current_step" "$code" $((SECONDS - started)) >&2
+    fi
+}
+trap on_exit EXIT
+
+# ---------------------------------------------------------------------------
+# System packages
+# ---------------------------------------------------------------------------
+# One line per Debian package the tests need; installed only when missing.
+APT_PACKAGES=(
+    # HOOK(mount issue): `vault mount` tests need fusermount3.
+    # fuse3
+    # HOOK(database issue): tests start a throwaway cluster with initdb/pg_ctl
+    # from /usr/lib/postgresql/15/bin and use pg_dump/psql.
+    # postgresql
+)
+
+apt_updated=0
+apt_install() {
+    # Installs the given packages if any is missing; runs `apt-get update`
+    # at most once per run and only when something must be installed.
+    local missing=() pkg
+    for pkg in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+            missing+=("$pkg")
+        fi
+    done
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    if [ "${VAULT_TEST_SKIP_INSTALL:-0}" = 1 ]; then
+        echo "VAULT_TEST_SKIP_INSTALL=1 but these packages are missing: ${missing[*]}" >&2
+        return 1
+    fi
+    local sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || {
+            echo "need root (or sudo) to install: ${missing[*]}" >&2
+            return 1
+        }
+        sudo=(sudo)
+    fi
+    echo "installing: ${missing[*]}"
+    if [ "$apt_updated" -eq 0 ]; then
+        "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+        apt_updated=1
+    fi
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+# HOOK(S3 issue): a local S3 server (moto) for the object-store tests, as in
+# shared/test-services.md. Call `start_moto_s3` below when S3 tests land; it
+# exports the AWS_* variables the tests read and stops the server on exit.
+start_moto_s3() {
+    apt_install curl
+    local venv=${XDG_CACHE_HOME:-$HOME/.cache}/vault-test-moto   # outside the clone, reused
+    if [ ! -x "$venv/bin/moto_server" ]; then
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q 'moto[s3]==5.2.5' 'flask>=3,<4' 'flask-cors>=6,<7'
+    fi
+    local port=${VAULT_TEST_S3_PORT:-9000}
+    "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"${TMPDIR:-/tmp}/vault-test-moto.log" 2>&1 &
+    moto_pid=$!   # stopped by on_exit
+    local i
+    for i in $(seq 1 300); do
+        curl -sf -o /dev/null "http://127.0.0.1:$port/" && break
+        sleep 0.1
+    done
+    curl -sf -o /dev/null -X PUT "http://127.0.0.1:$port/test-bucket"
+    export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ALLOW_HTTP=true AWS_REGION=us-east-1 \
+        AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test VAULT_TEST_S3_BUCKET=test-bucket
+}
+
+section "toolchain"
+if ! command -v cargo >/dev/null && [ -f "$HOME/.cargo/env" ]; then
+    # shellcheck disable=SC1091
+    . "$HOME/.cargo/env"
+fi
+# rust-toolchain.toml pins a version; where only `stable` is installed and it
+# is that version, link it under the pinned name instead of letting rustup
+# try to download it.
+if command -v rustup >/dev/null && [ -f rust-toolchain.toml ]; then
+    pinned=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
+    if [ -n "$pinned" ] && ! rustup toolchain list | grep -q "^$pinned"; then
+        stable_version=$(rustc +stable --version 2>/dev/null | awk '{print $2}') || true
+        if [ "$stable_version" = "$pinned" ]; then
+            echo "linking the installed stable toolchain ($stable_version) as $pinned"
+            rustup toolchain link "$pinned" "$(rustc +stable --print sysroot)"
+        fi
+    fi
+fi
+cargo --version
+rustc --version
+cargo fmt --version
+cargo clippy --version
+
+section "system packages"
+if [ "${#APT_PACKAGES[@]}" -gt 0 ]; then
+    apt_install "${APT_PACKAGES[@]}"
+else
+    echo "none needed"
+fi
+# start_moto_s3      # HOOK(S3 issue): uncomment when the S3 tests land
+
+section "cargo fmt --check"
+cargo fmt --all -- --check
+
+section "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+if [ "${VAULT_TEST_NO_NEXTEST:-0}" != 1 ] && cargo nextest --version >/dev/null 2>&1; then
+    # nextest does not run doctests, so they run first, on their own; the
+    # nextest summary then closes the output.
+    section "doctests (cargo test --doc)"
+    cargo test --workspace --doc
+    section "tests (cargo nextest)"
+    cargo nextest run --workspace --no-fail-fast
+else
+    section "tests (cargo test)"
+    cargo test --workspace --no-fail-fast
+fi
+
+current_step="done"
+printf '\n==== all checks passed in %ds ====\n' $((SECONDS - started))

@@ -1,1 +1,13 @@
 //! Integration tests: run the real `vault` binary against real repositories.
+//!
+//! One harness with scenario modules; every test makes its own temporary
+//! repository and source tree, so tests are independent and run in parallel.
+
+mod common;
+
+mod errors;
+mod excludes;
+mod incremental;
+mod restore;
+mod roundtrip;
+mod stdin;

@@ -220,7 +220,9 @@ impl MasterKey {
 
     /// The id of a blob with this plaintext: keyed BLAKE3 under the id key.
     pub fn blob_id(&self, plaintext: &[u8]) -> BlobId {
-        BlobId(crate::id::Id(*blake3::keyed_hash(&self.id_key, plaintext).as_bytes()))
+        BlobId(crate::id::Id(
+            *blake3::keyed_hash(&self.id_key, plaintext).as_bytes(),
+        ))
     }
 
     /// Compress (at `level`, 0 = none) and seal a blob whose id is `id`.
@@ -322,7 +324,10 @@ mod tests {
         let data = b"hello hello hello hello hello hello".to_vec();
         let id = k.blob_id(&data);
         let sealed = k.seal_blob(BlobKind::Data, &id, &data, 3, [1; 24]);
-        assert_eq!(k.open_blob(BlobKind::Data, &id, &sealed, data.len()), Ok(data));
+        assert_eq!(
+            k.open_blob(BlobKind::Data, &id, &sealed, data.len()),
+            Ok(data)
+        );
     }
 
     #[test]
@@ -353,7 +358,10 @@ mod tests {
     fn object_kind_is_authenticated() {
         let k = key();
         let sealed = k.seal_object(ObjectKind::Snapshot, b"payload", 0, [2; 24]);
-        assert_eq!(k.open_object(ObjectKind::Snapshot, &sealed), Ok(b"payload".to_vec()));
+        assert_eq!(
+            k.open_object(ObjectKind::Snapshot, &sealed),
+            Ok(b"payload".to_vec())
+        );
         assert!(k.open_object(ObjectKind::Index, &sealed).is_err());
     }
 

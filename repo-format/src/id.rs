@@ -9,8 +9,33 @@ use serde::{Deserialize, Serialize};
 pub const ID_LEN: usize = 32;
 
 /// A 32-byte hash. Printed and parsed as 64 lower-case hex digits.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+///
+/// In binary encodings (bincode: not human-readable) it is the 32 bytes as
+/// a fixed array; in human-readable ones (JSON for `cat` and `--json`) it is
+/// the hex string.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Id(pub [u8; ID_LEN]);
+
+impl Serialize for Id {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&self.to_hex())
+        } else {
+            self.0.serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Id {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let s = String::deserialize(d)?;
+            Id::from_hex(&s).map_err(serde::de::Error::custom)
+        } else {
+            <[u8; ID_LEN]>::deserialize(d).map(Id)
+        }
+    }
+}
 
 impl Id {
     /// The unkeyed BLAKE3 hash of `data`: the id of a stored object.

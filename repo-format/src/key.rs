@@ -56,7 +56,11 @@ impl KdfParams {
     pub const MAX_PARALLELISM: u32 = 64;
 
     /// Derive the key-encryption key from a password.
-    pub fn derive(&self, password: &[u8], salt: &[u8; SALT_LEN]) -> Result<Zeroizing<[u8; KEY_LEN]>> {
+    pub fn derive(
+        &self,
+        password: &[u8],
+        salt: &[u8; SALT_LEN],
+    ) -> Result<Zeroizing<[u8; KEY_LEN]>> {
         if self.algorithm != KDF_ARGON2ID {
             return Err(FormatError::UnknownKind {
                 what: "kdf algorithm",
@@ -78,7 +82,8 @@ impl KdfParams {
             Some(KEY_LEN),
         )
         .map_err(|e| FormatError::Kdf(e.to_string()))?;
-        let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let argon =
+            argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
         let mut out = Zeroizing::new([0u8; KEY_LEN]);
         argon
             .hash_password_into(password, salt, out.as_mut())

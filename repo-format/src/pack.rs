@@ -92,11 +92,13 @@ pub fn header_range(pack_size: u64, trailer: &[u8]) -> Result<(std::ops::Range<u
             needed: HEADER_LEN_LEN,
             got: pack_size as usize,
         })?;
-    let start = end.checked_sub(header_len).ok_or(FormatError::LengthMismatch {
-        what: "pack header length",
-        expected: end,
-        got: header_len,
-    })?;
+    let start = end
+        .checked_sub(header_len)
+        .ok_or(FormatError::LengthMismatch {
+            what: "pack header length",
+            expected: end,
+            got: header_len,
+        })?;
     Ok((start..end, start))
 }
 

@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 pub const TREE_VERSION: u8 = 1;
 
 /// A point in time: seconds and nanoseconds since the Unix epoch (UTC).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Timestamp {
     /// Seconds since 1970-01-01T00:00:00Z (may be negative).
     pub secs: i64,
@@ -199,11 +201,16 @@ mod tests {
     #[test]
     fn tree_unsorted_or_hostile_names_are_errors() {
         let t = Tree {
-            nodes: vec![Node::new(b"b".to_vec(), NodeKind::File), Node::new(b"a".to_vec(), NodeKind::File)],
+            nodes: vec![
+                Node::new(b"b".to_vec(), NodeKind::File),
+                Node::new(b"a".to_vec(), NodeKind::File),
+            ],
         };
         assert!(Tree::decode(&t.encode()).is_err());
         for bad in [&b".."[..], b".", b"a/b", b"", b"a\0"] {
-            let t = Tree { nodes: vec![Node::new(bad.to_vec(), NodeKind::File)] };
+            let t = Tree {
+                nodes: vec![Node::new(bad.to_vec(), NodeKind::File)],
+            };
             assert!(Tree::decode(&t.encode()).is_err(), "{bad:?}");
         }
     }

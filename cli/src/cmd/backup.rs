@@ -1,0 +1,164 @@
+//! `vault backup`.
+
+use crate::args::{BackupArgs, Global};
+use crate::exit;
+use crate::output::{self, CliProgress};
+use anyhow::{Context, Result, bail};
+use engine::archive::{BackupOptions, ExcludeOptions, ParentChoice, Source, backup};
+use engine::snapshots::{SnapshotFilter, find_snapshot};
+use serde_json::json;
+use std::sync::Arc;
+
+fn split_tags(tags: &[String]) -> Vec<String> {
+    tags.iter()
+        .flat_map(|t| t.split(','))
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// Run `backup`.
+pub fn run(g: &Global, a: &BackupArgs) -> Result<u8> {
+    let source = if a.stdin {
+        if !a.paths.is_empty() {
+            bail!("--stdin takes no paths; give the file name with --stdin-filename");
+        }
+        Source::Stdin {
+            filename: a.stdin_filename.clone(),
+            reader: Box::new(std::io::stdin()),
+        }
+    } else if a.stdin_from_command {
+        if a.command.is_empty() {
+            bail!(
+                "--stdin-from-command needs the command after --, for example: vault backup --stdin-from-command -- pg_dump mydb"
+            );
+        }
+        if !a.paths.is_empty() {
+            bail!("--stdin-from-command takes no paths; give the command after --");
+        }
+        Source::Command {
+            filename: a.stdin_filename.clone(),
+            argv: a.command.clone(),
+        }
+    } else {
+        if a.paths.is_empty() {
+            bail!(
+                "nothing to back up: give one or more paths, --stdin, or --stdin-from-command -- CMD"
+            );
+        }
+        if !a.command.is_empty() {
+            bail!("arguments after -- are only used with --stdin-from-command");
+        }
+        Source::Paths(a.paths.clone())
+    };
+    let exclude_larger_than = a
+        .exclude_larger_than
+        .as_deref()
+        .map(|s| {
+            parse_size::parse_size(s).with_context(|| {
+                format!("invalid --exclude-larger-than {s:?}: use a size like 100M or 2G")
+            })
+        })
+        .transpose()?;
+    let time = a
+        .time
+        .as_deref()
+        .map(|t| {
+            chrono::DateTime::parse_from_rfc3339(t).with_context(|| {
+                format!("invalid --time {t:?}: use RFC 3339, e.g. 2024-05-01T12:00:00Z")
+            })
+        })
+        .transpose()?;
+
+    let repo = Arc::new(super::open(g)?);
+    let parent = match &a.parent {
+        Some(p) => ParentChoice::Id(find_snapshot(&repo, p, &SnapshotFilter::default())?.0),
+        None => ParentChoice::Auto,
+    };
+    let options = BackupOptions {
+        excludes: ExcludeOptions {
+            exclude: a.exclude.clone(),
+            iexclude: a.iexclude.clone(),
+            exclude_files: a.exclude_file.clone(),
+            exclude_if_present: a.exclude_if_present.clone(),
+            exclude_larger_than,
+            one_file_system: a.one_file_system,
+        },
+        tags: split_tags(&a.tags),
+        host: a.host.clone(),
+        parent,
+        force: a.force,
+        dry_run: a.dry_run,
+        time,
+    };
+    let progress = CliProgress::new(g, None);
+    let started = std::time::Instant::now();
+    let result = backup(&repo, source, &options, &progress);
+    progress.finish();
+    let report = result?;
+    let duration = started.elapsed().as_secs_f64();
+    let s = &report.summary;
+    for e in &report.errors {
+        eprintln!("error: {}: {}", e.path, e.message);
+    }
+    if g.json {
+        output::print_json(&json!({
+            "message_type": "summary",
+            "snapshot_id": report.snapshot_id.map(|i| i.to_hex()),
+            "parent": report.parent.map(|i| i.to_hex()),
+            "files_new": s.files_new,
+            "files_changed": s.files_changed,
+            "files_unmodified": s.files_unmodified,
+            "dirs_new": s.dirs_new,
+            "dirs_changed": s.dirs_changed,
+            "dirs_unmodified": s.dirs_unmodified,
+            "data_blobs": s.data_blobs,
+            "tree_blobs": s.tree_blobs,
+            "data_added": s.data_added,
+            "data_added_packed": s.data_added_packed,
+            "total_files_processed": s.total_files_processed,
+            "total_bytes_processed": s.total_bytes_processed,
+            "total_duration": duration,
+            "stream_bytes": report.stream_bytes,
+            "dry_run": a.dry_run,
+            "errors": report.errors.iter().map(|e| json!({"path": e.path, "message": e.message})).collect::<Vec<_>>(),
+            "warnings": report.warnings,
+        }));
+    } else if !g.quiet {
+        if let Some(p) = report.parent {
+            println!("using parent snapshot {}", p.short());
+        }
+        println!(
+            "Files:       {:>6} new, {:>6} changed, {:>6} unmodified",
+            s.files_new, s.files_changed, s.files_unmodified
+        );
+        println!(
+            "Dirs:        {:>6} new, {:>6} changed, {:>6} unmodified",
+            s.dirs_new, s.dirs_changed, s.dirs_unmodified
+        );
+        println!(
+            "Added to the repository: {} ({} stored)",
+            output::size(s.data_added),
+            output::size(s.data_added_packed)
+        );
+        println!(
+            "processed {} files, {} in {:.1}s",
+            s.total_files_processed,
+            output::size(s.total_bytes_processed),
+            duration
+        );
+        match report.snapshot_id {
+            Some(id) => println!("snapshot {} saved", id.short()),
+            None => println!("dry run: nothing was saved"),
+        }
+    }
+    if report.errors.is_empty() {
+        Ok(exit::OK)
+    } else {
+        eprintln!(
+            "vault: {} source(s) could not be read; the snapshot was saved without them",
+            report.errors.len()
+        );
+        Ok(exit::INCOMPLETE)
+    }
+}

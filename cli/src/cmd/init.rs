@@ -1,0 +1,56 @@
+//! `vault init`.
+
+use crate::args::{Global, InitArgs};
+use crate::exit;
+use crate::output;
+use anyhow::{Result, bail};
+use engine::{Backend, InitOptions, Repository};
+
+/// The compression option as a zstd level.
+pub fn compression_level(value: &str) -> Result<i32> {
+    Ok(match value {
+        "auto" => engine::repo_format::compress::AUTO_LEVEL,
+        "off" => 0,
+        "max" => 19,
+        n => match n.parse::<i32>() {
+            Ok(l) if (1..=22).contains(&l) => l,
+            _ => {
+                bail!("invalid --compression {value:?}: use auto, off, max or a level from 1 to 22")
+            }
+        },
+    })
+}
+
+/// Run `init`.
+pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
+    let url = super::repo_url(g)?;
+    let options = InitOptions {
+        compression_level: compression_level(&a.compression)?,
+        ..InitOptions::default()
+    };
+    // Refuse before asking for a password or creating a directory.
+    if let Ok(b) = Backend::open(url) {
+        if b.exists("config")? {
+            return Err(engine::Error::RepositoryExists {
+                url: url.to_owned(),
+            }
+            .into());
+        }
+    }
+    let pw = super::password(g, true)?;
+    let backend = Backend::create(url)?;
+    let repo = Repository::init(backend, pw.as_bytes(), &options)?;
+    let id = engine::repo_format::Id(repo.config().repository_id);
+    if g.json {
+        output::print_json(&serde_json::json!({
+            "message_type": "initialized",
+            "id": id.to_hex(),
+            "repository": url,
+        }));
+    } else if !g.quiet {
+        println!("created vault repository {} at {url}", id.short());
+        println!();
+        println!("Keep the password safe: without it the data in this repository cannot be read.");
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,160 @@
+//! The read-only listing commands: `snapshots`, `ls`, `dump`.
+
+use crate::args::{DumpArgs, Global, LsArgs, SnapshotsArgs};
+use crate::exit;
+use crate::output;
+use anyhow::Result;
+use engine::repo_format::tree::{Node, NodeKind};
+use engine::snapshots::find_snapshot;
+use engine::tree_walk::{find_node, walk};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Run `snapshots`.
+pub fn snapshots(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
+    let repo = super::open(g)?;
+    let filter = super::filter(&a.filter);
+    let mut list: Vec<_> = repo
+        .snapshots()?
+        .into_iter()
+        .filter(|(_, s)| filter.matches(s))
+        .collect();
+    if let Some(n) = a.latest {
+        let mut groups: BTreeMap<(String, Vec<String>), usize> = BTreeMap::new();
+        let mut keep = vec![false; list.len()];
+        for (i, (_, s)) in list.iter().enumerate().rev() {
+            let count = groups
+                .entry((s.hostname.clone(), s.paths.clone()))
+                .or_default();
+            if *count < n {
+                *count += 1;
+                if let Some(k) = keep.get_mut(i) {
+                    *k = true;
+                }
+            }
+        }
+        let mut k = keep.into_iter();
+        list.retain(|_| k.next().unwrap_or(false));
+    }
+    if g.json {
+        let arr: Vec<Value> = list
+            .iter()
+            .map(|(id, s)| output::snapshot_json(id, s))
+            .collect();
+        output::print_json(&Value::Array(arr));
+        return Ok(exit::OK);
+    }
+    println!(
+        "{:<8}  {:<25}  {:<16}  {:<16}  {:>10}  Paths",
+        "ID", "Time", "Host", "Tags", "Size"
+    );
+    println!("{}", "-".repeat(100));
+    for (id, s) in &list {
+        let size = s
+            .summary
+            .as_ref()
+            .map(|m| output::size(m.total_bytes_processed))
+            .unwrap_or_default();
+        let time = output::time(&s.time, s.utc_offset);
+        println!(
+            "{:<8}  {:<25}  {:<16}  {:<16}  {:>10}  {}",
+            id.short(),
+            time.get(..19).unwrap_or(&time).replace('T', " "),
+            s.hostname,
+            s.tags.join(","),
+            size,
+            s.paths.join(", ")
+        );
+    }
+    println!("{}", "-".repeat(100));
+    println!("{} snapshots", list.len());
+    Ok(exit::OK)
+}
+
+fn print_node(g: &Global, long: bool, path: &Path, node: &Node) {
+    if g.json {
+        output::print_json(&output::node_json(Some(path), node));
+    } else if long {
+        let owner = if node.user.is_empty() {
+            node.uid.to_string()
+        } else {
+            node.user.clone()
+        };
+        let group = if node.group.is_empty() {
+            node.gid.to_string()
+        } else {
+            node.group.clone()
+        };
+        let time = output::file_time(&node.mtime);
+        let mut line = format!(
+            "{} {:>8} {:>8} {:>12} {} {}",
+            output::mode_string(node.kind, node.mode),
+            owner,
+            group,
+            node.size,
+            time.get(..19).unwrap_or(&time).replace('T', " "),
+            path.display()
+        );
+        if node.kind == NodeKind::Symlink {
+            line.push_str(&format!(
+                " -> {}",
+                String::from_utf8_lossy(&node.link_target)
+            ));
+        }
+        println!("{line}");
+    } else {
+        println!("{}", path.display());
+    }
+}
+
+/// Run `ls`.
+pub fn ls(g: &Global, a: &LsArgs) -> Result<u8> {
+    let repo = super::open_with_index(g)?;
+    let (id, snapshot) = find_snapshot(&repo, &a.snapshot, &super::filter(&a.filter))?;
+    let (start_path, recursive) = match &a.path {
+        Some(p) => (
+            PathBuf::from("/").join(p.trim_start_matches('/')),
+            a.recursive,
+        ),
+        None => (PathBuf::from("/"), true),
+    };
+    let node = find_node(
+        &repo,
+        snapshot.tree,
+        &start_path.to_string_lossy(),
+        &id.short(),
+    )?;
+    if !g.json && !g.quiet {
+        eprintln!(
+            "snapshot {} of {:?} at {}",
+            id.short(),
+            snapshot.paths,
+            output::time(&snapshot.time, snapshot.utc_offset)
+        );
+    }
+    match (node.kind, node.subtree) {
+        (NodeKind::Dir, Some(sub)) => {
+            walk(&repo, &sub, &start_path, &mut |path, child| {
+                print_node(g, a.long, path, child);
+                Ok(recursive)
+            })?;
+        }
+        _ => print_node(g, a.long, &start_path, &node),
+    }
+    Ok(exit::OK)
+}
+
+/// Run `dump`.
+pub fn dump(g: &Global, a: &DumpArgs) -> Result<u8> {
+    let repo = super::open_with_index(g)?;
+    let (id, snapshot) = find_snapshot(&repo, &a.snapshot, &super::filter(&a.filter))?;
+    let node = find_node(&repo, snapshot.tree, &a.path, &id.short())?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
+    engine::dump::dump(&repo, &node, Path::new(&a.path), &mut out)?;
+    out.flush()
+        .map_err(|e| engine::Error::io("write", "standard output", e))?;
+    Ok(exit::OK)
+}

@@ -1,0 +1,83 @@
+//! Password sources, in the contract's order: --password-file,
+//! --password-command, VAULT_PASSWORD_FILE, VAULT_PASSWORD_COMMAND,
+//! VAULT_PASSWORD, then a no-echo prompt when there is a terminal.
+
+use anyhow::{Context, Result, bail};
+use std::io::IsTerminal;
+use std::path::Path;
+use zeroize::Zeroizing;
+
+/// Where a password comes from.
+pub struct Sources<'a> {
+    /// `--password-file` (or `--to-password-file`).
+    pub file: Option<&'a Path>,
+    /// `--password-command`.
+    pub command: Option<&'a str>,
+    /// Prefix of the environment variables (`VAULT_` or `VAULT_TO_`).
+    pub env_prefix: &'static str,
+}
+
+fn first_line(bytes: Vec<u8>) -> Zeroizing<String> {
+    let bytes = Zeroizing::new(bytes);
+    let text = String::from_utf8_lossy(&bytes);
+    Zeroizing::new(text.lines().next().unwrap_or("").to_owned())
+}
+
+fn from_file(path: &Path) -> Result<Zeroizing<String>> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read password file {}", path.display()))?;
+    Ok(first_line(bytes))
+}
+
+fn from_command(cmd: &str) -> Result<Zeroizing<String>> {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot run password command {cmd:?}"))?;
+    if !out.status.success() {
+        bail!("password command {cmd:?} failed ({})", out.status);
+    }
+    Ok(first_line(out.stdout))
+}
+
+/// Find the password. `confirm` asks twice at a prompt (for new keys).
+pub fn get(sources: &Sources<'_>, confirm: bool) -> Result<Zeroizing<String>> {
+    let p = sources.env_prefix;
+    let env = |name: &str| std::env::var_os(format!("{p}{name}")).filter(|v| !v.is_empty());
+    let password = if let Some(f) = sources.file {
+        from_file(f)?
+    } else if let Some(c) = sources.command {
+        from_command(c)?
+    } else if let Some(f) = env("PASSWORD_FILE") {
+        from_file(Path::new(&f))?
+    } else if let Some(c) = env("PASSWORD_COMMAND") {
+        from_command(&c.to_string_lossy())?
+    } else if let Some(pw) = env("PASSWORD") {
+        Zeroizing::new(pw.to_string_lossy().into_owned())
+    } else if std::io::stdin().is_terminal() {
+        let pw = Zeroizing::new(
+            rpassword::prompt_password("enter password for repository: ")
+                .context("cannot read password")?,
+        );
+        if confirm {
+            let again = Zeroizing::new(
+                rpassword::prompt_password("enter password again: ")
+                    .context("cannot read password")?,
+            );
+            if *pw != *again {
+                bail!("the passwords do not match; nothing was changed");
+            }
+        }
+        pw
+    } else {
+        bail!(
+            "no password given: use --password-file, --password-command, or set {p}PASSWORD / {p}PASSWORD_FILE / {p}PASSWORD_COMMAND"
+        );
+    };
+    if password.is_empty() {
+        bail!("the password is empty; give a non-empty password");
+    }
+    Ok(password)
+}

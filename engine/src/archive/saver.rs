@@ -1,0 +1,213 @@
+//! The blob saver: the stage between reading and packing. The caller's
+//! thread hashes a chunk and checks it against the index and the blobs
+//! already queued; a new blob goes to worker threads that compress, seal,
+//! re-open to verify (a bit flip in RAM between compression and upload is
+//! caught here), and hand it to the packer.
+
+use crate::error::{Error, Result};
+use crate::packer::Packer;
+use crate::repo::Repository;
+use crossbeam_channel::{Receiver, Sender, bounded};
+use repo_format::BlobId;
+use repo_format::crypto::BlobKind;
+use repo_format::index::IndexPack;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// Counters of what a saver added.
+#[derive(Default, Debug)]
+pub struct SaverStats {
+    /// Data blobs added.
+    pub data_blobs: AtomicU64,
+    /// Tree blobs added.
+    pub tree_blobs: AtomicU64,
+    /// Plaintext bytes added.
+    pub data_added: AtomicU64,
+    /// Sealed bytes added.
+    pub data_added_packed: AtomicU64,
+}
+
+struct Job {
+    kind: BlobKind,
+    id: BlobId,
+    data: Vec<u8>,
+}
+
+struct Shared {
+    repo: Arc<Repository>,
+    packer: Packer,
+    stats: SaverStats,
+    failure: Mutex<Option<Error>>,
+}
+
+/// Saves blobs, deduplicating against the index and itself.
+pub struct BlobSaver {
+    shared: Arc<Shared>,
+    queued: Mutex<HashSet<(BlobId, BlobKind)>>,
+    dry_run: bool,
+    tx: Mutex<Option<Sender<Job>>>,
+    workers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl BlobSaver {
+    /// Start a saver with one worker per CPU. A dry-run saver counts what
+    /// it would add and writes nothing.
+    pub fn new(repo: Arc<Repository>, dry_run: bool) -> Result<Self> {
+        let config = repo.config();
+        let packer = Packer::new(
+            repo.backend().clone(),
+            repo.key().clone(),
+            config.compression_level,
+            config.pack_size as usize,
+        )?;
+        let shared = Arc::new(Shared {
+            repo,
+            packer,
+            stats: SaverStats::default(),
+            failure: Mutex::new(None),
+        });
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (tx, rx) = bounded::<Job>(threads * 2);
+        let mut workers = Vec::new();
+        for n in 0..threads {
+            let rx: Receiver<Job> = rx.clone();
+            let shared = shared.clone();
+            workers.push(
+                std::thread::Builder::new()
+                    .name(format!("vault-seal-{n}"))
+                    .spawn(move || {
+                        for job in rx.iter() {
+                            if let Err(e) = seal_and_pack(&shared, job) {
+                                if let Ok(mut f) = shared.failure.lock() {
+                                    f.get_or_insert(e);
+                                }
+                            }
+                        }
+                    })
+                    .map_err(|e| Error::io("start worker thread", "", e))?,
+            );
+        }
+        Ok(BlobSaver {
+            shared,
+            queued: Mutex::new(HashSet::new()),
+            dry_run,
+            tx: Mutex::new(Some(tx)),
+            workers: Mutex::new(workers),
+        })
+    }
+
+    /// Save a blob unless the repository or this saver already has it.
+    /// Returns its id and whether it was new.
+    pub fn save(&self, kind: BlobKind, data: Vec<u8>) -> Result<(BlobId, bool)> {
+        let id = self.shared.repo.key().blob_id(&data);
+        if self.shared.repo.index().contains(kind, &id) {
+            return Ok((id, false));
+        }
+        let fresh = self
+            .queued
+            .lock()
+            .map_err(|_| Error::Internal("queued set lock"))?
+            .insert((id, kind));
+        if !fresh {
+            return Ok((id, false));
+        }
+        if self.dry_run {
+            let stats = &self.shared.stats;
+            match kind {
+                BlobKind::Data => stats.data_blobs.fetch_add(1, Ordering::Relaxed),
+                BlobKind::Tree => stats.tree_blobs.fetch_add(1, Ordering::Relaxed),
+            };
+            stats
+                .data_added
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
+            return Ok((id, true));
+        }
+        self.check_failure()?;
+        let tx = self
+            .tx
+            .lock()
+            .map_err(|_| Error::Internal("saver queue lock"))?
+            .clone()
+            .ok_or(Error::Internal("saver already finished"))?;
+        tx.send(Job { kind, id, data })
+            .map_err(|_| Error::Internal("saver workers stopped"))?;
+        Ok((id, true))
+    }
+
+    fn check_failure(&self) -> Result<()> {
+        match self
+            .shared
+            .failure
+            .lock()
+            .map_err(|_| Error::Internal("failure lock"))?
+            .take()
+        {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// What was added so far.
+    pub fn stats(&self) -> &SaverStats {
+        &self.shared.stats
+    }
+
+    /// Wait for every queued blob to be packed and uploaded; returns the
+    /// packs written, for the index.
+    pub fn finish(&self) -> Result<Vec<IndexPack>> {
+        drop(
+            self.tx
+                .lock()
+                .map_err(|_| Error::Internal("saver queue lock"))?
+                .take(),
+        );
+        let workers = std::mem::take(
+            &mut *self
+                .workers
+                .lock()
+                .map_err(|_| Error::Internal("worker lock"))?,
+        );
+        for w in workers {
+            w.join()
+                .map_err(|_| Error::Internal("worker thread panicked"))?;
+        }
+        self.check_failure()?;
+        self.shared.packer.finish()
+    }
+}
+
+fn seal_and_pack(shared: &Shared, job: Job) -> Result<()> {
+    let key = shared.repo.key();
+    let level = shared.repo.config().compression_level;
+    let sealed = key.seal_blob(job.kind, &job.id, &job.data, level, crate::random_nonce());
+    let raw_length =
+        u32::try_from(job.data.len()).map_err(|_| Error::Internal("blob too large"))?;
+    let check = key
+        .open_blob(job.kind, &job.id, &sealed, job.data.len())
+        .map_err(|e| {
+            Error::format(
+                format!("blob {} (verification before upload)", job.id.short()),
+                e,
+            )
+        })?;
+    if check != job.data {
+        return Err(Error::Internal(
+            "blob changed between sealing and verification",
+        ));
+    }
+    shared.packer.add(job.kind, job.id, &sealed, raw_length)?;
+    let stats = &shared.stats;
+    match job.kind {
+        BlobKind::Data => stats.data_blobs.fetch_add(1, Ordering::Relaxed),
+        BlobKind::Tree => stats.tree_blobs.fetch_add(1, Ordering::Relaxed),
+    };
+    stats
+        .data_added
+        .fetch_add(job.data.len() as u64, Ordering::Relaxed);
+    stats
+        .data_added_packed
+        .fetch_add(sealed.len() as u64, Ordering::Relaxed);
+    Ok(())
+}

@@ -1,0 +1,164 @@
+//! The engine's error type: one variant per failure domain, each naming the
+//! object concerned.
+
+use repo_format::FormatError;
+use std::path::PathBuf;
+
+/// Everything that can make an engine operation fail.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The store failed an operation.
+    #[error("storage {op} of {path} failed: {source}")]
+    Backend {
+        /// Operation (`get`, `put`, `list`, ...).
+        op: &'static str,
+        /// Object path.
+        path: String,
+        /// The store's error.
+        #[source]
+        source: object_store::Error,
+    },
+    /// An object the repository needs is not in the store.
+    #[error("{path} is missing from the repository")]
+    NotFound {
+        /// Object path.
+        path: String,
+    },
+    /// There is no repository at the URL.
+    #[error("no repository at {url}: run 'vault init' first, or check the URL")]
+    RepositoryNotFound {
+        /// The URL.
+        url: String,
+    },
+    /// `init` found a repository already there.
+    #[error("a repository already exists at {url}; nothing was changed")]
+    RepositoryExists {
+        /// The URL.
+        url: String,
+    },
+    /// The URL could not be understood.
+    #[error("invalid repository URL {url:?}: {detail}")]
+    InvalidUrl {
+        /// The URL.
+        url: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// No key file opens with the password.
+    #[error("wrong password: no key in the repository opens with it")]
+    WrongPassword,
+    /// An object's bytes are malformed or fail authentication.
+    #[error("{object}: {source}")]
+    Format {
+        /// Which object.
+        object: String,
+        /// What is wrong with it.
+        #[source]
+        source: FormatError,
+    },
+    /// Local file-system operation failed.
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The local path.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A snapshot argument matches no snapshot.
+    #[error("no snapshot matches {0:?}: run 'vault snapshots' to list them")]
+    SnapshotNotFound(String),
+    /// A snapshot prefix matches several snapshots.
+    #[error("snapshot prefix {prefix:?} is ambiguous ({count} snapshots match): give more digits")]
+    AmbiguousSnapshot {
+        /// The prefix given.
+        prefix: String,
+        /// How many matched.
+        count: usize,
+    },
+    /// A path does not exist inside a snapshot.
+    #[error("{path} does not exist in snapshot {snapshot}")]
+    PathNotInSnapshot {
+        /// The path.
+        path: String,
+        /// Short id of the snapshot.
+        snapshot: String,
+    },
+    /// A blob the index should hold is not there.
+    #[error("blob {0} is not in the index: the repository is damaged (run 'vault check')")]
+    BlobNotIndexed(String),
+    /// A command whose output was being backed up failed.
+    #[error("command {command:?} failed ({status}); no snapshot was saved{}", tail_suffix(.stderr_tail))]
+    CommandFailed {
+        /// The command line.
+        command: String,
+        /// How it ended.
+        status: String,
+        /// The end of what it wrote to stderr.
+        stderr_tail: String,
+    },
+    /// An option or argument is invalid.
+    #[error("invalid {what}: {detail}")]
+    InvalidArgument {
+        /// Which option.
+        what: &'static str,
+        /// What is wrong and what to do.
+        detail: String,
+    },
+    /// Restore found damaged data; the named files were not restored.
+    #[error("{count} file(s) could not be restored intact (first: {first})")]
+    RestoreIncomplete {
+        /// How many files.
+        count: usize,
+        /// The first failure.
+        first: String,
+    },
+    /// A worker thread died.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+}
+
+fn tail_suffix(tail: &str) -> String {
+    let t = tail.trim();
+    if t.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", t.lines().last().unwrap_or(t))
+    }
+}
+
+impl Error {
+    /// Wrap a format error with the name of the object it came from.
+    pub fn format(object: impl Into<String>, source: FormatError) -> Self {
+        Error::Format {
+            object: object.into(),
+            source,
+        }
+    }
+
+    /// Wrap an I/O error with the local path concerned.
+    pub fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Whether retrying the same call may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Error::Backend {
+                source: object_store::Error::Generic { .. },
+                ..
+            }
+        )
+    }
+}
+
+/// Shorthand for results in this crate.
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,497 @@
+//! Restore a snapshot (or part of it) under a target directory.
+//!
+//! Directories are walked in parallel; every chunk is decrypted and its id
+//! re-checked before a byte of it is written; runs of zero blocks are
+//! skipped so sparse files come back sparse; hard links are restored as
+//! links; owner (as root), mode, extended attributes and times are applied
+//! after content, and directory times last.
+
+use crate::error::{Error, Result};
+use crate::exclude::Patterns;
+use crate::metadata;
+use crate::progress::Progress;
+use crate::repo::Repository;
+use crate::tree_walk::under;
+use rayon::prelude::*;
+use repo_format::BlobId;
+use repo_format::crypto::BlobKind;
+use repo_format::tree::{Node, NodeKind};
+use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What to do with a file that exists at the target.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Overwrite {
+    /// Always replace it.
+    Always,
+    /// Replace it unless size and mtime match the snapshot.
+    #[default]
+    IfChanged,
+    /// Keep it.
+    Never,
+}
+
+/// Options of [`restore`].
+#[derive(Clone, Debug, Default)]
+pub struct RestoreOptions {
+    /// Directory under which snapshot paths are recreated.
+    pub target: PathBuf,
+    /// Restore only paths matching these (and what is below them).
+    pub include: Vec<String>,
+    /// Skip paths matching these.
+    pub exclude: Vec<String>,
+    /// Existing files.
+    pub overwrite: Overwrite,
+    /// Say what would be done; write nothing.
+    pub dry_run: bool,
+    /// Re-read every restored file and check it against the snapshot.
+    pub verify: bool,
+}
+
+/// What a restore did.
+#[derive(Debug, Default)]
+pub struct RestoreReport {
+    /// Files (and links, fifos ...) restored or, on a dry run, to restore.
+    pub files_restored: u64,
+    /// Existing files kept by the overwrite policy.
+    pub files_skipped: u64,
+    /// Directories restored.
+    pub dirs_restored: u64,
+    /// Content bytes written (or to write).
+    pub bytes_restored: u64,
+    /// Files verified after writing.
+    pub files_verified: u64,
+    /// Files that could not be restored, each with the reason.
+    pub errors: Vec<String>,
+}
+
+struct Ctx<'a> {
+    repo: &'a Repository,
+    options: &'a RestoreOptions,
+    progress: &'a dyn Progress,
+    include: Patterns,
+    exclude: Patterns,
+    is_root: bool,
+    files: AtomicU64,
+    skipped: AtomicU64,
+    dirs: AtomicU64,
+    bytes: AtomicU64,
+    verified: AtomicU64,
+    errors: Mutex<Vec<String>>,
+    /// (device, inode) → restored path, for hard links.
+    links: Mutex<HashMap<(u64, u64), PathBuf>>,
+}
+
+impl Ctx<'_> {
+    fn fail(&self, path: &Path, message: String) {
+        if let Ok(mut e) = self.errors.lock() {
+            e.push(format!("{}: {message}", path.display()));
+        }
+    }
+}
+
+/// Restore the tree `root` (the snapshot's root tree, or a subtree whose
+/// snapshot path is `at`) under `options.target`.
+pub fn restore(
+    repo: &Repository,
+    root: &BlobId,
+    at: &Path,
+    options: &RestoreOptions,
+    progress: &dyn Progress,
+) -> Result<RestoreReport> {
+    let target = &options.target;
+    match std::fs::metadata(target) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(Error::InvalidArgument {
+                what: "--target",
+                detail: format!("{} is not a directory", target.display()),
+            });
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if !options.dry_run {
+                std::fs::create_dir_all(target)
+                    .map_err(|e| Error::io("create target", target, e))?;
+            }
+        }
+        Err(e) => return Err(Error::io("open target", target, e)),
+    }
+    let ctx = Ctx {
+        repo,
+        options,
+        progress,
+        include: Patterns::new(&options.include, false)?,
+        exclude: Patterns::new(&options.exclude, false)?,
+        is_root: nix::unistd::geteuid().is_root(),
+        files: AtomicU64::new(0),
+        skipped: AtomicU64::new(0),
+        dirs: AtomicU64::new(0),
+        bytes: AtomicU64::new(0),
+        verified: AtomicU64::new(0),
+        errors: Mutex::new(Vec::new()),
+        links: Mutex::new(HashMap::new()),
+    };
+    let mut hard_links = Vec::new();
+    restore_dir(&ctx, root, at, ctx.include.is_empty(), &mut hard_links)?;
+    // Hard links last and in order: the first name of an inode gets the
+    // content, the others become links to it.
+    for (path, node) in hard_links {
+        restore_hard_link(&ctx, &path, &node);
+    }
+    Ok(RestoreReport {
+        files_restored: ctx.files.into_inner(),
+        files_skipped: ctx.skipped.into_inner(),
+        dirs_restored: ctx.dirs.into_inner(),
+        bytes_restored: ctx.bytes.into_inner(),
+        files_verified: ctx.verified.into_inner(),
+        errors: ctx.errors.into_inner().unwrap_or_default(),
+    })
+}
+
+/// Restore the children of one directory; returns whether anything below
+/// it was selected (so that the directory itself is created).
+fn restore_dir(
+    ctx: &Ctx<'_>,
+    tree: &BlobId,
+    at: &Path,
+    selected: bool,
+    hard_links: &mut Vec<(PathBuf, Node)>,
+) -> Result<bool> {
+    let tree = match ctx.repo.load_tree(tree) {
+        Ok(t) => t,
+        Err(e) => {
+            ctx.fail(at, format!("directory listing unreadable: {e}"));
+            return Ok(false);
+        }
+    };
+    let results: Vec<Result<(bool, Vec<(PathBuf, Node)>)>> = tree
+        .nodes
+        .par_iter()
+        .map(|node| {
+            let path = at.join(std::ffi::OsStr::from_bytes(&node.name));
+            if ctx.exclude.matches(&path) {
+                return Ok((false, Vec::new()));
+            }
+            let selected = selected || ctx.include.matches(&path);
+            let dest = under(&ctx.options.target, &path);
+            if node.kind == NodeKind::Dir {
+                let mut links = Vec::new();
+                if selected && !ctx.options.dry_run {
+                    create_dir(ctx, &dest)?;
+                }
+                let any = match &node.subtree {
+                    Some(sub) => restore_dir(ctx, sub, &path, selected, &mut links)?,
+                    None => false,
+                };
+                if selected || any {
+                    ctx.dirs.fetch_add(1, Ordering::Relaxed);
+                    if !ctx.options.dry_run {
+                        // Directory metadata after its content: writing
+                        // children changes its mtime.
+                        if let Err(e) = metadata::apply(&dest, node, ctx.is_root) {
+                            ctx.fail(&path, e.to_string());
+                        }
+                    }
+                }
+                return Ok((selected || any, links));
+            }
+            if !selected {
+                return Ok((false, Vec::new()));
+            }
+            if !ctx.options.dry_run {
+                if let Some(parent) = dest.parent() {
+                    create_dir(ctx, parent)?;
+                }
+            }
+            if node.kind == NodeKind::File && node.links > 1 {
+                return Ok((true, vec![(path, node.clone())]));
+            }
+            restore_leaf(ctx, &path, &dest, node);
+            Ok((true, Vec::new()))
+        })
+        .collect();
+    let mut any = false;
+    for r in results {
+        let (selected, links) = r?;
+        any |= selected;
+        hard_links.extend(links);
+    }
+    Ok(any)
+}
+
+fn create_dir(ctx: &Ctx<'_>, dest: &Path) -> Result<()> {
+    match std::fs::create_dir_all(dest) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            ctx.fail(dest, format!("cannot create directory: {e}"));
+            Err(Error::io("create directory", dest, e))
+        }
+    }
+}
+
+fn restore_hard_link(ctx: &Ctx<'_>, path: &Path, node: &Node) {
+    let dest = under(&ctx.options.target, path);
+    let first = ctx
+        .links
+        .lock()
+        .ok()
+        .and_then(|l| l.get(&(node.device_id, node.inode)).cloned());
+    match first {
+        Some(first) if !ctx.options.dry_run => {
+            if !keep_existing(ctx, &dest, node) {
+                let _ = std::fs::remove_file(&dest);
+                match std::fs::hard_link(&first, &dest) {
+                    Ok(()) => {
+                        ctx.files.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => ctx.fail(path, format!("cannot link to {}: {e}", first.display())),
+                }
+            }
+        }
+        _ => {
+            restore_leaf(ctx, path, &dest, node);
+            if let Ok(mut l) = ctx.links.lock() {
+                l.insert((node.device_id, node.inode), dest);
+            }
+        }
+    }
+}
+
+/// Whether an existing file at `dest` stays, by the overwrite policy.
+fn keep_existing(ctx: &Ctx<'_>, dest: &Path, node: &Node) -> bool {
+    let Ok(meta) = std::fs::symlink_metadata(dest) else {
+        return false;
+    };
+    let keep = match ctx.options.overwrite {
+        Overwrite::Always => false,
+        Overwrite::Never => true,
+        Overwrite::IfChanged => {
+            node.kind == NodeKind::File
+                && meta.is_file()
+                && meta.size() == node.size
+                && meta.mtime() == node.mtime.secs
+                && meta.mtime_nsec() == i64::from(node.mtime.nanos)
+        }
+    };
+    if keep {
+        ctx.skipped.fetch_add(1, Ordering::Relaxed);
+    }
+    keep
+}
+
+/// Restore a non-directory entry. Failures are recorded, not returned, so
+/// that one damaged file does not stop the others.
+fn restore_leaf(ctx: &Ctx<'_>, path: &Path, dest: &Path, node: &Node) {
+    if keep_existing(ctx, dest, node) {
+        return;
+    }
+    if ctx.options.dry_run {
+        ctx.files.fetch_add(1, Ordering::Relaxed);
+        ctx.bytes.fetch_add(node.size, Ordering::Relaxed);
+        return;
+    }
+    if let Ok(meta) = std::fs::symlink_metadata(dest) {
+        let removed = if meta.is_dir() {
+            std::fs::remove_dir_all(dest)
+        } else {
+            std::fs::remove_file(dest)
+        };
+        if let Err(e) = removed {
+            ctx.fail(path, format!("cannot replace existing entry: {e}"));
+            return;
+        }
+    }
+    let made = match node.kind {
+        NodeKind::File => write_file(ctx, dest, node).and_then(|()| {
+            if ctx.options.verify {
+                verify_file(ctx.repo, dest, node)?;
+                ctx.verified.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(())
+        }),
+        NodeKind::Symlink => {
+            std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&node.link_target), dest)
+                .map_err(|e| Error::io("create symlink", dest, e))
+        }
+        NodeKind::Fifo => {
+            nix::unistd::mkfifo(dest, nix::sys::stat::Mode::from_bits_truncate(node.mode))
+                .map_err(|e| Error::io("create fifo", dest, e.into()))
+        }
+        NodeKind::CharDevice | NodeKind::BlockDevice => {
+            let kind = if node.kind == NodeKind::CharDevice {
+                nix::sys::stat::SFlag::S_IFCHR
+            } else {
+                nix::sys::stat::SFlag::S_IFBLK
+            };
+            nix::sys::stat::mknod(
+                dest,
+                kind,
+                nix::sys::stat::Mode::from_bits_truncate(node.mode),
+                node.rdev,
+            )
+            .map_err(|e| Error::io("create device", dest, e.into()))
+        }
+        // A socket belongs to the process that listened on it; there is
+        // nothing to restore.
+        NodeKind::Socket => return,
+        NodeKind::Dir => return,
+    };
+    if let Err(e) = made {
+        if node.kind == NodeKind::File {
+            let _ = std::fs::remove_file(dest);
+        }
+        ctx.fail(path, e.to_string());
+        return;
+    }
+    if let Err(e) = metadata::apply(dest, node, ctx.is_root) {
+        ctx.fail(path, e.to_string());
+    }
+    ctx.files.fetch_add(1, Ordering::Relaxed);
+    ctx.progress.file_processed(path);
+}
+
+/// Block size for hole detection.
+const BLOCK: usize = 4096;
+
+fn write_file(ctx: &Ctx<'_>, dest: &Path, node: &Node) -> Result<()> {
+    let file = std::fs::File::create(dest).map_err(|e| Error::io("create", dest, e))?;
+    let mut offset = 0u64;
+    for id in &node.content {
+        let data = ctx.repo.read_blob(BlobKind::Data, id)?;
+        write_sparse(&file, offset, &data).map_err(|e| Error::io("write", dest, e))?;
+        offset += data.len() as u64;
+        ctx.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+        ctx.progress.bytes_processed(data.len() as u64);
+    }
+    if offset != node.size {
+        return Err(Error::InvalidArgument {
+            what: "snapshot content",
+            detail: format!(
+                "{} bytes of content where the tree says {}",
+                offset, node.size
+            ),
+        });
+    }
+    file.set_len(offset)
+        .map_err(|e| Error::io("set length of", dest, e))?;
+    Ok(())
+}
+
+/// Write `data` at `offset`, leaving all-zero aligned blocks as holes.
+fn write_sparse(file: &std::fs::File, offset: u64, data: &[u8]) -> std::io::Result<()> {
+    let mut start = 0usize;
+    while start < data.len() {
+        // Align blocks to the file, not to the chunk.
+        let to_boundary = BLOCK - (offset as usize + start) % BLOCK;
+        let end = (start + to_boundary).min(data.len());
+        let block = data.get(start..end).unwrap_or_default();
+        if block.iter().all(|b| *b == 0) {
+            start = end;
+            continue;
+        }
+        // Extend the run over following non-zero blocks.
+        let mut run_end = end;
+        while run_end < data.len() {
+            let next = (run_end + BLOCK).min(data.len());
+            if data
+                .get(run_end..next)
+                .unwrap_or_default()
+                .iter()
+                .all(|b| *b == 0)
+            {
+                break;
+            }
+            run_end = next;
+        }
+        file.write_all_at(
+            data.get(start..run_end).unwrap_or_default(),
+            offset + start as u64,
+        )?;
+        start = run_end;
+    }
+    Ok(())
+}
+
+/// Re-read a restored file and check every chunk against its id.
+pub fn verify_file(repo: &Repository, dest: &Path, node: &Node) -> Result<()> {
+    use std::io::Read;
+    let mut file =
+        std::fs::File::open(dest).map_err(|e| Error::io("open for verification", dest, e))?;
+    let mut buf = Vec::new();
+    for id in &node.content {
+        let loc = repo
+            .index()
+            .get(BlobKind::Data, id)
+            .ok_or_else(|| Error::BlobNotIndexed(id.to_hex()))?;
+        buf.resize(loc.raw_length as usize, 0);
+        file.read_exact(&mut buf)
+            .map_err(|e| Error::io("verify", dest, e))?;
+        if repo.key().blob_id(&buf) != *id {
+            return Err(Error::format(
+                dest.display().to_string(),
+                repo_format::FormatError::IdMismatch {
+                    what: "restored content",
+                    expected: id.to_hex(),
+                },
+            ));
+        }
+    }
+    let mut rest = [0u8; 1];
+    if file
+        .read(&mut rest)
+        .map_err(|e| Error::io("verify", dest, e))?
+        != 0
+    {
+        return Err(Error::InvalidArgument {
+            what: "restored file",
+            detail: format!("{} is longer than in the snapshot", dest.display()),
+        });
+    }
+    Ok(())
+}
+
+/// A reader over a file's content in the repository, one chunk at a time.
+pub struct ContentReader<'a> {
+    repo: &'a Repository,
+    content: std::slice::Iter<'a, BlobId>,
+    current: Vec<u8>,
+    pos: usize,
+}
+
+impl<'a> ContentReader<'a> {
+    /// Read the chunks `content` in order.
+    pub fn new(repo: &'a Repository, content: &'a [BlobId]) -> Self {
+        ContentReader {
+            repo,
+            content: content.iter(),
+            current: Vec::new(),
+            pos: 0,
+        }
+    }
+}
+
+impl std::io::Read for ContentReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos >= self.current.len() {
+            let Some(id) = self.content.next() else {
+                return Ok(0);
+            };
+            self.current = self
+                .repo
+                .read_blob(BlobKind::Data, id)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            self.pos = 0;
+        }
+        let avail = self.current.get(self.pos..).unwrap_or_default();
+        let n = avail.len().min(buf.len());
+        buf.get_mut(..n)
+            .unwrap_or_default()
+            .copy_from_slice(avail.get(..n).unwrap_or_default());
+        self.pos += n;
+        Ok(n)
+    }
+}

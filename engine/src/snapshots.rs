@@ -1,0 +1,86 @@
+//! Snapshot selection: filters by host, tag and path, and resolution of a
+//! snapshot argument (full id, unique prefix of at least 4 hex digits, or
+//! `latest`).
+
+use crate::error::{Error, Result};
+use crate::repo::Repository;
+use repo_format::SnapshotId;
+use repo_format::snapshot::Snapshot;
+
+/// Narrows a list of snapshots. Empty lists match everything.
+#[derive(Clone, Debug, Default)]
+pub struct SnapshotFilter {
+    /// Any of these hosts.
+    pub hosts: Vec<String>,
+    /// Any of these tag lists; a list `a,b` needs both tags.
+    pub tags: Vec<String>,
+    /// Any of these paths (the snapshot must contain the path).
+    pub paths: Vec<String>,
+}
+
+impl SnapshotFilter {
+    /// Whether `s` passes.
+    pub fn matches(&self, s: &Snapshot) -> bool {
+        let host = self.hosts.is_empty() || self.hosts.iter().any(|h| *h == s.hostname);
+        let tags = self.tags.is_empty()
+            || self.tags.iter().any(|list| {
+                list.split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .all(|t| s.tags.iter().any(|st| st == t))
+            });
+        let paths = self.paths.is_empty()
+            || self.paths.iter().any(|p| {
+                let p = p.trim_end_matches('/');
+                s.paths
+                    .iter()
+                    .any(|sp| sp == p || (p.is_empty() && sp == "/"))
+            });
+        host && tags && paths
+    }
+}
+
+/// Find the snapshot named by `arg` among those `filter` passes (the filter
+/// narrows `latest`; an explicit id must also pass it).
+pub fn find_snapshot(
+    repo: &Repository,
+    arg: &str,
+    filter: &SnapshotFilter,
+) -> Result<(SnapshotId, Snapshot)> {
+    let all = repo.snapshots()?;
+    select(all, arg, filter)
+}
+
+/// [`find_snapshot`] over an already loaded list (oldest first).
+pub fn select(
+    all: Vec<(SnapshotId, Snapshot)>,
+    arg: &str,
+    filter: &SnapshotFilter,
+) -> Result<(SnapshotId, Snapshot)> {
+    let candidates = all.into_iter().filter(|(_, s)| filter.matches(s));
+    if arg == "latest" {
+        return candidates
+            .last()
+            .ok_or_else(|| Error::SnapshotNotFound(arg.to_owned()));
+    }
+    let prefix = arg.to_ascii_lowercase();
+    if prefix.len() < 4 || prefix.len() > 64 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::InvalidArgument {
+            what: "snapshot",
+            detail: format!("{arg:?}: give 'latest' or at least 4 hex digits of a snapshot id"),
+        });
+    }
+    let matching: Vec<(SnapshotId, Snapshot)> = candidates
+        .filter(|(id, _)| id.to_hex().starts_with(&prefix))
+        .collect();
+    let count = matching.len();
+    let mut it = matching.into_iter();
+    match (it.next(), count) {
+        (Some(found), 1) => Ok(found),
+        (None, _) => Err(Error::SnapshotNotFound(arg.to_owned())),
+        _ => Err(Error::AmbiguousSnapshot {
+            prefix: arg.to_owned(),
+            count,
+        }),
+    }
+}

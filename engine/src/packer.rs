@@ -22,6 +22,9 @@ const UPLOAD_QUEUE: usize = 2;
 /// Uploader threads.
 const UPLOADERS: usize = 2;
 
+/// A finished pack on its way to an uploader: id, bytes, header entries.
+type FinishedPack = (PackId, Vec<u8>, Vec<PackEntry>);
+
 #[derive(Default)]
 struct OpenPack {
     bytes: Vec<u8>,
@@ -40,7 +43,7 @@ struct Shared {
 /// Writes packs; cheap to share between threads via `&`.
 pub struct Packer {
     shared: Arc<Shared>,
-    upload_tx: Mutex<Option<Sender<(PackId, Vec<u8>, Vec<PackEntry>)>>>,
+    upload_tx: Mutex<Option<Sender<FinishedPack>>>,
     uploaders: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -62,7 +65,7 @@ impl Packer {
             written: Mutex::new(Vec::new()),
             failure: Mutex::new(None),
         });
-        let (tx, rx) = bounded::<(PackId, Vec<u8>, Vec<PackEntry>)>(UPLOAD_QUEUE);
+        let (tx, rx) = bounded::<FinishedPack>(UPLOAD_QUEUE);
         let mut uploaders = Vec::new();
         for n in 0..UPLOADERS {
             let rx: Receiver<_> = rx.clone();
@@ -196,11 +199,7 @@ impl Packer {
     }
 }
 
-fn upload_loop(
-    backend: &Backend,
-    shared: &Shared,
-    rx: &Receiver<(PackId, Vec<u8>, Vec<PackEntry>)>,
-) {
+fn upload_loop(backend: &Backend, shared: &Shared, rx: &Receiver<FinishedPack>) {
     for (id, bytes, blobs) in rx.iter() {
         let size = bytes.len() as u64;
         let path = object_path(FileKind::Pack, &id.0);

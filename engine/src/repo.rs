@@ -331,7 +331,7 @@ impl Repository {
                 self.load_snapshot(&id).map(|s| (id, s))
             })
             .collect::<Result<_>>()?;
-        all.sort_by(|a, b| (a.1.time, a.0).cmp(&(b.1.time, b.0)));
+        all.sort_by_key(|(id, s)| (s.time, *id));
         Ok(all)
     }
 

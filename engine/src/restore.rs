@@ -152,6 +152,10 @@ pub fn restore(
     })
 }
 
+/// Whether anything below a directory was selected, and the hard-linked
+/// files found there (restored last).
+type DirResult = (bool, Vec<(PathBuf, Node)>);
+
 /// Restore the children of one directory; returns whether anything below
 /// it was selected (so that the directory itself is created).
 fn restore_dir(
@@ -168,7 +172,7 @@ fn restore_dir(
             return Ok(false);
         }
     };
-    let results: Vec<Result<(bool, Vec<(PathBuf, Node)>)>> = tree
+    let results: Vec<Result<DirResult>> = tree
         .nodes
         .par_iter()
         .map(|node| {
@@ -202,10 +206,10 @@ fn restore_dir(
             if !selected {
                 return Ok((false, Vec::new()));
             }
-            if !ctx.options.dry_run {
-                if let Some(parent) = dest.parent() {
-                    create_dir(ctx, parent)?;
-                }
+            if !ctx.options.dry_run
+                && let Some(parent) = dest.parent()
+            {
+                create_dir(ctx, parent)?;
             }
             if node.kind == NodeKind::File && node.links > 1 {
                 return Ok((true, vec![(path, node.clone())]));

@@ -21,7 +21,7 @@ pub struct SnapshotFilter {
 impl SnapshotFilter {
     /// Whether `s` passes.
     pub fn matches(&self, s: &Snapshot) -> bool {
-        let host = self.hosts.is_empty() || self.hosts.iter().any(|h| *h == s.hostname);
+        let host = self.hosts.is_empty() || self.hosts.contains(&s.hostname);
         let tags = self.tags.is_empty()
             || self.tags.iter().any(|list| {
                 list.split(',')
@@ -57,10 +57,10 @@ pub fn select(
     arg: &str,
     filter: &SnapshotFilter,
 ) -> Result<(SnapshotId, Snapshot)> {
-    let candidates = all.into_iter().filter(|(_, s)| filter.matches(s));
+    let mut candidates = all.into_iter().filter(|(_, s)| filter.matches(s));
     if arg == "latest" {
         return candidates
-            .last()
+            .next_back()
             .ok_or_else(|| Error::SnapshotNotFound(arg.to_owned()));
     }
     let prefix = arg.to_ascii_lowercase();

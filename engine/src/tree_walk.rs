@@ -53,10 +53,11 @@ pub fn walk(
     for node in &tree.nodes {
         let path = at.join(std::ffi::OsStr::from_bytes(&node.name));
         let descend = visit(&path, node)?;
-        if descend && node.kind == NodeKind::Dir {
-            if let Some(sub) = &node.subtree {
-                walk(repo, sub, &path, visit)?;
-            }
+        if descend
+            && node.kind == NodeKind::Dir
+            && let Some(sub) = &node.subtree
+        {
+            walk(repo, sub, &path, visit)?;
         }
     }
     Ok(())

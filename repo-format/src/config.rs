@@ -36,9 +36,9 @@ impl ChunkerParams {
             && (1024..=16 << 20).contains(&self.max_size)
             && self.min_size <= self.avg_size
             && self.avg_size <= self.max_size
-            && self.min_size % 2 == 0
-            && self.avg_size % 2 == 0
-            && self.max_size % 2 == 0
+            && self.min_size.is_multiple_of(2)
+            && self.avg_size.is_multiple_of(2)
+            && self.max_size.is_multiple_of(2)
             && self.normalization <= 3;
         if ok {
             Ok(())

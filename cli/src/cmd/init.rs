@@ -29,13 +29,13 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
         ..InitOptions::default()
     };
     // Refuse before asking for a password or creating a directory.
-    if let Ok(b) = Backend::open(url) {
-        if b.exists("config")? {
-            return Err(engine::Error::RepositoryExists {
-                url: url.to_owned(),
-            }
-            .into());
+    if let Ok(b) = Backend::open(url)
+        && b.exists("config")?
+    {
+        return Err(engine::Error::RepositoryExists {
+            url: url.to_owned(),
         }
+        .into());
     }
     let pw = super::password(g, true)?;
     let backend = Backend::create(url)?;

@@ -650,17 +650,16 @@ fn save_file(
         }
         Err(ChunkError::Repo(e)) => return Err(e),
     };
-    if let Ok(after) = file.metadata() {
-        if after.size() != meta.size()
+    if let Ok(after) = file.metadata()
+        && (after.size() != meta.size()
             || after.mtime() != meta.mtime()
             || after.mtime_nsec() != meta.mtime_nsec()
-            || size != meta.size()
-        {
-            ctx.warn(format!(
-                "{}: file changed while it was read; the snapshot holds what was read",
-                path.display()
-            ));
-        }
+            || size != meta.size())
+    {
+        ctx.warn(format!(
+            "{}: file changed while it was read; the snapshot holds what was read",
+            path.display()
+        ));
     }
     node.content = content;
     node.size = size;

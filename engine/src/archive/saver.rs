@@ -79,10 +79,10 @@ impl BlobSaver {
                     .name(format!("vault-seal-{n}"))
                     .spawn(move || {
                         for job in rx.iter() {
-                            if let Err(e) = seal_and_pack(&shared, job) {
-                                if let Ok(mut f) = shared.failure.lock() {
-                                    f.get_or_insert(e);
-                                }
+                            if let Err(e) = seal_and_pack(&shared, job)
+                                && let Ok(mut f) = shared.failure.lock()
+                            {
+                                f.get_or_insert(e);
                             }
                         }
                     })

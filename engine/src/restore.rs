@@ -135,12 +135,19 @@ pub fn restore(
         errors: Mutex::new(Vec::new()),
         links: Mutex::new(HashMap::new()),
     };
-    let mut hard_links = Vec::new();
-    restore_dir(&ctx, root, at, ctx.include.is_empty(), &mut hard_links)?;
-    // Hard links last and in order: the first name of an inode gets the
-    // content, the others become links to it.
-    for (path, node) in hard_links {
-        restore_hard_link(&ctx, &path, &node);
+    let mut deferred = Deferred::default();
+    restore_dir(&ctx, root, at, ctx.include.is_empty(), &mut deferred)?;
+    // Hard links in order: the first name of an inode gets the content, the
+    // others become links to it.
+    for (path, node) in &deferred.hard_links {
+        restore_hard_link(&ctx, path, node);
+    }
+    if !options.dry_run {
+        for (path, dest, node) in &deferred.dirs {
+            if let Err(e) = metadata::apply(dest, node, ctx.is_root) {
+                ctx.fail(path, e.to_string());
+            }
+        }
     }
     Ok(RestoreReport {
         files_restored: ctx.files.into_inner(),
@@ -152,9 +159,25 @@ pub fn restore(
     })
 }
 
-/// Whether anything below a directory was selected, and the hard-linked
-/// files found there (restored last).
-type DirResult = (bool, Vec<(PathBuf, Node)>);
+/// What restoring a directory leaves for later: hard-linked files (their
+/// first name must exist before the others are linked to it) and directory
+/// metadata, children before parents, applied after everything else because
+/// creating entries changes a directory's mtime.
+#[derive(Default)]
+struct Deferred {
+    hard_links: Vec<(PathBuf, Node)>,
+    dirs: Vec<(PathBuf, PathBuf, Node)>,
+}
+
+impl Deferred {
+    fn append(&mut self, mut other: Deferred) {
+        self.hard_links.append(&mut other.hard_links);
+        self.dirs.append(&mut other.dirs);
+    }
+}
+
+/// Whether anything below a directory was selected, and what it deferred.
+type DirResult = (bool, Deferred);
 
 /// Restore the children of one directory; returns whether anything below
 /// it was selected (so that the directory itself is created).
@@ -163,7 +186,7 @@ fn restore_dir(
     tree: &BlobId,
     at: &Path,
     selected: bool,
-    hard_links: &mut Vec<(PathBuf, Node)>,
+    deferred: &mut Deferred,
 ) -> Result<bool> {
     let tree = match ctx.repo.load_tree(tree) {
         Ok(t) => t,
@@ -178,33 +201,27 @@ fn restore_dir(
         .map(|node| {
             let path = at.join(std::ffi::OsStr::from_bytes(&node.name));
             if ctx.exclude.matches(&path) {
-                return Ok((false, Vec::new()));
+                return Ok((false, Deferred::default()));
             }
             let selected = selected || ctx.include.matches(&path);
             let dest = under(&ctx.options.target, &path);
             if node.kind == NodeKind::Dir {
-                let mut links = Vec::new();
+                let mut below = Deferred::default();
                 if selected && !ctx.options.dry_run {
                     create_dir(ctx, &dest)?;
                 }
                 let any = match &node.subtree {
-                    Some(sub) => restore_dir(ctx, sub, &path, selected, &mut links)?,
+                    Some(sub) => restore_dir(ctx, sub, &path, selected, &mut below)?,
                     None => false,
                 };
                 if selected || any {
                     ctx.dirs.fetch_add(1, Ordering::Relaxed);
-                    if !ctx.options.dry_run {
-                        // Directory metadata after its content: writing
-                        // children changes its mtime.
-                        if let Err(e) = metadata::apply(&dest, node, ctx.is_root) {
-                            ctx.fail(&path, e.to_string());
-                        }
-                    }
+                    below.dirs.push((path, dest, node.clone()));
                 }
-                return Ok((selected || any, links));
+                return Ok((selected || any, below));
             }
             if !selected {
-                return Ok((false, Vec::new()));
+                return Ok((false, Deferred::default()));
             }
             if !ctx.options.dry_run
                 && let Some(parent) = dest.parent()
@@ -212,17 +229,23 @@ fn restore_dir(
                 create_dir(ctx, parent)?;
             }
             if node.kind == NodeKind::File && node.links > 1 {
-                return Ok((true, vec![(path, node.clone())]));
+                return Ok((
+                    true,
+                    Deferred {
+                        hard_links: vec![(path, node.clone())],
+                        dirs: Vec::new(),
+                    },
+                ));
             }
             restore_leaf(ctx, &path, &dest, node);
-            Ok((true, Vec::new()))
+            Ok((true, Deferred::default()))
         })
         .collect();
     let mut any = false;
     for r in results {
-        let (selected, links) = r?;
+        let (selected, below) = r?;
         any |= selected;
-        hard_links.extend(links);
+        deferred.append(below);
     }
     Ok(any)
 }

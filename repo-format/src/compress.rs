@@ -96,7 +96,7 @@ pub fn unframe(what: &'static str, framed: &[u8], max_len: usize) -> Result<Vec<
             })?;
             let mut out = Vec::new();
             decoder
-                .take(max_len as u64 + 1)
+                .take((max_len as u64).saturating_add(1))
                 .read_to_end(&mut out)
                 .map_err(|e| FormatError::Compression {
                     what,

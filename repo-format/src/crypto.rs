@@ -1,6 +1,6 @@
 //! The envelope (XChaCha20-Poly1305 with a 24-byte nonce), the master key,
 //! keyed BLAKE3 blob ids, and sealing/opening of blobs and objects.
-//! See SPEC.md §3 and §4.
+//! See SPEC.md §4 (envelope) and §5.3 (master key).
 //!
 //! ```text
 //! envelope:  +-----------+----------------------+---------+

@@ -1,5 +1,5 @@
 //! Object names in the store, relative to the repository prefix.
-//! See SPEC.md §1.3.
+//! See SPEC.md §3.
 //!
 //! ```text
 //! config  keys/<id>  data/<id[0..2]>/<id>  index/<id>  snapshots/<id>  locks/<id>

@@ -776,13 +776,10 @@ fn unframe_concatenated_zstd_frames_are_joined() {
     assert!(compress::unframe("t", &[a.as_slice(), &[0]].concat(), 2000).is_err());
 }
 
-/// Opening with `max_len = usize::MAX` ("no bound") must not panic.
-/// Fails today: `compress::unframe` computes `max_len as u64 + 1`, which
-/// overflows (a panic in debug builds; in release it wraps to 0 and the
-/// zstd branch returns an empty plaintext). Reported to the owner of
-/// repo-format/src; remove the `ignore` once fixed.
+/// Opening with `max_len = usize::MAX` ("no bound") must not panic: the
+/// reader's `max_len + 1` once overflowed (a panic in debug builds; in
+/// release it wrapped to 0 and the zstd branch returned an empty plaintext).
 #[test]
-#[ignore = "bug in repo-format/src/compress.rs: max_len + 1 overflows for usize::MAX"]
 fn regression_unframe_max_len_usize_max_overflows() {
     let framed = compress::frame(3, &[7u8; 1000]);
     let result = std::panic::catch_unwind(|| compress::unframe("t", &framed, usize::MAX));

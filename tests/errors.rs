@@ -157,6 +157,16 @@ fn unknown_snapshot_id_exits_1() {
 }
 
 #[test]
+fn latest_in_an_empty_repository_exits_1() {
+    let repo = Repo::new();
+    let tmp = temp_dir();
+    assert_error(&repo.run(args!["ls", "latest"]), 1);
+    let target = tmp.path().join("t");
+    assert_error(&repo.run(args!["restore", "latest", "--target", target]), 1);
+    assert!(!target.exists() || fs::read_dir(&target).unwrap().next().is_none());
+}
+
+#[test]
 fn dump_of_a_path_not_in_the_snapshot_exits_1() {
     let (repo, _tmp, src) = repo_with_snapshot();
     let out = repo.run(args!["dump", "latest", src.join("nope.txt")]);

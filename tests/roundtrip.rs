@@ -145,7 +145,7 @@ fn roundtrip_every_entry_kind_restores_identically() {
     );
 
     let target = tmp.path().join("target");
-    repo.ok(args!["restore", id, "--target", target]);
+    repo.ok(args!["restore", id, "--target", target, "--verify"]);
     let out = restored(&target, &src);
     assert_same_tree(&src, &out, built.chowned);
 
@@ -408,5 +408,124 @@ fn cat_config_and_snapshot_print_objects() {
     assert!(
         text.contains(src.to_str().unwrap()),
         "cat snapshot lacks the path:\n{text}"
+    );
+}
+
+#[test]
+fn backup_human_output_ends_with_summary_naming_the_snapshot() {
+    let repo = Repo::new();
+    let tmp = temp_dir();
+    let src = source_dir(tmp.path());
+    write(&src.join("f"), b"f");
+    let out = repo.ok(args!["backup", src]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let id = repo.snapshots()[0]["id"].as_str().unwrap().to_owned();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    assert!(
+        text.contains(&id[..8]),
+        "human output must name the snapshot {id}:\n{text}"
+    );
+    assert!(
+        last.contains(&id[..8]),
+        "the summary (with the snapshot id) must come last:\n{text}"
+    );
+}
+
+#[test]
+fn snapshots_filters_and_narrowed_latest_select_the_right_snapshots() {
+    let repo = Repo::new();
+    let tmp = temp_dir();
+    let one = source_dir(tmp.path());
+    let two = tmp.path().join("two");
+    write(&two.join("t"), b"t");
+    write(&one.join("f"), b"f");
+    let id = |s: serde_json::Value| s["snapshot_id"].as_str().unwrap().to_owned();
+    let a1 = id(repo.backup(args![
+        one,
+        "--host",
+        "h1",
+        "--tag",
+        "t1",
+        "--time",
+        "2021-01-01T00:00:00Z"
+    ]));
+    let a2 = id(repo.backup(args![
+        one,
+        "--host",
+        "h1",
+        "--tag",
+        "t1",
+        "--time",
+        "2021-02-01T00:00:00Z"
+    ]));
+    write(&one.join("only-in-b"), b"b");
+    let b = id(repo.backup(args![
+        one,
+        "--host",
+        "h2",
+        "--tag",
+        "t2",
+        "--time",
+        "2021-03-01T00:00:00Z"
+    ]));
+    let c = id(repo.backup(args![two, "--host", "h1", "--time", "2021-04-01T00:00:00Z"]));
+
+    let ids = |flags: &[&std::ffi::OsStr]| {
+        let mut all = vec![
+            std::ffi::OsStr::new("snapshots"),
+            std::ffi::OsStr::new("--json"),
+        ];
+        all.extend_from_slice(flags);
+        let out = repo.ok(&all);
+        let mut got: Vec<String> = json_values(&out.stdout)
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_owned())
+            .collect();
+        got.sort();
+        got
+    };
+    let sorted = |mut v: Vec<&String>| {
+        v.sort();
+        v.into_iter().cloned().collect::<Vec<String>>()
+    };
+    assert_eq!(ids(args!["--host", "h1"]), sorted(vec![&a1, &a2, &c]));
+    assert_eq!(ids(args!["--tag", "t2"]), sorted(vec![&b]));
+    assert_eq!(ids(args!["--path", two]), sorted(vec![&c]));
+    assert_eq!(ids(args!["--latest", "1"]), sorted(vec![&a2, &b, &c]));
+
+    // `latest` narrowed by --host picks the newest snapshot of that host.
+    let paths = |flags: &[&std::ffi::OsStr]| {
+        let mut all = vec![
+            std::ffi::OsStr::new("ls"),
+            std::ffi::OsStr::new("latest"),
+            std::ffi::OsStr::new("--recursive"),
+            std::ffi::OsStr::new("--json"),
+        ];
+        all.extend_from_slice(flags);
+        let out = repo.ok(&all);
+        json_values(&out.stdout)
+            .iter()
+            .filter_map(|v| v["path"].as_str().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+    let b_file = format!("{}/only-in-b", one.display());
+    let t_file = format!("{}/t", two.canonicalize().unwrap().display());
+    assert!(
+        paths(args![]).contains(&t_file),
+        "latest must be the newest snapshot"
+    );
+    let h2 = paths(args!["--host", "h2"]);
+    assert!(
+        h2.contains(&b_file),
+        "latest --host h2 must be snapshot b: {h2:?}"
+    );
+    let t1 = paths(args!["--tag", "t1"]);
+    assert!(
+        !t1.contains(&b_file) && !t1.contains(&t_file),
+        "latest --tag t1 must be a2: {t1:?}"
     );
 }

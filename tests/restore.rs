@@ -200,3 +200,55 @@ fn restore_unknown_snapshot_is_refused() {
         "a failed restore wrote into the target"
     );
 }
+
+#[test]
+fn restore_of_corrupted_data_fails_and_names_the_file() {
+    let repo = Repo::new();
+    let tmp = temp_dir();
+    let src = tmp.path().join("src");
+    // The only file with data, so any damaged data blob is this file's.
+    write(&src.join("precious.bin"), &random_bytes(8, 4 << 20));
+    let src = src.canonicalize().unwrap();
+    repo.backup(args![src]);
+
+    // Flip a byte in the middle of the largest object under data/.
+    let listing = repo.file_listing();
+    let (pack, bytes) = listing
+        .iter()
+        .filter(|(p, _)| p.starts_with("data"))
+        .max_by_key(|(_, b)| b.len())
+        .expect("a pack under data/");
+    assert!(
+        bytes.len() > 1 << 20,
+        "largest pack is only {} bytes",
+        bytes.len()
+    );
+    let mut damaged = bytes.clone();
+    let mid = damaged.len() / 2;
+    damaged[mid] ^= 0x40;
+    let pack_path = repo.path.join(pack);
+    let mut perms = fs::metadata(&pack_path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    fs::set_permissions(&pack_path, perms).unwrap();
+    fs::write(&pack_path, &damaged).unwrap();
+
+    let target = tmp.path().join("t");
+    let out = repo.run(args!["restore", "latest", "--target", target]);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "restore of damaged data succeeded\n{}",
+        describe(&out)
+    );
+    assert_no_panic(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("precious.bin"),
+        "stderr must name the affected file\n{stderr}"
+    );
+
+    let out = repo.run(args!["dump", "latest", src.join("precious.bin")]);
+    assert_ne!(out.status.code(), Some(0), "dump of damaged data succeeded");
+    assert_no_panic(&out);
+}

@@ -162,3 +162,41 @@ impl Error {
 
 /// Shorthand for results in this crate.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// The first error reported by worker threads, kept for the thread that
+/// waits on them (later errors are usually consequences of the first).
+/// Once failed, it stays failed: the error itself is handed out once, later
+/// checks fail with a pointer to it.
+#[derive(Default)]
+pub(crate) struct FirstError {
+    error: std::sync::Mutex<Option<Error>>,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+impl FirstError {
+    /// Keep `e` unless an earlier error is kept already.
+    pub(crate) fn record(&self, e: Error) {
+        self.failed.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut slot) = self.error.lock() {
+            slot.get_or_insert(e);
+        }
+    }
+
+    /// Fail if any error was recorded.
+    pub(crate) fn check(&self) -> Result<()> {
+        if !self.failed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        match self
+            .error
+            .lock()
+            .map_err(|_| Error::Internal("failure lock"))?
+            .take()
+        {
+            Some(e) => Err(e),
+            None => Err(Error::Internal(
+                "stopped by an earlier error (reported above)",
+            )),
+        }
+    }
+}

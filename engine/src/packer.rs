@@ -4,7 +4,7 @@
 //! and is handed to uploader threads.
 
 use crate::backend::Backend;
-use crate::error::{Error, Result};
+use crate::error::{Error, FirstError, Result};
 use crossbeam_channel::{Receiver, Sender, bounded};
 use rand::RngExt;
 use repo_format::crypto::{BlobKind, MasterKey, ObjectKind};
@@ -37,7 +37,7 @@ struct Shared {
     pack_size: usize,
     slots: Vec<Mutex<OpenPack>>,
     written: Mutex<Vec<IndexPack>>,
-    failure: Mutex<Option<Error>>,
+    failure: FirstError,
 }
 
 /// Writes packs; cheap to share between threads via `&`.
@@ -63,7 +63,7 @@ impl Packer {
                 .map(|_| Mutex::new(OpenPack::default()))
                 .collect(),
             written: Mutex::new(Vec::new()),
-            failure: Mutex::new(None),
+            failure: FirstError::default(),
         });
         let (tx, rx) = bounded::<FinishedPack>(UPLOAD_QUEUE);
         let mut uploaders = Vec::new();
@@ -152,15 +152,7 @@ impl Packer {
     }
 
     fn check_failure(&self) -> Result<()> {
-        let mut failure = self
-            .shared
-            .failure
-            .lock()
-            .map_err(|_| Error::Internal("failure lock"))?;
-        match failure.take() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        self.shared.failure.check()
     }
 
     /// Flush every open pack, wait for the uploads, and return what was
@@ -209,11 +201,7 @@ fn upload_loop(backend: &Backend, shared: &Shared, rx: &Receiver<FinishedPack>) 
                     w.push(IndexPack { id, size, blobs });
                 }
             }
-            Err(e) => {
-                if let Ok(mut f) = shared.failure.lock() {
-                    f.get_or_insert(e);
-                }
-            }
+            Err(e) => shared.failure.record(e),
         }
     }
 }

@@ -642,7 +642,7 @@ fn save_file(
             return Ok(false);
         }
     };
-    let (content, size) = match save_chunks(ctx, &file) {
+    let (content, size) = match save_chunks(ctx, &file, meta.size()) {
         Ok(r) => r,
         Err(ChunkError::Read(e)) => {
             ctx.error(path, format!("read failed: {e}"));
@@ -680,11 +680,17 @@ enum ChunkError {
 fn save_chunks(
     ctx: &Ctx<'_>,
     reader: impl Read,
+    size_hint: u64,
 ) -> std::result::Result<(Vec<BlobId>, u64), ChunkError> {
     let mut content = Vec::new();
     let mut size = 0u64;
     let key = ctx.repo.key();
-    for chunk in Chunker::new(reader, &ctx.repo.config().chunker, key.chunker_seed) {
+    for chunk in Chunker::with_size_hint(
+        reader,
+        &ctx.repo.config().chunker,
+        key.chunker_seed,
+        size_hint,
+    ) {
         let chunk = chunk.map_err(ChunkError::Read)?;
         let n = chunk.len() as u64;
         let (id, _) = ctx
@@ -702,7 +708,7 @@ fn save_chunks(
 /// Store a stream as the file at `filename` inside otherwise virtual
 /// directories; returns the root tree and the bytes read.
 fn save_stream(ctx: &Ctx<'_>, filename: &str, reader: impl Read) -> Result<(BlobId, u64)> {
-    let (content, size) = match save_chunks(ctx, reader) {
+    let (content, size) = match save_chunks(ctx, reader, 1 << 20) {
         Ok(r) => r,
         Err(ChunkError::Read(e)) => return Err(Error::io("read", "standard input", e)),
         Err(ChunkError::Repo(e)) => return Err(e),
@@ -791,7 +797,7 @@ fn save_command(ctx: &Ctx<'_>, filename: &str, argv: &[String]) -> Result<(BlobI
         }
         String::from_utf8_lossy(&tail).into_owned()
     });
-    let result = save_chunks(ctx, stdout);
+    let result = save_chunks(ctx, stdout, 1 << 20);
     let status = child
         .wait()
         .map_err(|e| Error::io("wait for", program, e))?;

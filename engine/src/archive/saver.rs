@@ -4,7 +4,7 @@
 //! re-open to verify (a bit flip in RAM between compression and upload is
 //! caught here), and hand it to the packer.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, FirstError, Result};
 use crate::packer::Packer;
 use crate::repo::Repository;
 use crossbeam_channel::{Receiver, Sender, bounded};
@@ -39,7 +39,7 @@ struct Shared {
     repo: Arc<Repository>,
     packer: Packer,
     stats: SaverStats,
-    failure: Mutex<Option<Error>>,
+    failure: FirstError,
 }
 
 /// Saves blobs, deduplicating against the index and itself.
@@ -66,7 +66,7 @@ impl BlobSaver {
             repo,
             packer,
             stats: SaverStats::default(),
-            failure: Mutex::new(None),
+            failure: FirstError::default(),
         });
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
         let (tx, rx) = bounded::<Job>(threads * 2);
@@ -79,10 +79,8 @@ impl BlobSaver {
                     .name(format!("vault-seal-{n}"))
                     .spawn(move || {
                         for job in rx.iter() {
-                            if let Err(e) = seal_and_pack(&shared, job)
-                                && let Ok(mut f) = shared.failure.lock()
-                            {
-                                f.get_or_insert(e);
+                            if let Err(e) = seal_and_pack(&shared, job) {
+                                shared.failure.record(e);
                             }
                         }
                     })
@@ -137,16 +135,7 @@ impl BlobSaver {
     }
 
     fn check_failure(&self) -> Result<()> {
-        match self
-            .shared
-            .failure
-            .lock()
-            .map_err(|_| Error::Internal("failure lock"))?
-            .take()
-        {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        self.shared.failure.check()
     }
 
     /// What was added so far.

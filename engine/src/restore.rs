@@ -82,8 +82,6 @@ struct Ctx<'a> {
     bytes: AtomicU64,
     verified: AtomicU64,
     errors: Mutex<Vec<String>>,
-    /// (device, inode) → restored path, for hard links.
-    links: Mutex<HashMap<(u64, u64), PathBuf>>,
 }
 
 impl Ctx<'_> {
@@ -133,14 +131,26 @@ pub fn restore(
         bytes: AtomicU64::new(0),
         verified: AtomicU64::new(0),
         errors: Mutex::new(Vec::new()),
-        links: Mutex::new(HashMap::new()),
     };
     let mut deferred = Deferred::default();
     restore_dir(&ctx, root, at, ctx.include.is_empty(), &mut deferred)?;
     // Hard links in order: the first name of an inode gets the content, the
-    // others become links to it.
-    for (path, node) in &deferred.hard_links {
-        restore_hard_link(&ctx, path, node);
+    // others become links to it once it has it.
+    let mut links = Vec::new();
+    let mut first_names: HashMap<(u64, u64), PathBuf> = HashMap::new();
+    for (path, node) in std::mem::take(&mut deferred.hard_links) {
+        let dest = under(&ctx.options.target, &path);
+        match first_names.get(&(node.device_id, node.inode)) {
+            Some(first) => links.push((path, dest, first.clone(), node)),
+            None => {
+                first_names.insert((node.device_id, node.inode), dest.clone());
+                deferred.files.extend(prepare_file(&ctx, path, dest, &node));
+            }
+        }
+    }
+    write_contents(&ctx, &deferred.files)?;
+    for (path, dest, first, node) in &links {
+        restore_hard_link(&ctx, path, dest, first, node);
     }
     if !options.dry_run {
         for (path, dest, node) in &deferred.dirs {
@@ -163,17 +173,28 @@ pub fn restore(
 /// first name must exist before the others are linked to it) and directory
 /// metadata, children before parents, applied after everything else because
 /// creating entries changes a directory's mtime.
+/// Regular files are collected too: their content is written pack by pack
+/// once the walk is done.
 #[derive(Default)]
 struct Deferred {
+    files: Vec<FileJob>,
     hard_links: Vec<(PathBuf, Node)>,
     dirs: Vec<(PathBuf, PathBuf, Node)>,
 }
 
 impl Deferred {
     fn append(&mut self, mut other: Deferred) {
+        self.files.append(&mut other.files);
         self.hard_links.append(&mut other.hard_links);
         self.dirs.append(&mut other.dirs);
     }
+}
+
+/// A regular file whose content is to be written.
+struct FileJob {
+    path: PathBuf,
+    dest: PathBuf,
+    node: Node,
 }
 
 /// Whether anything below a directory was selected, and what it deferred.
@@ -228,17 +249,15 @@ fn restore_dir(
             {
                 create_dir(ctx, parent)?;
             }
+            let mut later = Deferred::default();
             if node.kind == NodeKind::File && node.links > 1 {
-                return Ok((
-                    true,
-                    Deferred {
-                        hard_links: vec![(path, node.clone())],
-                        dirs: Vec::new(),
-                    },
-                ));
+                later.hard_links.push((path, node.clone()));
+            } else if node.kind == NodeKind::File {
+                later.files.extend(prepare_file(ctx, path, dest, node));
+            } else {
+                restore_leaf(ctx, &path, &dest, node);
             }
-            restore_leaf(ctx, &path, &dest, node);
-            Ok((true, Deferred::default()))
+            Ok((true, later))
         })
         .collect();
     let mut any = false;
@@ -260,30 +279,59 @@ fn create_dir(ctx: &Ctx<'_>, dest: &Path) -> Result<()> {
     }
 }
 
-fn restore_hard_link(ctx: &Ctx<'_>, path: &Path, node: &Node) {
-    let dest = under(&ctx.options.target, path);
-    let first = ctx
-        .links
-        .lock()
-        .ok()
-        .and_then(|l| l.get(&(node.device_id, node.inode)).cloned());
-    match first {
-        Some(first) if !ctx.options.dry_run => {
-            if !keep_existing(ctx, &dest, node) {
-                let _ = std::fs::remove_file(&dest);
-                match std::fs::hard_link(&first, &dest) {
-                    Ok(()) => {
-                        ctx.files.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(e) => ctx.fail(path, format!("cannot link to {}: {e}", first.display())),
-                }
-            }
+fn restore_hard_link(ctx: &Ctx<'_>, path: &Path, dest: &Path, first: &Path, node: &Node) {
+    if keep_existing(ctx, dest, node) {
+        return;
+    }
+    if ctx.options.dry_run {
+        ctx.files.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let _ = std::fs::remove_file(dest);
+    match std::fs::hard_link(first, dest) {
+        Ok(()) => {
+            ctx.files.fetch_add(1, Ordering::Relaxed);
         }
-        _ => {
-            restore_leaf(ctx, path, &dest, node);
-            if let Ok(mut l) = ctx.links.lock() {
-                l.insert((node.device_id, node.inode), dest);
-            }
+        Err(e) => ctx.fail(path, format!("cannot link to {}: {e}", first.display())),
+    }
+}
+
+/// Apply the overwrite policy and the dry run to a regular file; returns
+/// the job that writes it, if it is to be written.
+fn prepare_file(ctx: &Ctx<'_>, path: PathBuf, dest: PathBuf, node: &Node) -> Option<FileJob> {
+    if keep_existing(ctx, &dest, node) {
+        return None;
+    }
+    if ctx.options.dry_run {
+        ctx.files.fetch_add(1, Ordering::Relaxed);
+        ctx.bytes.fetch_add(node.size, Ordering::Relaxed);
+        return None;
+    }
+    if !remove_existing(ctx, &path, &dest) {
+        return None;
+    }
+    Some(FileJob {
+        path,
+        dest,
+        node: node.clone(),
+    })
+}
+
+/// Remove whatever is at `dest`; false (and a recorded failure) if that fails.
+fn remove_existing(ctx: &Ctx<'_>, path: &Path, dest: &Path) -> bool {
+    let Ok(meta) = std::fs::symlink_metadata(dest) else {
+        return true;
+    };
+    let removed = if meta.is_dir() {
+        std::fs::remove_dir_all(dest)
+    } else {
+        std::fs::remove_file(dest)
+    };
+    match removed {
+        Ok(()) => true,
+        Err(e) => {
+            ctx.fail(path, format!("cannot replace existing entry: {e}"));
+            false
         }
     }
 }
@@ -321,25 +369,10 @@ fn restore_leaf(ctx: &Ctx<'_>, path: &Path, dest: &Path, node: &Node) {
         ctx.bytes.fetch_add(node.size, Ordering::Relaxed);
         return;
     }
-    if let Ok(meta) = std::fs::symlink_metadata(dest) {
-        let removed = if meta.is_dir() {
-            std::fs::remove_dir_all(dest)
-        } else {
-            std::fs::remove_file(dest)
-        };
-        if let Err(e) = removed {
-            ctx.fail(path, format!("cannot replace existing entry: {e}"));
-            return;
-        }
+    if !remove_existing(ctx, path, dest) {
+        return;
     }
     let made = match node.kind {
-        NodeKind::File => write_file(ctx, dest, node).and_then(|()| {
-            if ctx.options.verify {
-                verify_file(ctx.repo, dest, node)?;
-                ctx.verified.fetch_add(1, Ordering::Relaxed);
-            }
-            Ok(())
-        }),
         NodeKind::Symlink => {
             std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&node.link_target), dest)
                 .map_err(|e| Error::io("create symlink", dest, e))
@@ -364,13 +397,10 @@ fn restore_leaf(ctx: &Ctx<'_>, path: &Path, dest: &Path, node: &Node) {
         }
         // A socket belongs to the process that listened on it; there is
         // nothing to restore.
-        NodeKind::Socket => return,
-        NodeKind::Dir => return,
+        // Regular files are written by `write_contents`.
+        NodeKind::Socket | NodeKind::Dir | NodeKind::File => return,
     };
     if let Err(e) = made {
-        if node.kind == NodeKind::File {
-            let _ = std::fs::remove_file(dest);
-        }
         ctx.fail(path, e.to_string());
         return;
     }
@@ -384,27 +414,203 @@ fn restore_leaf(ctx: &Ctx<'_>, path: &Path, dest: &Path, node: &Node) {
 /// Block size for hole detection.
 const BLOCK: usize = 4096;
 
-fn write_file(ctx: &Ctx<'_>, dest: &Path, node: &Node) -> Result<()> {
-    let file = std::fs::File::create(dest).map_err(|e| Error::io("create", dest, e))?;
-    let mut offset = 0u64;
-    for id in &node.content {
-        let data = ctx.repo.read_blob(BlobKind::Data, id)?;
-        write_sparse(&file, offset, &data).map_err(|e| Error::io("write", dest, e))?;
-        offset += data.len() as u64;
-        ctx.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
-        ctx.progress.bytes_processed(data.len() as u64);
+/// Where a blob's plaintext goes: which file job, at which offset.
+struct Target {
+    job: usize,
+    file_offset: u64,
+}
+
+/// One blob of a pack and every place it is written to.
+struct PackBlob {
+    id: BlobId,
+    offset: u32,
+    length: u32,
+    raw_length: u32,
+    targets: Vec<Target>,
+}
+
+/// Largest gap between two needed blobs that is read through rather than
+/// split into two requests.
+const MAX_GAP: u64 = 1 << 20;
+/// Largest single read.
+const MAX_READ: u64 = 32 << 20;
+
+/// Write the content of every job, reading each pack once in as few ranged
+/// reads as the needed blobs allow (a blob used by many files is read and
+/// decrypted once), then finish each file: length, metadata, verification.
+fn write_contents(ctx: &Ctx<'_>, jobs: &[FileJob]) -> Result<()> {
+    let failed: Vec<Mutex<Option<String>>> = jobs.iter().map(|_| Mutex::new(None)).collect();
+    let fail_job = |job: usize, message: String| {
+        if let Some(slot) = failed.get(job)
+            && let Ok(mut slot) = slot.lock()
+        {
+            slot.get_or_insert(message);
+        }
+    };
+    let mut packs: HashMap<repo_format::PackId, HashMap<BlobId, PackBlob>> = HashMap::new();
+    {
+        let index = ctx.repo.index();
+        for (n, job) in jobs.iter().enumerate() {
+            let mut file_offset = 0u64;
+            for id in &job.node.content {
+                let Some(loc) = index.get(BlobKind::Data, id) else {
+                    fail_job(n, format!("blob {} is not in the index", id.short()));
+                    break;
+                };
+                packs
+                    .entry(loc.pack)
+                    .or_default()
+                    .entry(*id)
+                    .or_insert_with(|| PackBlob {
+                        id: *id,
+                        offset: loc.offset,
+                        length: loc.length,
+                        raw_length: loc.raw_length,
+                        targets: Vec::new(),
+                    })
+                    .targets
+                    .push(Target {
+                        job: n,
+                        file_offset,
+                    });
+                file_offset += u64::from(loc.raw_length);
+            }
+        }
     }
-    if offset != node.size {
-        return Err(Error::InvalidArgument {
-            what: "snapshot content",
-            detail: format!(
-                "{} bytes of content where the tree says {}",
-                offset, node.size
-            ),
+    // Create every file first, so that files without content and files
+    // whose blobs all fail exist (or are removed) consistently.
+    jobs.par_iter().enumerate().for_each(|(n, job)| {
+        if let Err(e) = std::fs::File::create(&job.dest) {
+            fail_job(n, format!("cannot create: {e}"));
+        }
+    });
+    let packs: Vec<(repo_format::PackId, Vec<PackBlob>)> = packs
+        .into_iter()
+        .map(|(pack, blobs)| {
+            let mut blobs: Vec<PackBlob> = blobs.into_values().collect();
+            blobs.sort_by_key(|b| b.offset);
+            (pack, blobs)
+        })
+        .collect();
+    packs.par_iter().for_each(|(pack, blobs)| {
+        let path = repo_format::layout::object_path(repo_format::layout::FileKind::Pack, &pack.0);
+        for range in coalesce(blobs) {
+            let (Some(first), Some(last)) = (range.first(), range.last()) else {
+                continue;
+            };
+            let start = u64::from(first.offset);
+            let end = u64::from(last.offset) + u64::from(last.length);
+            let bytes = match ctx.repo.backend().get_range(&path, start..end) {
+                Ok(b) => b,
+                Err(e) => {
+                    for t in range.iter().flat_map(|b| &b.targets) {
+                        fail_job(t.job, format!("pack {} unreadable: {e}", pack.short()));
+                    }
+                    continue;
+                }
+            };
+            for blob in range {
+                let from = (u64::from(blob.offset) - start) as usize;
+                let sealed = bytes
+                    .get(from..from + blob.length as usize)
+                    .unwrap_or_default();
+                let plain = match ctx.repo.key().open_blob(
+                    BlobKind::Data,
+                    &blob.id,
+                    sealed,
+                    blob.raw_length as usize,
+                ) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        for t in &blob.targets {
+                            fail_job(
+                                t.job,
+                                format!(
+                                    "blob {} in pack {} is damaged: {e}",
+                                    blob.id.short(),
+                                    pack.short()
+                                ),
+                            );
+                        }
+                        continue;
+                    }
+                };
+                for t in &blob.targets {
+                    let Some(job) = jobs.get(t.job) else { continue };
+                    let written = std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(&job.dest)
+                        .and_then(|f| write_sparse(&f, t.file_offset, &plain));
+                    match written {
+                        Ok(()) => {
+                            ctx.bytes.fetch_add(plain.len() as u64, Ordering::Relaxed);
+                            ctx.progress.bytes_processed(plain.len() as u64);
+                        }
+                        Err(e) => fail_job(t.job, format!("write failed: {e}")),
+                    }
+                }
+            }
+        }
+    });
+    jobs.par_iter()
+        .zip(failed.par_iter())
+        .for_each(|(job, failed)| {
+            let failure = failed.lock().ok().and_then(|mut f| f.take());
+            if let Some(message) = failure {
+                // Never leave a half-written file that looks restored.
+                let _ = std::fs::remove_file(&job.dest);
+                ctx.fail(&job.path, message);
+                return;
+            }
+            if let Err(e) = finish_file(ctx, job) {
+                let _ = std::fs::remove_file(&job.dest);
+                ctx.fail(&job.path, e.to_string());
+                return;
+            }
+            ctx.files.fetch_add(1, Ordering::Relaxed);
+            ctx.progress.file_processed(&job.path);
         });
+    Ok(())
+}
+
+/// Group a pack's needed blobs (sorted by offset) into ranges to read.
+fn coalesce(blobs: &[PackBlob]) -> Vec<&[PackBlob]> {
+    let mut out = Vec::new();
+    let mut begin = 0;
+    for i in 1..=blobs.len() {
+        let split = match (blobs.get(begin), blobs.get(i - 1), blobs.get(i)) {
+            (Some(first), Some(prev), Some(next)) => {
+                let prev_end = u64::from(prev.offset) + u64::from(prev.length);
+                u64::from(next.offset).saturating_sub(prev_end) > MAX_GAP
+                    || u64::from(next.offset) + u64::from(next.length) - u64::from(first.offset)
+                        > MAX_READ
+            }
+            _ => true,
+        };
+        if split {
+            if let Some(range) = blobs.get(begin..i) {
+                out.push(range);
+            }
+            begin = i;
+        }
     }
-    file.set_len(offset)
-        .map_err(|e| Error::io("set length of", dest, e))?;
+    out
+}
+
+/// Length, metadata and (on request) verification of a written file.
+fn finish_file(ctx: &Ctx<'_>, job: &FileJob) -> Result<()> {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&job.dest)
+        .map_err(|e| Error::io("open", &job.dest, e))?;
+    file.set_len(job.node.size)
+        .map_err(|e| Error::io("set length of", &job.dest, e))?;
+    drop(file);
+    metadata::apply(&job.dest, &job.node, ctx.is_root)?;
+    if ctx.options.verify {
+        verify_file(ctx.repo, &job.dest, &job.node)?;
+        ctx.verified.fetch_add(1, Ordering::Relaxed);
+    }
     Ok(())
 }
 

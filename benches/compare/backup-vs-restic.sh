@@ -47,8 +47,10 @@ else
     (cd "$repo_root" && cargo build --release -p vault-cli)
     vault=$repo_root/target/release/vault
 fi
-vault_rev=$(git -C "$repo_root" rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git -C "$repo_root" status --porcelain -- . 2>/dev/null)" ]; then vault_rev="$vault_rev+dirty"; fi
+# The commit the binary was built from (VAULT_BIN inside another clone: that clone's).
+src=$(cd "$(dirname "$vault")" && git rev-parse --show-toplevel 2>/dev/null || echo "$repo_root")
+vault_rev=$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git -C "$src" status --porcelain 2>/dev/null)" ]; then vault_rev="$vault_rev+dirty"; fi
 restic_version=$(restic version | awk '{print $2}')
 restic_global=()
 if restic --help 2>/dev/null | grep -q -- '--compression'; then

@@ -17,8 +17,9 @@ use std::thread::JoinHandle;
 
 /// How many packs are open at once.
 pub const OPEN_PACKS: usize = 4;
-/// How many finished packs may wait for upload.
-const UPLOAD_QUEUE: usize = 2;
+/// How many finished packs may wait for upload besides those being uploaded
+/// (0: a finished pack waits until an uploader takes it), bounding memory.
+const UPLOAD_QUEUE: usize = 0;
 /// Uploader threads.
 const UPLOADERS: usize = 2;
 

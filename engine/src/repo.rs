@@ -16,8 +16,9 @@ use repo_format::tree::Tree;
 use repo_format::{BlobId, Id, IndexId, KeyId, SnapshotId};
 use std::sync::{Arc, RwLock};
 
-/// Default target pack size (16 MiB).
-pub const DEFAULT_PACK_SIZE: u32 = 16 << 20;
+/// Default target pack size (8 MiB): with four packs open and two uploading,
+/// the pack stage holds at most ~48 MiB.
+pub const DEFAULT_PACK_SIZE: u32 = 8 << 20;
 
 /// Options of [`Repository::init`].
 #[derive(Clone, Debug)]

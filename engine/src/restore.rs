@@ -133,7 +133,7 @@ pub fn restore(
         errors: Mutex::new(Vec::new()),
     };
     let mut deferred = Deferred::default();
-    restore_dir(&ctx, root, at, ctx.include.is_empty(), &mut deferred)?;
+    restore_dir(&ctx, root, at, ctx.include.is_empty(), true, &mut deferred)?;
     // Hard links in order: the first name of an inode gets the content, the
     // others become links to it once it has it.
     let mut links = Vec::new();
@@ -207,6 +207,7 @@ fn restore_dir(
     tree: &BlobId,
     at: &Path,
     selected: bool,
+    created: bool,
     deferred: &mut Deferred,
 ) -> Result<bool> {
     let tree = match ctx.repo.load_tree(tree) {
@@ -228,11 +229,12 @@ fn restore_dir(
             let dest = under(&ctx.options.target, &path);
             if node.kind == NodeKind::Dir {
                 let mut below = Deferred::default();
-                if selected && !ctx.options.dry_run {
+                let create = selected && !ctx.options.dry_run;
+                if create {
                     create_dir(ctx, &dest)?;
                 }
                 let any = match &node.subtree {
-                    Some(sub) => restore_dir(ctx, sub, &path, selected, &mut below)?,
+                    Some(sub) => restore_dir(ctx, sub, &path, selected, create, &mut below)?,
                     None => false,
                 };
                 if selected || any {
@@ -244,7 +246,10 @@ fn restore_dir(
             if !selected {
                 return Ok((false, Deferred::default()));
             }
-            if !ctx.options.dry_run
+            // Under an included path deeper than any selected directory, the
+            // parents are made on demand.
+            if !created
+                && !ctx.options.dry_run
                 && let Some(parent) = dest.parent()
             {
                 create_dir(ctx, parent)?;
@@ -433,7 +438,7 @@ struct PackBlob {
 /// split into two requests.
 const MAX_GAP: u64 = 1 << 20;
 /// Largest single read.
-const MAX_READ: u64 = 32 << 20;
+const MAX_READ: u64 = 16 << 20;
 
 /// Write the content of every job, reading each pack once in as few ranged
 /// reads as the needed blobs allow (a blob used by many files is read and
@@ -477,13 +482,6 @@ fn write_contents(ctx: &Ctx<'_>, jobs: &[FileJob]) -> Result<()> {
             }
         }
     }
-    // Create every file first, so that files without content and files
-    // whose blobs all fail exist (or are removed) consistently.
-    jobs.par_iter().enumerate().for_each(|(n, job)| {
-        if let Err(e) = std::fs::File::create(&job.dest) {
-            fail_job(n, format!("cannot create: {e}"));
-        }
-    });
     let packs: Vec<(repo_format::PackId, Vec<PackBlob>)> = packs
         .into_iter()
         .map(|(pack, blobs)| {
@@ -539,6 +537,8 @@ fn write_contents(ctx: &Ctx<'_>, jobs: &[FileJob]) -> Result<()> {
                     let Some(job) = jobs.get(t.job) else { continue };
                     let written = std::fs::OpenOptions::new()
                         .write(true)
+                        .create(true)
+                        .truncate(false)
                         .open(&job.dest)
                         .and_then(|f| write_sparse(&f, t.file_offset, &plain));
                     match written {
@@ -599,10 +599,13 @@ fn coalesce(blobs: &[PackBlob]) -> Vec<&[PackBlob]> {
 
 /// Length, metadata and (on request) verification of a written file.
 fn finish_file(ctx: &Ctx<'_>, job: &FileJob) -> Result<()> {
+    // Files without content (or whose content is all holes) are created here.
     let file = std::fs::OpenOptions::new()
         .write(true)
+        .create(true)
+        .truncate(false)
         .open(&job.dest)
-        .map_err(|e| Error::io("open", &job.dest, e))?;
+        .map_err(|e| Error::io("create", &job.dest, e))?;
     file.set_len(job.node.size)
         .map_err(|e| Error::io("set length of", &job.dest, e))?;
     drop(file);

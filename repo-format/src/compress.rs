@@ -88,6 +88,16 @@ pub fn unframe(what: &'static str, framed: &[u8], max_len: usize) -> Result<Vec<
             Ok(payload.to_vec())
         }
         FLAG_ZSTD => {
+            // One allocation of the exact size when the frame records it
+            // (vault's writer always does); the streaming path below is for
+            // frames that do not, and enforces the same bound.
+            if let Ok(Some(size)) = zstd::zstd_safe::get_frame_content_size(payload)
+                && size <= max_len as u64
+                && let Some(out) = with_decompressor(|d| d.decompress(payload, size as usize).ok())
+                && out.len() as u64 == size
+            {
+                return Ok(out);
+            }
             let decoder = zstd::stream::read::Decoder::new(payload).map_err(|e| {
                 FormatError::Compression {
                     what,
@@ -116,6 +126,23 @@ pub fn unframe(what: &'static str, framed: &[u8], max_len: usize) -> Result<Vec<
             value: u32::from(other),
         }),
     }
+}
+
+thread_local! {
+    static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn with_decompressor<T>(
+    f: impl FnOnce(&mut zstd::bulk::Decompressor<'static>) -> Option<T>,
+) -> Option<T> {
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.try_borrow_mut().ok()?;
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Decompressor::new().ok()?);
+        }
+        slot.as_mut().and_then(f)
+    })
 }
 
 #[cfg(test)]

@@ -199,3 +199,38 @@ fn backup_unchanged_files_are_not_opened_again() {
     let forced = repo.run(args!["backup", src, "--force"]);
     assert_eq!(forced.status.code(), Some(3), "{}", describe(&forced));
 }
+
+/// A file whose size changes between stat and the end of reading is named
+/// in the summary's warnings and on stderr; the snapshot holds what was read
+/// and the backup still succeeds. Files in /proc are the deterministic case:
+/// they stat as 0 bytes and read back content.
+#[test]
+fn backup_file_changed_while_read_is_reported() {
+    let proc_file = std::path::Path::new("/proc/self/mountinfo");
+    if !proc_file.exists() {
+        eprintln!("skipped: no /proc on this system");
+        return;
+    }
+    let repo = Repo::new();
+    let out = repo.run(args!["backup", "--json", proc_file]);
+    assert_success(&out);
+    let s = summary(&out);
+    let warnings = s["warnings"].as_array().expect("warnings array");
+    assert!(
+        warnings.iter().any(|w| w
+            .as_str()
+            .is_some_and(|w| w.contains("changed while it was read"))),
+        "{s}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("changed while it was read"),
+        "{}",
+        describe(&out)
+    );
+    assert!(field(&s, "total_bytes_processed") > 0, "{s}");
+    let dumped = repo.ok(args!["dump", "latest", proc_file]);
+    assert!(
+        !dumped.stdout.is_empty(),
+        "the snapshot holds what was read"
+    );
+}

@@ -529,3 +529,25 @@ fn snapshots_filters_and_narrowed_latest_select_the_right_snapshots() {
         "latest --tag t1 must be a2: {t1:?}"
     );
 }
+
+/// A source path reached through a symlinked directory is stored under the
+/// path as given, with the link's directory as a directory, and restores.
+#[test]
+fn regression_source_below_symlinked_directory_restores() {
+    let repo = Repo::new();
+    let tmp = temp_dir();
+    let base = tmp.path().canonicalize().unwrap();
+    fs::create_dir_all(base.join("real/dir")).unwrap();
+    write(&base.join("real/dir/file"), b"through a link");
+    std::os::unix::fs::symlink(base.join("real"), base.join("link")).unwrap();
+    let source = base.join("link/dir/file");
+    repo.backup(args![source]);
+    let target = base.join("target");
+    repo.ok(args!["restore", "latest", "--target", target]);
+    assert_eq!(
+        fs::read(restored(&target, &source)).unwrap(),
+        b"through a link"
+    );
+    let dumped = repo.ok(args!["dump", "latest", source]);
+    assert_eq!(dumped.stdout, b"through a link");
+}

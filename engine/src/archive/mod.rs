@@ -470,7 +470,11 @@ fn save_virtual(
             match child {
                 Virtual::Real(path) => save_entry(ctx, path, name.clone(), old, None),
                 Virtual::Dir(path, grandchildren) => {
-                    let meta = match std::fs::symlink_metadata(path) {
+                    // A directory that leads to a source may be reached
+                    // through a symlink (/proc/self, /var/run): it is stored
+                    // as the directory it stands for, or nothing below it
+                    // could be found again.
+                    let meta = match std::fs::metadata(path) {
                         Ok(m) => m,
                         Err(e) => {
                             ctx.error(path, e.to_string());
@@ -480,6 +484,7 @@ fn save_virtual(
                     let old_tree = load_subtree(ctx, old);
                     let subtree = save_virtual(ctx, grandchildren, old_tree.as_ref())?;
                     let mut node = node_from_metadata(name.clone(), path, &meta, &ctx.names);
+                    node.kind = NodeKind::Dir;
                     node.subtree = Some(subtree);
                     keep_parent_atime(&mut node, old);
                     ctx.count_dir(old, &subtree);

@@ -276,3 +276,32 @@ fn backup_with_unreadable_file_saves_snapshot_and_exits_3() {
     let dump = repo.ok(args!["dump", "latest", src.join("ok.txt")]);
     assert_eq!(dump.stdout, b"readable\n");
 }
+
+/// `vault ls latest | head -1`: a reader that goes away early is not an
+/// error (exit 0, no panic), as ripgrep and restic behave.
+#[test]
+fn regression_ls_into_closed_pipe_exits_0_without_panic() {
+    use std::io::Read;
+    let repo = Repo::new();
+    let tmp = temp_dir();
+    let src = tmp.path().join("many");
+    fs::create_dir(&src).unwrap();
+    // More listing than a pipe buffers (64 KiB), so the write must fail.
+    for i in 0..3000 {
+        fs::write(src.join(format!("file-with-a-longish-name-{i:05}")), b"x").unwrap();
+    }
+    repo.backup(args![src]);
+    let mut child = repo
+        .cmd()
+        .args(["ls", "latest"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The read end is dropped here, closing the pipe.
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_no_panic(&out);
+}

@@ -1,6 +1,16 @@
 //! `vault`: parse the command line, run the command, map the outcome to the
 //! contract's exit codes. No repository logic lives here.
 
+/// `println!` that returns the write error instead of panicking, so that a
+/// closed pipe (`vault ls latest | head`) ends the command quietly.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+            .map_err(|e| engine::Error::io("write", "standard output", e))?
+    }};
+}
+
 mod args;
 mod cmd;
 mod output;
@@ -55,8 +65,19 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(err) if is_broken_pipe(&err) => ExitCode::from(exit::OK),
         Err(err) => {
-            // One line: what went wrong, with its causes.
-            let message = format!("{err:#}").replace('\n', " ");
+            // One line: what went wrong, with each cause that its message
+            // does not already say (engine errors name their source).
+            let mut message = String::new();
+            for cause in err.chain() {
+                let text = cause.to_string();
+                if !message.contains(&text) {
+                    if !message.is_empty() {
+                        message.push_str(": ");
+                    }
+                    message.push_str(&text);
+                }
+            }
+            let message = message.replace('\n', " ");
             eprintln!("vault: {message}");
             ExitCode::from(exit_code_of(&err))
         }

@@ -10,8 +10,9 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 /// Print one JSON document on stdout.
-pub fn print_json(value: &Value) {
-    println!("{value}");
+pub fn print_json(value: &Value) -> engine::Result<()> {
+    out!("{value}");
+    Ok(())
 }
 
 /// Bytes as a human size (binary units).

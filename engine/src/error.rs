@@ -68,6 +68,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A path given to back up does not exist or cannot be examined.
+    #[error("cannot back up {}: {source}; check the path (nothing was backed up)", path.display())]
+    SourceUnreadable {
+        /// The path as given.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// A snapshot argument matches no snapshot.
     #[error("no snapshot matches {0:?}: run 'vault snapshots' to list them")]
     SnapshotNotFound(String),

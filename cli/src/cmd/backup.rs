@@ -123,33 +123,37 @@ pub fn run(g: &Global, a: &BackupArgs) -> Result<u8> {
             "dry_run": a.dry_run,
             "errors": report.errors.iter().map(|e| json!({"path": e.path, "message": e.message})).collect::<Vec<_>>(),
             "warnings": report.warnings,
-        }));
+        }))?;
     } else if !g.quiet {
         if let Some(p) = report.parent {
-            println!("using parent snapshot {}", p.short());
+            out!("using parent snapshot {}", p.short());
         }
-        println!(
+        out!(
             "Files:       {:>6} new, {:>6} changed, {:>6} unmodified",
-            s.files_new, s.files_changed, s.files_unmodified
+            s.files_new,
+            s.files_changed,
+            s.files_unmodified
         );
-        println!(
+        out!(
             "Dirs:        {:>6} new, {:>6} changed, {:>6} unmodified",
-            s.dirs_new, s.dirs_changed, s.dirs_unmodified
+            s.dirs_new,
+            s.dirs_changed,
+            s.dirs_unmodified
         );
-        println!(
+        out!(
             "Added to the repository: {} ({} stored)",
             output::size(s.data_added),
             output::size(s.data_added_packed)
         );
-        println!(
+        out!(
             "processed {} files, {} in {:.1}s",
             s.total_files_processed,
             output::size(s.total_bytes_processed),
             duration
         );
         match report.snapshot_id {
-            Some(id) => println!("snapshot {} saved", id.short()),
-            None => println!("dry run: nothing was saved"),
+            Some(id) => out!("snapshot {} saved", id.short()),
+            None => out!("dry run: nothing was saved"),
         }
     }
     if report.errors.is_empty() {

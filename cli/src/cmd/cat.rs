@@ -95,6 +95,6 @@ pub fn run(g: &Global, a: &CatArgs) -> Result<u8> {
             })
         }
     };
-    println!("{}", serde_json::to_string_pretty(&value)?);
+    out!("{}", serde_json::to_string_pretty(&value)?);
     Ok(exit::OK)
 }

@@ -46,11 +46,11 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
             "message_type": "initialized",
             "id": id.to_hex(),
             "repository": url,
-        }));
+        }))?;
     } else if !g.quiet {
-        println!("created vault repository {} at {url}", id.short());
-        println!();
-        println!("Keep the password safe: without it the data in this repository cannot be read.");
+        out!("created vault repository {} at {url}", id.short());
+        out!();
+        out!("Keep the password safe: without it the data in this repository cannot be read.");
     }
     Ok(exit::OK)
 }

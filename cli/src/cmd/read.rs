@@ -43,14 +43,18 @@ pub fn snapshots(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
             .iter()
             .map(|(id, s)| output::snapshot_json(id, s))
             .collect();
-        output::print_json(&Value::Array(arr));
+        output::print_json(&Value::Array(arr))?;
         return Ok(exit::OK);
     }
-    println!(
+    out!(
         "{:<8}  {:<25}  {:<16}  {:<16}  {:>10}  Paths",
-        "ID", "Time", "Host", "Tags", "Size"
+        "ID",
+        "Time",
+        "Host",
+        "Tags",
+        "Size"
     );
-    println!("{}", "-".repeat(100));
+    out!("{}", "-".repeat(100));
     for (id, s) in &list {
         let size = s
             .summary
@@ -58,7 +62,7 @@ pub fn snapshots(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
             .map(|m| output::size(m.total_bytes_processed))
             .unwrap_or_default();
         let time = output::time(&s.time, s.utc_offset);
-        println!(
+        out!(
             "{:<8}  {:<25}  {:<16}  {:<16}  {:>10}  {}",
             id.short(),
             time.get(..19).unwrap_or(&time).replace('T', " "),
@@ -68,14 +72,14 @@ pub fn snapshots(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
             s.paths.join(", ")
         );
     }
-    println!("{}", "-".repeat(100));
-    println!("{} snapshots", list.len());
+    out!("{}", "-".repeat(100));
+    out!("{} snapshots", list.len());
     Ok(exit::OK)
 }
 
-fn print_node(g: &Global, long: bool, path: &Path, node: &Node) {
+fn print_node(g: &Global, long: bool, path: &Path, node: &Node) -> engine::Result<()> {
     if g.json {
-        output::print_json(&output::node_json(Some(path), node));
+        output::print_json(&output::node_json(Some(path), node))?;
     } else if long {
         let owner = if node.user.is_empty() {
             node.uid.to_string()
@@ -103,10 +107,11 @@ fn print_node(g: &Global, long: bool, path: &Path, node: &Node) {
                 String::from_utf8_lossy(&node.link_target)
             ));
         }
-        println!("{line}");
+        out!("{line}");
     } else {
-        println!("{}", path.display());
+        out!("{}", path.display());
     }
+    Ok(())
 }
 
 /// Run `ls`.
@@ -137,11 +142,11 @@ pub fn ls(g: &Global, a: &LsArgs) -> Result<u8> {
     match (node.kind, node.subtree) {
         (NodeKind::Dir, Some(sub)) => {
             walk(&repo, &sub, &start_path, &mut |path, child| {
-                print_node(g, a.long, path, child);
+                print_node(g, a.long, path, child)?;
                 Ok(recursive)
             })?;
         }
-        _ => print_node(g, a.long, &start_path, &node),
+        _ => print_node(g, a.long, &start_path, &node)?,
     }
     Ok(exit::OK)
 }

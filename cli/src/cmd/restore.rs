@@ -49,7 +49,7 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
         verify: a.verify,
     };
     if !g.json && !g.quiet {
-        println!("restoring snapshot {} to {}", id.short(), target.display());
+        out!("restoring snapshot {} to {}", id.short(), target.display());
     }
     let progress = CliProgress::new(g, None);
     let started = std::time::Instant::now();
@@ -71,9 +71,9 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
             "dry_run": a.dry_run,
             "total_duration": started.elapsed().as_secs_f64(),
             "errors": report.errors,
-        }));
+        }))?;
     } else if !g.quiet {
-        println!(
+        out!(
             "{} {} files and {} directories ({}), {} existing files kept{} in {:.1}s",
             if a.dry_run {
                 "would restore"

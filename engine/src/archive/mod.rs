@@ -257,7 +257,10 @@ pub fn backup(
             let mut abs = Vec::new();
             for path in p {
                 let a = absolute_clean(path)?;
-                std::fs::symlink_metadata(&a).map_err(|e| Error::io("back up", &a, e))?;
+                std::fs::symlink_metadata(&a).map_err(|source| Error::SourceUnreadable {
+                    path: path.clone(),
+                    source,
+                })?;
                 abs.push(a);
             }
             abs.sort();
@@ -582,6 +585,23 @@ fn save_entry(
             }
         }
         NodeKind::Fifo | NodeKind::CharDevice | NodeKind::BlockDevice | NodeKind::Socket => {}
+    }
+    if !matches!(node.kind, NodeKind::Dir | NodeKind::File) {
+        // Links and special files count like files: the summary's new,
+        // changed and unmodified add up to the files processed.
+        let c = &ctx.counters;
+        match old {
+            None => c.files_new.fetch_add(1, Ordering::Relaxed),
+            Some(o)
+                if o.kind == node.kind
+                    && o.link_target == node.link_target
+                    && o.mtime == node.mtime
+                    && o.mode == node.mode =>
+            {
+                c.files_unmodified.fetch_add(1, Ordering::Relaxed)
+            }
+            Some(_) => c.files_changed.fetch_add(1, Ordering::Relaxed),
+        };
     }
     ctx.counters
         .files

@@ -551,3 +551,28 @@ fn regression_source_below_symlinked_directory_restores() {
     let dumped = repo.ok(args!["dump", "latest", source]);
     assert_eq!(dumped.stdout, b"through a link");
 }
+
+/// `-v` names every processed file on stderr; without it they are not named.
+#[test]
+fn verbose_backup_and_restore_name_each_file() {
+    let repo = Repo::new();
+    let tmp = temp_dir();
+    let src = source_dir(tmp.path());
+    write(&src.join("first.txt"), b"1");
+    write(&src.join("second.txt"), b"2");
+    let quiet = repo.ok(args!["backup", src]);
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("first.txt"));
+    let out = repo.ok(args!["backup", "-v", "--force", src]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("first.txt") && err.contains("second.txt"),
+        "{err}"
+    );
+    let target = tmp.path().join("target");
+    let out = repo.ok(args!["restore", "latest", "--target", target, "-v"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("first.txt") && err.contains("second.txt"),
+        "{err}"
+    );
+}

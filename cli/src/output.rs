@@ -174,6 +174,7 @@ pub fn mode_string(kind: NodeKind, mode: u32) -> String {
 pub struct CliProgress {
     bar: Option<ProgressBar>,
     quiet: bool,
+    verbose: bool,
 }
 
 impl CliProgress {
@@ -199,6 +200,7 @@ impl CliProgress {
         CliProgress {
             bar,
             quiet: global.quiet,
+            verbose: global.verbose > 0 && !global.quiet,
         }
     }
 
@@ -211,6 +213,18 @@ impl CliProgress {
 }
 
 impl engine::Progress for CliProgress {
+    /// `-v` names every file as it is processed (on stderr, so that
+    /// `--json` output stays one document).
+    fn file_processed(&self, path: &Path) {
+        if !self.verbose {
+            return;
+        }
+        match &self.bar {
+            Some(b) => b.println(path.display().to_string()),
+            None => eprintln!("{}", path.display()),
+        }
+    }
+
     fn bytes_processed(&self, bytes: u64) {
         if let Some(b) = &self.bar {
             b.inc(bytes);

@@ -33,6 +33,7 @@ pub mod repo;
 pub mod restore;
 pub mod snapshots;
 pub mod tree_walk;
+mod workers;
 
 pub use backend::Backend;
 pub use error::{Error, Result};

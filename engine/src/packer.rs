@@ -4,8 +4,8 @@
 //! and is handed to uploader threads.
 
 use crate::backend::Backend;
-use crate::error::{Error, FirstError, Result};
-use crossbeam_channel::{Receiver, Sender, bounded};
+use crate::error::{Error, Result};
+use crate::workers::Workers;
 use rand::RngExt;
 use repo_format::crypto::{BlobKind, MasterKey, ObjectKind};
 use repo_format::index::IndexPack;
@@ -13,7 +13,6 @@ use repo_format::layout::{FileKind, object_path};
 use repo_format::pack::{self, PackEntry};
 use repo_format::{BlobId, Id, PackId};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 /// How many packs are open at once.
 pub const OPEN_PACKS: usize = 4;
@@ -38,14 +37,12 @@ struct Shared {
     pack_size: usize,
     slots: Vec<Mutex<OpenPack>>,
     written: Mutex<Vec<IndexPack>>,
-    failure: FirstError,
 }
 
 /// Writes packs; cheap to share between threads via `&`.
 pub struct Packer {
     shared: Arc<Shared>,
-    upload_tx: Mutex<Option<Sender<FinishedPack>>>,
-    uploaders: Mutex<Vec<JoinHandle<()>>>,
+    uploads: Workers<FinishedPack>,
 }
 
 impl Packer {
@@ -64,30 +61,17 @@ impl Packer {
                 .map(|_| Mutex::new(OpenPack::default()))
                 .collect(),
             written: Mutex::new(Vec::new()),
-            failure: FirstError::default(),
         });
-        let (tx, rx) = bounded::<FinishedPack>(UPLOAD_QUEUE);
-        let mut uploaders = Vec::new();
-        for n in 0..UPLOADERS {
-            let rx: Receiver<_> = rx.clone();
-            let backend = backend.clone();
-            let shared = shared.clone();
-            let handle = std::thread::Builder::new()
-                .name(format!("vault-upload-{n}"))
-                .spawn(move || upload_loop(&backend, &shared, &rx))
-                .map_err(|e| Error::io("start uploader thread", "", e))?;
-            uploaders.push(handle);
-        }
-        Ok(Packer {
-            shared,
-            upload_tx: Mutex::new(Some(tx)),
-            uploaders: Mutex::new(uploaders),
-        })
+        let written = shared.clone();
+        let uploads = Workers::start("vault-upload", UPLOADERS, UPLOAD_QUEUE, move |pack| {
+            upload(&backend, &written, pack)
+        })?;
+        Ok(Packer { shared, uploads })
     }
 
     /// Add a sealed blob. Blocks while the upload queue is full.
     pub fn add(&self, kind: BlobKind, id: BlobId, sealed: &[u8], raw_length: u32) -> Result<()> {
-        self.check_failure()?;
+        self.uploads.check()?;
         let slot = rand::rng().random_range(0..self.shared.slots.len());
         let full = {
             let mut open = self
@@ -141,19 +125,7 @@ impl Packer {
         bytes.extend_from_slice(&sealed);
         bytes.extend_from_slice(&pack::encode_trailer(header_len));
         let id = PackId(Id::hash(&bytes));
-        let tx = self
-            .upload_tx
-            .lock()
-            .map_err(|_| Error::Internal("upload queue lock"))?
-            .clone()
-            .ok_or(Error::Internal("packer already finished"))?;
-        tx.send((id, bytes, entries))
-            .map_err(|_| Error::Internal("uploader threads stopped"))?;
-        self.check_failure()
-    }
-
-    fn check_failure(&self) -> Result<()> {
-        self.shared.failure.check()
+        self.uploads.send((id, bytes, entries))
     }
 
     /// Flush every open pack, wait for the uploads, and return what was
@@ -164,23 +136,7 @@ impl Packer {
                 std::mem::take(&mut *slot.lock().map_err(|_| Error::Internal("pack slot lock"))?);
             self.finish_pack(open)?;
         }
-        drop(
-            self.upload_tx
-                .lock()
-                .map_err(|_| Error::Internal("upload queue lock"))?
-                .take(),
-        );
-        let handles = std::mem::take(
-            &mut *self
-                .uploaders
-                .lock()
-                .map_err(|_| Error::Internal("uploader lock"))?,
-        );
-        for h in handles {
-            h.join()
-                .map_err(|_| Error::Internal("uploader thread panicked"))?;
-        }
-        self.check_failure()?;
+        self.uploads.finish()?;
         let written = std::mem::take(
             &mut *self
                 .shared
@@ -192,17 +148,13 @@ impl Packer {
     }
 }
 
-fn upload_loop(backend: &Backend, shared: &Shared, rx: &Receiver<FinishedPack>) {
-    for (id, bytes, blobs) in rx.iter() {
-        let size = bytes.len() as u64;
-        let path = object_path(FileKind::Pack, &id.0);
-        match backend.put_once(&path, bytes) {
-            Ok(_) => {
-                if let Ok(mut w) = shared.written.lock() {
-                    w.push(IndexPack { id, size, blobs });
-                }
-            }
-            Err(e) => shared.failure.record(e),
-        }
-    }
+fn upload(backend: &Backend, shared: &Shared, (id, bytes, blobs): FinishedPack) -> Result<()> {
+    let size = bytes.len() as u64;
+    backend.put_once(&object_path(FileKind::Pack, &id.0), bytes)?;
+    shared
+        .written
+        .lock()
+        .map_err(|_| Error::Internal("written lock"))?
+        .push(IndexPack { id, size, blobs });
+    Ok(())
 }

@@ -4,17 +4,16 @@
 //! re-open to verify (a bit flip in RAM between compression and upload is
 //! caught here), and hand it to the packer.
 
-use crate::error::{Error, FirstError, Result};
+use crate::error::{Error, Result};
 use crate::packer::Packer;
 use crate::repo::Repository;
-use crossbeam_channel::{Receiver, Sender, bounded};
+use crate::workers::Workers;
 use repo_format::BlobId;
 use repo_format::crypto::BlobKind;
 use repo_format::index::IndexPack;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 
 /// Counters of what a saver added.
 #[derive(Default, Debug)]
@@ -39,7 +38,6 @@ struct Shared {
     repo: Arc<Repository>,
     packer: Packer,
     stats: SaverStats,
-    failure: FirstError,
 }
 
 /// Saves blobs, deduplicating against the index and itself.
@@ -47,8 +45,7 @@ pub struct BlobSaver {
     shared: Arc<Shared>,
     queued: Mutex<HashSet<(BlobId, BlobKind)>>,
     dry_run: bool,
-    tx: Mutex<Option<Sender<Job>>>,
-    workers: Mutex<Vec<JoinHandle<()>>>,
+    workers: Workers<Job>,
 }
 
 impl BlobSaver {
@@ -66,33 +63,17 @@ impl BlobSaver {
             repo,
             packer,
             stats: SaverStats::default(),
-            failure: FirstError::default(),
         });
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let (tx, rx) = bounded::<Job>(threads * 2);
-        let mut workers = Vec::new();
-        for n in 0..threads {
-            let rx: Receiver<Job> = rx.clone();
-            let shared = shared.clone();
-            workers.push(
-                std::thread::Builder::new()
-                    .name(format!("vault-seal-{n}"))
-                    .spawn(move || {
-                        for job in rx.iter() {
-                            if let Err(e) = seal_and_pack(&shared, job) {
-                                shared.failure.record(e);
-                            }
-                        }
-                    })
-                    .map_err(|e| Error::io("start worker thread", "", e))?,
-            );
-        }
+        let sealing = shared.clone();
+        let workers = Workers::start("vault-seal", threads, threads * 2, move |job| {
+            seal_and_pack(&sealing, job)
+        })?;
         Ok(BlobSaver {
             shared,
             queued: Mutex::new(HashSet::new()),
             dry_run,
-            tx: Mutex::new(Some(tx)),
-            workers: Mutex::new(workers),
+            workers,
         })
     }
 
@@ -122,20 +103,8 @@ impl BlobSaver {
                 .fetch_add(data.len() as u64, Ordering::Relaxed);
             return Ok((id, true));
         }
-        self.check_failure()?;
-        let tx = self
-            .tx
-            .lock()
-            .map_err(|_| Error::Internal("saver queue lock"))?
-            .clone()
-            .ok_or(Error::Internal("saver already finished"))?;
-        tx.send(Job { kind, id, data })
-            .map_err(|_| Error::Internal("saver workers stopped"))?;
+        self.workers.send(Job { kind, id, data })?;
         Ok((id, true))
-    }
-
-    fn check_failure(&self) -> Result<()> {
-        self.shared.failure.check()
     }
 
     /// What was added so far.
@@ -146,23 +115,7 @@ impl BlobSaver {
     /// Wait for every queued blob to be packed and uploaded; returns the
     /// packs written, for the index.
     pub fn finish(&self) -> Result<Vec<IndexPack>> {
-        drop(
-            self.tx
-                .lock()
-                .map_err(|_| Error::Internal("saver queue lock"))?
-                .take(),
-        );
-        let workers = std::mem::take(
-            &mut *self
-                .workers
-                .lock()
-                .map_err(|_| Error::Internal("worker lock"))?,
-        );
-        for w in workers {
-            w.join()
-                .map_err(|_| Error::Internal("worker thread panicked"))?;
-        }
-        self.check_failure()?;
+        self.workers.finish()?;
         self.shared.packer.finish()
     }
 }

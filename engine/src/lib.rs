@@ -25,6 +25,7 @@ pub mod chunker;
 pub mod dump;
 pub mod error;
 pub mod exclude;
+pub mod forget;
 pub mod index;
 pub mod metadata;
 pub mod packer;

@@ -5,7 +5,6 @@ use std::ffi::OsString;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::args;
 use crate::common::*;
@@ -208,15 +207,7 @@ fn backup_with_unreadable_file_saves_snapshot_and_exits_3() {
     let tmp = temp_dir();
     let mut repo = Repo::uninitialised();
     if is_root() {
-        const NOBODY: u32 = 65534;
-        let usable = Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(env!("CARGO_BIN_EXE_vault"))
-            .arg("--help")
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
-        if !usable {
+        if !can_run_as_nobody() {
             eprintln!("skipped: running as root and cannot drop to nobody with setpriv");
             return;
         }

@@ -151,15 +151,7 @@ fn backup_unchanged_files_are_not_opened_again() {
         eprintln!("skipped: needs root to switch to another uid");
         return;
     }
-    const NOBODY: u32 = 65534;
-    let usable = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(env!("CARGO_BIN_EXE_vault"))
-        .arg("--help")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !usable {
+    if !can_run_as_nobody() {
         eprintln!("skipped: cannot drop to nobody with setpriv");
         return;
     }

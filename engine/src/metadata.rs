@@ -19,36 +19,36 @@ pub struct OwnerNames {
 
 impl OwnerNames {
     fn user(&self, uid: u32) -> String {
-        let Ok(mut users) = self.users.lock() else {
-            return String::new();
-        };
-        users
-            .entry(uid)
-            .or_insert_with(|| {
-                nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-                    .ok()
-                    .flatten()
-                    .map(|u| u.name)
-                    .unwrap_or_default()
-            })
-            .clone()
+        cached(&self.users, uid, |id| {
+            nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(id))
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+        })
     }
 
     fn group(&self, gid: u32) -> String {
-        let Ok(mut groups) = self.groups.lock() else {
-            return String::new();
-        };
-        groups
-            .entry(gid)
-            .or_insert_with(|| {
-                nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid))
-                    .ok()
-                    .flatten()
-                    .map(|g| g.name)
-                    .unwrap_or_default()
-            })
-            .clone()
+        cached(&self.groups, gid, |id| {
+            nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(id))
+                .ok()
+                .flatten()
+                .map(|g| g.name)
+        })
     }
+}
+
+/// The name for `id`, looked up once; empty when there is none.
+fn cached(
+    map: &Mutex<HashMap<u32, String>>,
+    id: u32,
+    lookup: impl FnOnce(u32) -> Option<String>,
+) -> String {
+    let Ok(mut map) = map.lock() else {
+        return String::new();
+    };
+    map.entry(id)
+        .or_insert_with(|| lookup(id).unwrap_or_default())
+        .clone()
 }
 
 /// The kind of a file from its metadata.

@@ -155,6 +155,20 @@ pub fn effective_uid() -> u32 {
 }
 
 /// True when the tests run as root.
+/// The uid and gid of `nobody`, for tests that need an unprivileged user.
+pub const NOBODY: u32 = 65534;
+
+/// Whether this (root) process can run vault as `nobody` through setpriv.
+pub fn can_run_as_nobody() -> bool {
+    Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_vault"))
+        .arg("--help")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
 pub fn is_root() -> bool {
     effective_uid() == 0
 }

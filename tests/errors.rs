@@ -1,7 +1,6 @@
 //! Bad input: each error is one line on stderr with the contract's exit code,
 //! and a failed command leaves the repository as it was.
 
-use std::ffi::OsString;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -211,16 +210,7 @@ fn backup_with_unreadable_file_saves_snapshot_and_exits_3() {
             eprintln!("skipped: running as root and cannot drop to nobody with setpriv");
             return;
         }
-        repo.prefix = [
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--",
-        ]
-        .iter()
-        .map(OsString::from)
-        .collect();
+        repo.prefix = as_nobody();
         repo.envs = vec![
             ("HOME".into(), repo.dir.path().into()),
             (

@@ -172,16 +172,7 @@ fn backup_unchanged_files_are_not_opened_again() {
     assert_eq!(field(&first, "files_new"), 12, "{first}");
 
     chown_tree(repo.dir.path(), NOBODY);
-    repo.prefix = [
-        "setpriv",
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        "--",
-    ]
-    .iter()
-    .map(std::ffi::OsString::from)
-    .collect();
+    repo.prefix = as_nobody();
     let second = repo.backup(args![src]);
     assert_eq!(field(&second, "files_unmodified"), 12, "{second}");
     assert_eq!(second["errors"], serde_json::json!([]), "{second}");

@@ -169,6 +169,20 @@ pub fn can_run_as_nobody() -> bool {
         .unwrap_or(false)
 }
 
+/// The command prefix that runs vault as `nobody` (see [`can_run_as_nobody`]).
+pub fn as_nobody() -> Vec<OsString> {
+    [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "--",
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect()
+}
+
 pub fn is_root() -> bool {
     effective_uid() == 0
 }

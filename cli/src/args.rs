@@ -67,6 +67,8 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Print a decrypted repository object (for debugging)
     Cat(CatArgs),
+    /// Remove data that no snapshot references
+    Prune(PruneArgs),
 }
 
 /// Snapshot filters shared by several commands.
@@ -255,4 +257,18 @@ pub struct CatArgs {
     pub kind: CatKind,
     /// Its id (snapshots also take a prefix or latest)
     pub id: Option<String>,
+}
+
+/// `vault prune`.
+#[derive(Args, Debug)]
+pub struct PruneArgs {
+    /// Unused data to leave in kept packs: a percentage of the used data (5%), a size (100M), or 'unlimited'
+    #[arg(long, default_value = "5%", value_name = "PERCENT|SIZE")]
+    pub max_unused: String,
+    /// Repack at most this much data (e.g. 2G)
+    #[arg(long, value_name = "SIZE")]
+    pub max_repack_size: Option<String>,
+    /// Show what would be removed; change nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
 }

@@ -125,6 +125,9 @@ pub enum Error {
         /// The first failure.
         first: String,
     },
+    /// The repository is damaged in a way that stops the operation.
+    #[error("the repository is damaged: {0}")]
+    RepositoryDamaged(String),
     /// A worker thread died.
     #[error("internal error: {0}")]
     Internal(&'static str),

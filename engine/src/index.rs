@@ -117,6 +117,11 @@ impl Index {
         self.sorted.is_empty()
     }
 
+    /// The packs the index names.
+    pub fn pack_ids(&self) -> impl Iterator<Item = PackId> + '_ {
+        self.packs.iter().copied()
+    }
+
     /// Number of packs.
     pub fn pack_count(&self) -> usize {
         self.packs.len()

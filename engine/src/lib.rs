@@ -30,6 +30,7 @@ pub mod index;
 pub mod metadata;
 pub mod packer;
 pub mod progress;
+pub mod prune;
 pub mod repo;
 pub mod restore;
 pub mod snapshots;

@@ -11,9 +11,10 @@ use repo_format::crypto::{BlobKind, MasterKey, ObjectKind};
 use repo_format::index::{IndexFile, IndexPack};
 use repo_format::key::{KdfParams, KeyFile};
 use repo_format::layout::{FileKind, object_path, parse_object_path};
+use repo_format::pack::{self, PackEntry};
 use repo_format::snapshot::Snapshot;
 use repo_format::tree::Tree;
-use repo_format::{BlobId, Id, IndexId, KeyId, SnapshotId};
+use repo_format::{BlobId, Id, IndexId, KeyId, PackId, SnapshotId};
 use std::sync::{Arc, RwLock};
 
 /// Default target pack size (8 MiB): with four packs open and two uploading,
@@ -51,6 +52,15 @@ pub struct Repository {
     key_id: KeyId,
     config: Config,
     index: RwLock<Index>,
+}
+
+/// The index files in the store.
+#[derive(Debug, Default)]
+pub struct IndexFiles {
+    /// Every index file listed, superseded or not.
+    pub all: Vec<IndexId>,
+    /// The index files not superseded, with their contents.
+    pub active: Vec<(IndexId, IndexFile)>,
 }
 
 /// The user and host writing: recorded in keys and snapshots.
@@ -224,8 +234,9 @@ impl Repository {
             .collect())
     }
 
-    /// Read every index file into memory.
-    pub fn load_index(&self) -> Result<()> {
+    /// Read every index file: the ids of all index files listed, and the
+    /// contents of those not superseded.
+    pub fn read_index_files(&self) -> Result<IndexFiles> {
         let ids = self.list_ids(FileKind::Index)?;
         let files: Vec<(IndexId, IndexFile)> = ids
             .par_iter()
@@ -240,20 +251,37 @@ impl Repository {
             .iter()
             .flat_map(|(_, f)| f.supersedes.iter().copied())
             .collect();
-        let mut index = self
-            .index
-            .write()
-            .map_err(|_| Error::Internal("index lock"))?;
-        for (id, file) in &files {
-            if superseded.contains(id) {
-                continue;
-            }
-            for pack in &file.packs {
-                index.add_pack(pack);
-            }
+        Ok(IndexFiles {
+            all: ids.into_iter().map(IndexId).collect(),
+            active: files
+                .into_iter()
+                .filter(|(id, _)| !superseded.contains(id))
+                .collect(),
+        })
+    }
+
+    /// Read every index file into memory (adding to what is loaded).
+    pub fn load_index(&self) -> Result<()> {
+        let files = self.read_index_files()?;
+        self.add_to_index(files.active.iter().flat_map(|(_, f)| &f.packs));
+        Ok(())
+    }
+
+    /// Replace the in-memory index with the index files now in the store.
+    pub fn reload_index(&self) -> Result<()> {
+        let files = self.read_index_files()?;
+        *self.index.write().unwrap_or_else(|p| p.into_inner()) = Index::new();
+        self.add_to_index(files.active.iter().flat_map(|(_, f)| &f.packs));
+        Ok(())
+    }
+
+    fn add_to_index<'a>(&self, packs: impl Iterator<Item = &'a IndexPack>) {
+        // A poisoned lock means a panic elsewhere already failed the command.
+        let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+        for pack in packs {
+            index.add_pack(pack);
         }
         index.finish();
-        Ok(())
     }
 
     /// Read access to the index.
@@ -271,16 +299,36 @@ impl Repository {
             supersedes: Vec::new(),
             packs,
         };
-        let id = self.save_object(FileKind::Index, ObjectKind::Index, &file.encode())?;
-        let mut index = self
-            .index
-            .write()
-            .map_err(|_| Error::Internal("index lock"))?;
-        for pack in &file.packs {
-            index.add_pack(pack);
-        }
-        index.finish();
-        Ok(Some(IndexId(id)))
+        let id = self.save_index_file(&file)?;
+        self.add_to_index(file.packs.iter());
+        Ok(Some(id))
+    }
+
+    /// Write one index file as it is.
+    pub fn save_index_file(&self, file: &IndexFile) -> Result<IndexId> {
+        self.save_object(FileKind::Index, ObjectKind::Index, &file.encode())
+            .map(IndexId)
+    }
+
+    /// Remove an object (removing a missing one succeeds).
+    pub fn delete_object(&self, file: FileKind, id: &Id) -> Result<()> {
+        self.backend.delete(&object_path(file, id))
+    }
+
+    /// Read and decrypt a pack's header: the blobs it holds.
+    pub fn read_pack_header(&self, pack: &PackId, size: u64) -> Result<Vec<PackEntry>> {
+        let path = object_path(FileKind::Pack, &pack.0);
+        let what = || format!("pack {}", pack.short());
+        let tail_start = size.saturating_sub(pack::HEADER_LEN_LEN as u64);
+        let trailer = self.backend.get_range(&path, tail_start..size)?;
+        let (range, blobs_len) =
+            pack::header_range(size, &trailer).map_err(|e| Error::format(what(), e))?;
+        let sealed = self.backend.get_range(&path, range)?;
+        let payload = self
+            .key
+            .open_object(ObjectKind::PackHeader, &sealed)
+            .map_err(|e| Error::format(what(), e))?;
+        pack::decode_header(&payload, blobs_len).map_err(|e| Error::format(what(), e))
     }
 
     /// Read, decrypt and verify one blob.

@@ -123,6 +123,8 @@ pub enum ObjectKind {
     PackHeader = 4,
     /// A lock.
     Lock = 5,
+    /// A prune's notice of packs to delete (7; 6 is the verification ledger).
+    Deletion = 7,
 }
 
 impl ObjectKind {
@@ -133,6 +135,7 @@ impl ObjectKind {
             ObjectKind::Snapshot => "snapshot",
             ObjectKind::PackHeader => "pack header",
             ObjectKind::Lock => "lock",
+            ObjectKind::Deletion => "deletion notice",
         }
     }
 }

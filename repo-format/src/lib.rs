@@ -19,6 +19,7 @@ pub mod codec;
 pub mod compress;
 pub mod config;
 pub mod crypto;
+pub mod deletion;
 pub mod error;
 pub mod id;
 pub mod index;

@@ -69,6 +69,7 @@ fn any_object_kind() -> impl Strategy<Value = ObjectKind> {
         Just(ObjectKind::Snapshot),
         Just(ObjectKind::PackHeader),
         Just(ObjectKind::Lock),
+        Just(ObjectKind::Deletion),
     ]
 }
 
@@ -412,6 +413,7 @@ fn decode_everything(bytes: &[u8], key: &MasterKey, id: &BlobId, max_len: usize)
         ObjectKind::Snapshot,
         ObjectKind::PackHeader,
         ObjectKind::Lock,
+        ObjectKind::Deletion,
     ] {
         let _ = key.open_object(kind, bytes);
     }

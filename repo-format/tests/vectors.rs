@@ -34,6 +34,7 @@
 use repo_format::compress::{AUTO_LEVEL, FLAG_RAW, FLAG_ZSTD};
 use repo_format::config::{ChunkerParams, Config, FORMAT_VERSION};
 use repo_format::crypto::{BlobKind, MasterKey, ObjectKind};
+use repo_format::deletion::Deletion;
 use repo_format::index::{IndexFile, IndexPack};
 use repo_format::key::{KDF_ARGON2ID, KdfParams, KeyFile};
 use repo_format::pack::{self, PackEntry};
@@ -91,6 +92,7 @@ struct Vectors {
     entries: Vec<PackEntry>,
     index: IndexFile,
     snapshot: Snapshot,
+    deletion: Deletion,
     /// (file name without `.hex`, bytes), in SPEC order.
     files: Vec<(&'static str, Vec<u8>)>,
 }
@@ -226,6 +228,18 @@ fn build() -> Vectors {
     files.push(("snapshot-id", Id::hash(&snapshot_sealed).0.to_vec()));
     files.push(("snapshot-sealed", snapshot_sealed));
 
+    // A deletion notice condemning the pack.
+    let deletion = vector_deletion(pack_id);
+    let deletion_payload = deletion.encode();
+    let deletion_sealed = master.seal_object(
+        ObjectKind::Deletion,
+        &deletion_payload,
+        AUTO_LEVEL,
+        nonce(0x0d),
+    );
+    files.push(("deletion-payload", deletion_payload));
+    files.push(("deletion-sealed", deletion_sealed));
+
     Vectors {
         master,
         key_file,
@@ -237,7 +251,17 @@ fn build() -> Vectors {
         entries,
         index,
         snapshot,
+        deletion,
         files,
+    }
+}
+
+fn vector_deletion(pack_id: PackId) -> Deletion {
+    Deletion {
+        time: ts(1_700_000_200, 0),
+        packs: vec![pack_id],
+        snapshots: vec![SnapshotId(Id([0x33; 32]))],
+        sessions: vec![[0x44; 16]],
     }
 }
 
@@ -662,12 +686,25 @@ fn snapshot_vector_decodes_to_the_snapshot() {
 }
 
 #[test]
+fn deletion_vector_decodes_to_the_notice() {
+    let v = build();
+    let payload = read_vector("deletion-payload");
+    assert_eq!(Deletion::decode(&payload).unwrap(), v.deletion);
+    let sealed = read_vector("deletion-sealed");
+    assert_eq!(
+        v.master.open_object(ObjectKind::Deletion, &sealed).unwrap(),
+        payload
+    );
+}
+
+#[test]
 fn sealed_object_vectors_refuse_another_kind() {
     let v = build();
     for (name, kind, wrong) in [
         ("config-sealed", ObjectKind::Config, ObjectKind::Snapshot),
         ("index-sealed", ObjectKind::Index, ObjectKind::Snapshot),
         ("snapshot-sealed", ObjectKind::Snapshot, ObjectKind::Index),
+        ("deletion-sealed", ObjectKind::Deletion, ObjectKind::Lock),
     ] {
         let sealed = read_vector(name);
         assert!(v.master.open_object(kind, &sealed).is_ok(), "{name}");

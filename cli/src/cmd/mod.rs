@@ -3,6 +3,7 @@
 mod backup;
 mod cat;
 mod init;
+mod prune;
 mod read;
 mod restore;
 
@@ -23,6 +24,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Dump(a) => read::dump(g, &a),
         Command::Restore(a) => restore::run(g, &a),
         Command::Cat(a) => cat::run(g, &a),
+        Command::Prune(a) => prune::run(g, &a),
     }
 }
 

@@ -1,0 +1,127 @@
+//! `vault prune`.
+
+use crate::args::{Global, PruneArgs};
+use crate::exit;
+use crate::output::{self, size};
+use anyhow::{Context, Result, bail};
+use engine::Repository;
+use engine::prune::{MaxUnused, PackCount, PruneOptions, PruneReport, Sessions};
+
+/// `--max-unused`: `5%`, `100M`, or `unlimited`.
+pub fn parse_max_unused(value: &str) -> Result<MaxUnused> {
+    let v = value.trim();
+    if v == "unlimited" {
+        return Ok(MaxUnused::Unlimited);
+    }
+    if let Some(p) = v.strip_suffix('%') {
+        return match p.trim().parse::<f64>() {
+            Ok(p) if (0.0..=100.0).contains(&p) => Ok(MaxUnused::Percent(p)),
+            _ => bail!("invalid --max-unused {value:?}: a percentage must be between 0% and 100%"),
+        };
+    }
+    parse_size::parse_size(v).map(MaxUnused::Bytes).with_context(|| {
+        format!("invalid --max-unused {value:?}: use a percentage (5%), a size (100M) or 'unlimited'")
+    })
+}
+
+/// The options from the flags.
+pub fn options(a: &PruneArgs) -> Result<PruneOptions> {
+    let max_repack_size = a
+        .max_repack_size
+        .as_deref()
+        .map(|s| {
+            parse_size::parse_size(s)
+                .with_context(|| format!("invalid --max-repack-size {s:?}: use a size like 1G"))
+        })
+        .transpose()?;
+    Ok(PruneOptions {
+        max_unused: parse_max_unused(&a.max_unused)?,
+        max_repack_size,
+        dry_run: a.dry_run,
+    })
+}
+
+/// Run `prune`.
+pub fn run(g: &Global, a: &PruneArgs) -> Result<u8> {
+    let options = options(a)?;
+    let repo = super::open(g)?;
+    prune_open(g, &repo, &options)
+}
+
+/// Prune an open repository (also used by `forget --prune`).
+pub fn prune_open(g: &Global, repo: &Repository, options: &PruneOptions) -> Result<u8> {
+    let report = engine::prune::prune(repo, options, &NoSessions)?;
+    if g.json {
+        output::print_json(&serde_json::to_value(&report)?)?;
+    } else if !g.quiet {
+        print_report(&report)?;
+    }
+    Ok(exit::OK)
+}
+
+/// Placeholder until locks land: no other session is ever live.
+struct NoSessions;
+
+impl Sessions for NoSessions {
+    fn live(&self) -> engine::Result<std::collections::HashSet<engine::prune::Session>> {
+        Ok(Default::default())
+    }
+}
+
+fn packs(c: &PackCount) -> String {
+    format!("{} packs ({})", c.packs, size(c.bytes))
+}
+
+fn print_report(r: &PruneReport) -> engine::Result<()> {
+    let would = if r.dry_run { "would " } else { "" };
+    out!(
+        "{} snapshots reference {} blobs ({}); {} blobs ({}) are unused",
+        r.snapshots,
+        r.blobs_used,
+        size(r.bytes_used),
+        r.blobs_unused,
+        size(r.bytes_unused)
+    );
+    out!("store holds {}", packs(&r.packs_total));
+    out!("  {would}keep      {}", packs(&r.packs_keep));
+    out!("  {would}repack    {}", packs(&r.packs_repack));
+    out!(
+        "  {would}delete    {} with nothing used",
+        packs(&r.packs_delete)
+    );
+    out!(
+        "  {would}delete    {} in no index",
+        packs(&r.packs_unindexed)
+    );
+    let total = r.bytes_used + r.bytes_unused_after;
+    let share = if total == 0 {
+        0.0
+    } else {
+        r.bytes_unused_after as f64 * 100.0 / total as f64
+    };
+    out!(
+        "unused data left: {} ({share:.1}% of the data kept)",
+        size(r.bytes_unused_after)
+    );
+    if r.dry_run {
+        out!("dry run: nothing was changed");
+        return Ok(());
+    }
+    if r.packs_written.packs > 0 {
+        out!("wrote {}", packs(&r.packs_written));
+    }
+    if r.blobs_rescued > 0 {
+        out!(
+            "rescued {} blobs that a backup running meanwhile referenced",
+            r.blobs_rescued
+        );
+    }
+    out!("deleted {}", packs(&r.deleted));
+    if r.pending.packs > 0 {
+        out!(
+            "{} wait for deletion until the backups running meanwhile have finished; the next prune removes them",
+            packs(&r.pending)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! Prune's two-phase deletion against a backup that read the index before
+//! the prune (SPEC.md §7.6): the backup deduplicates against blobs the
+//! prune found unused, and its snapshot must still be whole afterwards.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use engine::archive::{BackupOptions, Source, backup};
+use engine::prune::{PruneOptions, Session, Sessions, prune};
+use engine::repo_format::SnapshotId;
+use engine::repo_format::crypto::BlobKind;
+use engine::repo_format::layout::FileKind;
+use engine::{Backend, InitOptions, NoProgress, Repository};
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+const PASSWORD: &[u8] = b"prune test";
+
+/// Live sessions as the test says.
+struct FakeSessions(RefCell<HashSet<Session>>);
+
+impl Sessions for FakeSessions {
+    fn live(&self) -> engine::Result<HashSet<Session>> {
+        Ok(self.0.borrow().clone())
+    }
+}
+
+fn random(seed: u64, len: usize) -> Vec<u8> {
+    use rand::{Rng, SeedableRng};
+    let mut data = vec![0u8; len];
+    rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut data);
+    data
+}
+
+fn open(url: &str) -> Arc<Repository> {
+    let repo = Repository::open(Backend::open(url).unwrap(), PASSWORD).unwrap();
+    repo.load_index().unwrap();
+    Arc::new(repo)
+}
+
+/// Back up `data` as one file; returns the snapshot and the data blobs added.
+fn back_up(repo: &Arc<Repository>, name: &str, data: &[u8]) -> (SnapshotId, u64) {
+    let source = Source::Stdin {
+        filename: name.into(),
+        reader: Box::new(std::io::Cursor::new(data.to_vec())),
+    };
+    let report = backup(repo, source, &BackupOptions::default(), &NoProgress).unwrap();
+    (report.snapshot_id.unwrap(), report.summary.data_blobs)
+}
+
+/// The content of the one file of a stdin snapshot, read through a fresh
+/// repository handle.
+fn content(url: &str, snapshot: &SnapshotId) -> Vec<u8> {
+    let repo = open(url);
+    let snap = repo.load_snapshot(snapshot).unwrap();
+    let tree = repo.load_tree(&snap.tree).unwrap();
+    let mut out = Vec::new();
+    for chunk in &tree.nodes[0].content {
+        out.extend(repo.read_blob(BlobKind::Data, chunk).unwrap());
+    }
+    out
+}
+
+fn init(url: &str) -> Arc<Repository> {
+    let mut options = InitOptions::default();
+    options.kdf.memory_kib = 64;
+    options.kdf.iterations = 1;
+    options.pack_size = 1 << 20;
+    Arc::new(Repository::init(Backend::open(url).unwrap(), PASSWORD, &options).unwrap())
+}
+
+#[test]
+fn backup_that_read_the_old_index_survives_prune() {
+    let url = "memory://prune-two-phase";
+    let repo = init(url);
+    let x = random(1, 6 << 20);
+    let y = random(2, 3 << 20);
+    let (sx, _) = back_up(&repo, "x", &x);
+    back_up(&repo, "y", &y);
+
+    // A backup starts: it reads the index, which still lists x's blobs.
+    let running = open(url);
+    let session: Session = [7; 16];
+
+    // x's snapshot is forgotten and a prune runs while that backup holds
+    // its lock: x's packs are condemned, not deleted.
+    repo.delete_object(FileKind::Snapshot, &sx.0).unwrap();
+    let sessions = FakeSessions(RefCell::new(HashSet::from([session])));
+    let pruner = open(url);
+    let first = prune(&pruner, &PruneOptions::default(), &sessions).unwrap();
+    assert!(first.packs_delete.packs > 0, "{first:?}");
+    assert_eq!(first.deleted.packs, 0, "{first:?}");
+    assert_eq!(first.pending.packs, first.packs_delete.packs, "{first:?}");
+    assert_eq!(first.pending_notices, 1);
+
+    // The running backup saves x again: deduplicated against the blobs it
+    // saw in the old index, it uploads nothing.
+    let (sx2, added) = back_up(&running, "x", &x);
+    assert_eq!(
+        added, 0,
+        "the backup should have deduplicated against x's data blobs"
+    );
+
+    // The backup ends; the next prune rescues x's blobs before deleting.
+    sessions.0.borrow_mut().clear();
+    let second = prune(&open(url), &PruneOptions::default(), &sessions).unwrap();
+    assert!(second.blobs_rescued > 0, "{second:?}");
+    assert_eq!(second.pending.packs, 0, "{second:?}");
+    assert_eq!(second.pending_notices, 0);
+    assert!(second.deleted.packs > 0, "{second:?}");
+    assert!(engine::prune::pending_notices(&repo).unwrap().is_empty());
+
+    assert_eq!(content(url, &sx2), x);
+    let third = prune(&open(url), &PruneOptions::default(), &sessions).unwrap();
+    assert_eq!(
+        third.packs_delete.packs + third.packs_repack.packs,
+        0,
+        "{third:?}"
+    );
+    assert_eq!(third.packs_unindexed.packs, 0, "{third:?}");
+}
+
+#[test]
+fn prune_repacks_partly_used_packs_and_keeps_every_snapshot_whole() {
+    let url = "memory://prune-repack";
+    let repo = init(url);
+    let sessions = FakeSessions(RefCell::new(HashSet::new()));
+    // Two streams saved in one backup share packs (four open packs, blobs
+    // assigned at random); forgetting one leaves packs partly used.
+    let a = random(3, 4 << 20);
+    let b = random(4, 4 << 20);
+    let both: Vec<u8> = a.iter().chain(b.iter()).copied().collect();
+    let (s_both, _) = back_up(&repo, "both", &both);
+    let (s_b, _) = back_up(&repo, "b", &b);
+    repo.delete_object(FileKind::Snapshot, &s_both.0).unwrap();
+
+    let dry = prune(
+        &open(url),
+        &PruneOptions {
+            dry_run: true,
+            ..PruneOptions::default()
+        },
+        &sessions,
+    )
+    .unwrap();
+    let before = Backend::open(url).unwrap().list("data").unwrap();
+    let report = prune(&open(url), &PruneOptions::default(), &sessions).unwrap();
+    assert_eq!(dry.packs_repack, report.packs_repack);
+    assert_eq!(dry.packs_delete, report.packs_delete);
+    assert!(
+        report.packs_repack.packs + report.packs_delete.packs > 0,
+        "{report:?}"
+    );
+    assert!(
+        report.bytes_unused_after * 100 <= report.bytes_used * 5 + 100,
+        "{report:?}"
+    );
+    let after = Backend::open(url).unwrap().list("data").unwrap();
+    let size = |l: &[(String, u64)]| l.iter().map(|(_, s)| s).sum::<u64>();
+    assert!(size(&after) < size(&before));
+    assert_eq!(content(url, &s_b), b);
+}

@@ -21,6 +21,7 @@
 
 pub mod archive;
 pub mod backend;
+pub mod blob_set;
 pub mod chunker;
 pub mod dump;
 pub mod error;

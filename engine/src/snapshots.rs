@@ -51,16 +51,52 @@ pub fn find_snapshot(
     select(all, arg, filter)
 }
 
+/// The snapshots named by `args` (each as [`select`] takes it), or with no
+/// args every snapshot `filter` passes; oldest first, each once.
+pub fn select_all(
+    all: Vec<(SnapshotId, Snapshot)>,
+    args: &[String],
+    filter: &SnapshotFilter,
+) -> Result<Vec<(SnapshotId, Snapshot)>> {
+    if args.is_empty() {
+        return Ok(all.into_iter().filter(|(_, s)| filter.matches(s)).collect());
+    }
+    let mut chosen = vec![false; all.len()];
+    for arg in args {
+        let i = position(&all, arg, filter)?;
+        if let Some(c) = chosen.get_mut(i) {
+            *c = true;
+        }
+    }
+    let mut keep = chosen.into_iter();
+    Ok(all
+        .into_iter()
+        .filter(|_| keep.next().unwrap_or(false))
+        .collect())
+}
+
 /// [`find_snapshot`] over an already loaded list (oldest first).
 pub fn select(
     all: Vec<(SnapshotId, Snapshot)>,
     arg: &str,
     filter: &SnapshotFilter,
 ) -> Result<(SnapshotId, Snapshot)> {
-    let mut candidates = all.into_iter().filter(|(_, s)| filter.matches(s));
+    let i = position(&all, arg, filter)?;
+    all.into_iter()
+        .nth(i)
+        .ok_or(Error::Internal("snapshot position"))
+}
+
+/// Where in `all` the snapshot named by `arg` is.
+fn position(all: &[(SnapshotId, Snapshot)], arg: &str, filter: &SnapshotFilter) -> Result<usize> {
+    let mut candidates = all
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, s))| filter.matches(s));
     if arg == "latest" {
         return candidates
             .next_back()
+            .map(|(i, _)| i)
             .ok_or_else(|| Error::SnapshotNotFound(arg.to_owned()));
     }
     let prefix = arg.to_ascii_lowercase();
@@ -70,17 +106,16 @@ pub fn select(
             detail: format!("{arg:?}: give 'latest' or at least 4 hex digits of a snapshot id"),
         });
     }
-    let matching: Vec<(SnapshotId, Snapshot)> = candidates
-        .filter(|(id, _)| id.to_hex().starts_with(&prefix))
+    let matching: Vec<usize> = candidates
+        .filter(|(_, (id, _))| id.to_hex().starts_with(&prefix))
+        .map(|(i, _)| i)
         .collect();
-    let count = matching.len();
-    let mut it = matching.into_iter();
-    match (it.next(), count) {
-        (Some(found), 1) => Ok(found),
-        (None, _) => Err(Error::SnapshotNotFound(arg.to_owned())),
+    match matching.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(Error::SnapshotNotFound(arg.to_owned())),
         _ => Err(Error::AmbiguousSnapshot {
             prefix: arg.to_owned(),
-            count,
+            count: matching.len(),
         }),
     }
 }

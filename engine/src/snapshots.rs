@@ -119,3 +119,87 @@ fn position(all: &[(SnapshotId, Snapshot)], arg: &str, filter: &SnapshotFilter) 
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use repo_format::tree::Timestamp;
+    use repo_format::{BlobId, Id};
+
+    fn list() -> Vec<(SnapshotId, Snapshot)> {
+        ["aaaa01", "aaaa02", "bbbb01"]
+            .iter()
+            .enumerate()
+            .map(|(i, prefix)| {
+                let id = SnapshotId::from_hex(&format!("{prefix:0<64}")).unwrap();
+                let snapshot = Snapshot {
+                    time: Timestamp {
+                        secs: i as i64,
+                        nanos: 0,
+                    },
+                    utc_offset: 0,
+                    tree: BlobId(Id::default()),
+                    paths: vec!["/src".to_owned()],
+                    hostname: if i == 2 { "b" } else { "a" }.to_owned(),
+                    username: String::new(),
+                    uid: 0,
+                    gid: 0,
+                    tags: Vec::new(),
+                    parent: None,
+                    excludes: Vec::new(),
+                    command: None,
+                    original: None,
+                    program_version: String::new(),
+                    summary: None,
+                };
+                (id, snapshot)
+            })
+            .collect()
+    }
+
+    fn ids(found: &[(SnapshotId, Snapshot)]) -> Vec<String> {
+        found
+            .iter()
+            .map(|(id, _)| id.to_hex()[..6].to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn select_all_no_args_is_every_filtered_snapshot_oldest_first() {
+        let all = select_all(list(), &[], &SnapshotFilter::default()).unwrap();
+        assert_eq!(ids(&all), ["aaaa01", "aaaa02", "bbbb01"]);
+        let host_a = SnapshotFilter {
+            hosts: vec!["a".to_owned()],
+            ..SnapshotFilter::default()
+        };
+        assert_eq!(
+            ids(&select_all(list(), &[], &host_a).unwrap()),
+            ["aaaa01", "aaaa02"]
+        );
+        let latest = select_all(list(), &["latest".to_owned()], &host_a).unwrap();
+        assert_eq!(ids(&latest), ["aaaa02"]);
+    }
+
+    #[test]
+    fn select_all_args_each_once_in_time_order_errors_named() {
+        let args: Vec<String> = ["bbbb", "aaaa01", "latest", "bbbb01"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let found = select_all(list(), &args, &SnapshotFilter::default()).unwrap();
+        assert_eq!(ids(&found), ["aaaa01", "bbbb01"]);
+        let f = SnapshotFilter::default();
+        assert!(matches!(
+            select_all(list(), &["aaaa".to_owned()], &f),
+            Err(Error::AmbiguousSnapshot { count: 2, .. })
+        ));
+        assert!(matches!(
+            select_all(list(), &["cccc".to_owned()], &f),
+            Err(Error::SnapshotNotFound(_))
+        ));
+        assert!(matches!(
+            select_all(list(), &["xy".to_owned()], &f),
+            Err(Error::InvalidArgument { .. })
+        ));
+    }
+}

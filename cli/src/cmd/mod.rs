@@ -2,9 +2,12 @@
 
 mod backup;
 mod cat;
+mod diff;
+mod find;
 mod init;
 mod read;
 mod restore;
+mod stats;
 
 use crate::args::{Cli, Command, FilterArgs, Global};
 use crate::password;
@@ -23,6 +26,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Dump(a) => read::dump(g, &a),
         Command::Restore(a) => restore::run(g, &a),
         Command::Cat(a) => cat::run(g, &a),
+        Command::Stats(a) => stats::run(g, &a),
+        Command::Find(a) => find::run(g, &a),
+        Command::Diff(a) => diff::run(g, &a),
     }
 }
 

@@ -8,6 +8,7 @@ mod common;
 mod errors;
 mod excludes;
 mod incremental;
+mod inspect;
 mod restore;
 mod roundtrip;
 mod stdin;

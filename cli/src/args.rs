@@ -69,6 +69,12 @@ pub enum Command {
     Cat(CatArgs),
     /// Remove data that no snapshot references
     Prune(PruneArgs),
+    /// Show restore size, raw data size, deduplication and compression of snapshots
+    Stats(StatsArgs),
+    /// Find files and directories by name or path in snapshots
+    Find(FindArgs),
+    /// Show what changed between two snapshots
+    Diff(DiffArgs),
 }
 
 /// Snapshot filters shared by several commands.
@@ -271,4 +277,90 @@ pub struct PruneArgs {
     /// Show what would be removed; change nothing
     #[arg(short = 'n', long)]
     pub dry_run: bool,
+/// `vault stats --mode` values.
+#[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StatsMode {
+    /// Size of the files a restore of each snapshot would write
+    #[default]
+    RestoreSize,
+    /// Distinct blobs the snapshots refer to: plaintext and stored size
+    RawData,
+}
+
+/// `vault stats`.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+restore-size counts every entry (files, directories, links) of every selected \
+snapshot, and the sizes of the regular files (a hard-linked file once per \
+snapshot). raw-data counts the distinct data and tree blobs they refer to. \
+dedup ratio = restore size / raw data size; compression ratio = raw data size \
+/ stored size. --json prints one object with every figure of both modes: \
+snapshots_count, total_size, total_file_count, total_blob_count, \
+data_blob_count, tree_blob_count, raw_data_size, stored_size, dedup_ratio, \
+compression_ratio (a ratio is 0 when there is no data).")]
+pub struct StatsArgs {
+    /// Snapshots: ids, id prefixes or latest (default: every snapshot the filters pass)
+    pub snapshots: Vec<String>,
+    /// Which figures to print
+    #[arg(long, value_enum, default_value_t = StatsMode::RestoreSize)]
+    pub mode: StatsMode,
+    /// Filters.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// `vault find`.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+A pattern without '/' is matched against entry names (*.conf); one with '/' \
+against the end of the absolute path (etc/*.conf), and one starting with '/' \
+against the whole path (/home/*/.bashrc). '*' stays within one name, '**' \
+crosses directories. --json prints one array with an object per snapshot \
+that has matches: {snapshot, short_id, time, matches: [entries as ls --json \
+prints them], hits}.")]
+pub struct FindArgs {
+    /// Glob patterns (an entry matching any of them is found)
+    #[arg(required = true, value_name = "PATTERN")]
+    pub patterns: Vec<String>,
+    /// Search only this snapshot: id, id prefix or latest (repeatable; default: all)
+    #[arg(short = 's', long = "snapshot", value_name = "SNAPSHOT")]
+    pub snapshots: Vec<String>,
+    /// Ignore case in patterns
+    #[arg(short = 'i', long)]
+    pub ignore_case: bool,
+    /// Long listing: mode, owner, size, time
+    #[arg(short = 'l', long)]
+    pub long: bool,
+    /// Only entries modified at or after this time (RFC 3339, or YYYY-MM-DD[ HH:MM[:SS]] in local time)
+    #[arg(short = 'O', long, value_name = "TIME")]
+    pub oldest: Option<String>,
+    /// Only entries modified at or before this time (same forms as --oldest)
+    #[arg(short = 'N', long, value_name = "TIME")]
+    pub newest: Option<String>,
+    /// Filters.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// `vault diff`.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Each change is printed as a modifier and a path: + added, - removed, M content \
+changed (M? content changed while every other field stayed the same), T type \
+changed, and with --metadata U metadata changed (mode, owner, times...). \
+Directories end in '/'. A summary of entries and blobs added and removed \
+follows; the bytes are those of the distinct blobs only one snapshot refers \
+to. --json prints JSON lines: {\"message_type\":\"change\",\"path\",\"modifier\"} \
+for each change, then one {\"message_type\":\"statistics\",...} line.")]
+pub struct DiffArgs {
+    /// First snapshot: id, id prefix or latest; SNAPSHOT:PATH compares a subtree
+    pub snapshot1: String,
+    /// Second snapshot (same forms)
+    pub snapshot2: String,
+    /// Also list entries whose metadata alone changed (U)
+    #[arg(long)]
+    pub metadata: bool,
+    /// Filters narrowing `latest`.
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }

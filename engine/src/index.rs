@@ -84,11 +84,7 @@ impl Index {
     }
 
     fn find(&self, kind: BlobKind, id: &BlobId) -> Option<&Entry> {
-        let key = (*id.as_bytes(), kind.as_u8());
-        self.sorted
-            .binary_search_by_key(&key, |e| e.key())
-            .ok()
-            .and_then(|i| self.sorted.get(i))
+        self.position(kind, id).and_then(|i| self.sorted.get(i))
     }
 
     /// Whether the blob is indexed.
@@ -105,6 +101,30 @@ impl Index {
             length: e.length,
             raw_length: e.raw_length,
         })
+    }
+
+    /// The blob's place in the sorted table: a dense number below
+    /// [`Index::len`], so that a set of blobs can be one bit per indexed
+    /// blob (see [`crate::blob_set::BlobSet`]). Valid until the index
+    /// changes.
+    pub fn position(&self, kind: BlobKind, id: &BlobId) -> Option<usize> {
+        let key = (*id.as_bytes(), kind.as_u8());
+        self.sorted.binary_search_by_key(&key, |e| e.key()).ok()
+    }
+
+    /// Kind and location of the blob at `position` (see [`Index::position`]).
+    pub fn at(&self, position: usize) -> Option<(BlobKind, BlobLocation)> {
+        let e = self.sorted.get(position)?;
+        let kind = BlobKind::from_u8(e.kind).ok()?;
+        Some((
+            kind,
+            BlobLocation {
+                pack: *self.packs.get(e.pack as usize)?,
+                offset: e.offset,
+                length: e.length,
+                raw_length: e.raw_length,
+            },
+        ))
     }
 
     /// Number of indexed blobs.
@@ -182,6 +202,9 @@ mod tests {
         assert_eq!((loc.pack, loc.offset), (PackId(Id([0; 32])), 20));
         assert!(idx.get(BlobKind::Tree, &blob_id([2; 32])).is_none());
         assert!(idx.contains(BlobKind::Tree, &blob_id([1; 32])));
+        let pos = idx.position(BlobKind::Data, &blob_id([2; 32])).unwrap();
+        assert_eq!(idx.at(pos), Some((BlobKind::Data, loc)));
+        assert!(idx.at(idx.len()).is_none());
         assert_eq!(std::mem::size_of::<Entry>(), 52);
     }
 }

@@ -1,5 +1,6 @@
 //! The behaviour of vault: a storage adapter over `object_store`, the
-//! repository, backup, restore, and the read side (snapshots, trees, dump).
+//! repository, backup, restore, and the read side (snapshots, trees, dump,
+//! stats, find, diff).
 //!
 //! A library first: another program can drive a backup without the CLI.
 //!
@@ -21,10 +22,13 @@
 
 pub mod archive;
 pub mod backend;
+pub mod blob_set;
 pub mod chunker;
+pub mod diff;
 pub mod dump;
 pub mod error;
 pub mod exclude;
+pub mod find;
 pub mod forget;
 pub mod index;
 pub mod metadata;
@@ -34,6 +38,7 @@ pub mod prune;
 pub mod repo;
 pub mod restore;
 pub mod snapshots;
+pub mod stats;
 pub mod tree_walk;
 mod workers;
 

@@ -51,16 +51,52 @@ pub fn find_snapshot(
     select(all, arg, filter)
 }
 
+/// The snapshots named by `args` (each as [`select`] takes it), or with no
+/// args every snapshot `filter` passes; oldest first, each once.
+pub fn select_all(
+    all: Vec<(SnapshotId, Snapshot)>,
+    args: &[String],
+    filter: &SnapshotFilter,
+) -> Result<Vec<(SnapshotId, Snapshot)>> {
+    if args.is_empty() {
+        return Ok(all.into_iter().filter(|(_, s)| filter.matches(s)).collect());
+    }
+    let mut chosen = vec![false; all.len()];
+    for arg in args {
+        let i = position(&all, arg, filter)?;
+        if let Some(c) = chosen.get_mut(i) {
+            *c = true;
+        }
+    }
+    let mut keep = chosen.into_iter();
+    Ok(all
+        .into_iter()
+        .filter(|_| keep.next().unwrap_or(false))
+        .collect())
+}
+
 /// [`find_snapshot`] over an already loaded list (oldest first).
 pub fn select(
     all: Vec<(SnapshotId, Snapshot)>,
     arg: &str,
     filter: &SnapshotFilter,
 ) -> Result<(SnapshotId, Snapshot)> {
-    let mut candidates = all.into_iter().filter(|(_, s)| filter.matches(s));
+    let i = position(&all, arg, filter)?;
+    all.into_iter()
+        .nth(i)
+        .ok_or(Error::Internal("snapshot position"))
+}
+
+/// Where in `all` the snapshot named by `arg` is.
+fn position(all: &[(SnapshotId, Snapshot)], arg: &str, filter: &SnapshotFilter) -> Result<usize> {
+    let mut candidates = all
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, s))| filter.matches(s));
     if arg == "latest" {
         return candidates
             .next_back()
+            .map(|(i, _)| i)
             .ok_or_else(|| Error::SnapshotNotFound(arg.to_owned()));
     }
     let prefix = arg.to_ascii_lowercase();
@@ -70,17 +106,100 @@ pub fn select(
             detail: format!("{arg:?}: give 'latest' or at least 4 hex digits of a snapshot id"),
         });
     }
-    let matching: Vec<(SnapshotId, Snapshot)> = candidates
-        .filter(|(id, _)| id.to_hex().starts_with(&prefix))
+    let matching: Vec<usize> = candidates
+        .filter(|(_, (id, _))| id.to_hex().starts_with(&prefix))
+        .map(|(i, _)| i)
         .collect();
-    let count = matching.len();
-    let mut it = matching.into_iter();
-    match (it.next(), count) {
-        (Some(found), 1) => Ok(found),
-        (None, _) => Err(Error::SnapshotNotFound(arg.to_owned())),
+    match matching.as_slice() {
+        [one] => Ok(*one),
+        [] => Err(Error::SnapshotNotFound(arg.to_owned())),
         _ => Err(Error::AmbiguousSnapshot {
             prefix: arg.to_owned(),
-            count,
+            count: matching.len(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use repo_format::tree::Timestamp;
+    use repo_format::{BlobId, Id};
+
+    fn list() -> Vec<(SnapshotId, Snapshot)> {
+        ["aaaa01", "aaaa02", "bbbb01"]
+            .iter()
+            .enumerate()
+            .map(|(i, prefix)| {
+                let id = SnapshotId::from_hex(&format!("{prefix:0<64}")).unwrap();
+                let snapshot = Snapshot {
+                    time: Timestamp {
+                        secs: i as i64,
+                        nanos: 0,
+                    },
+                    utc_offset: 0,
+                    tree: BlobId(Id::default()),
+                    paths: vec!["/src".to_owned()],
+                    hostname: if i == 2 { "b" } else { "a" }.to_owned(),
+                    username: String::new(),
+                    uid: 0,
+                    gid: 0,
+                    tags: Vec::new(),
+                    parent: None,
+                    excludes: Vec::new(),
+                    command: None,
+                    original: None,
+                    program_version: String::new(),
+                    summary: None,
+                };
+                (id, snapshot)
+            })
+            .collect()
+    }
+
+    fn ids(found: &[(SnapshotId, Snapshot)]) -> Vec<String> {
+        found
+            .iter()
+            .map(|(id, _)| id.to_hex()[..6].to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn select_all_no_args_is_every_filtered_snapshot_oldest_first() {
+        let all = select_all(list(), &[], &SnapshotFilter::default()).unwrap();
+        assert_eq!(ids(&all), ["aaaa01", "aaaa02", "bbbb01"]);
+        let host_a = SnapshotFilter {
+            hosts: vec!["a".to_owned()],
+            ..SnapshotFilter::default()
+        };
+        assert_eq!(
+            ids(&select_all(list(), &[], &host_a).unwrap()),
+            ["aaaa01", "aaaa02"]
+        );
+        let latest = select_all(list(), &["latest".to_owned()], &host_a).unwrap();
+        assert_eq!(ids(&latest), ["aaaa02"]);
+    }
+
+    #[test]
+    fn select_all_args_each_once_in_time_order_errors_named() {
+        let args: Vec<String> = ["bbbb", "aaaa01", "latest", "bbbb01"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let found = select_all(list(), &args, &SnapshotFilter::default()).unwrap();
+        assert_eq!(ids(&found), ["aaaa01", "bbbb01"]);
+        let f = SnapshotFilter::default();
+        assert!(matches!(
+            select_all(list(), &["aaaa".to_owned()], &f),
+            Err(Error::AmbiguousSnapshot { count: 2, .. })
+        ));
+        assert!(matches!(
+            select_all(list(), &["cccc".to_owned()], &f),
+            Err(Error::SnapshotNotFound(_))
+        ));
+        assert!(matches!(
+            select_all(list(), &["xy".to_owned()], &f),
+            Err(Error::InvalidArgument { .. })
+        ));
     }
 }

@@ -2,10 +2,13 @@
 
 mod backup;
 mod cat;
+mod diff;
+mod find;
 mod init;
 mod prune;
 mod read;
 mod restore;
+mod stats;
 
 use crate::args::{Cli, Command, FilterArgs, Global};
 use crate::password;
@@ -25,6 +28,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Restore(a) => restore::run(g, &a),
         Command::Cat(a) => cat::run(g, &a),
         Command::Prune(a) => prune::run(g, &a),
+        Command::Stats(a) => stats::run(g, &a),
+        Command::Find(a) => find::run(g, &a),
+        Command::Diff(a) => diff::run(g, &a),
     }
 }
 

@@ -77,7 +77,7 @@ pub fn snapshots(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn print_node(g: &Global, long: bool, path: &Path, node: &Node) -> engine::Result<()> {
+pub(super) fn print_node(g: &Global, long: bool, path: &Path, node: &Node) -> engine::Result<()> {
     if g.json {
         output::print_json(&output::node_json(Some(path), node))?;
     } else if long {

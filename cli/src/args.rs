@@ -277,6 +277,8 @@ pub struct PruneArgs {
     /// Show what would be removed; change nothing
     #[arg(short = 'n', long)]
     pub dry_run: bool,
+}
+
 /// `vault stats --mode` values.
 #[derive(ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum StatsMode {

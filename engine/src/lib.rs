@@ -29,10 +29,12 @@ pub mod forget;
 pub mod index;
 pub mod metadata;
 pub mod packer;
+mod prefix;
 pub mod progress;
 pub mod repo;
 pub mod restore;
 pub mod snapshots;
+pub mod tag;
 pub mod tree_walk;
 mod workers;
 

@@ -3,6 +3,7 @@
 //! `latest`).
 
 use crate::error::{Error, Result};
+use crate::prefix::{Matches, by_prefix};
 use crate::repo::Repository;
 use repo_format::SnapshotId;
 use repo_format::snapshot::Snapshot;
@@ -22,13 +23,7 @@ impl SnapshotFilter {
     /// Whether `s` passes.
     pub fn matches(&self, s: &Snapshot) -> bool {
         let host = self.hosts.is_empty() || self.hosts.contains(&s.hostname);
-        let tags = self.tags.is_empty()
-            || self.tags.iter().any(|list| {
-                list.split(',')
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty())
-                    .all(|t| s.tags.iter().any(|st| st == t))
-            });
+        let tags = self.tags.is_empty() || self.tags.iter().any(|list| has_tags(&s.tags, list));
         let paths = self.paths.is_empty()
             || self.paths.iter().any(|p| {
                 let p = p.trim_end_matches('/');
@@ -38,6 +33,20 @@ impl SnapshotFilter {
             });
         host && tags && paths
     }
+}
+
+/// Whether a snapshot with `tags` carries every tag of `list` (`a,b` needs
+/// both). An empty list (`''`) matches untagged snapshots only, as in restic.
+pub fn has_tags(tags: &[String], list: &str) -> bool {
+    let mut wanted = list
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .peekable();
+    if wanted.peek().is_none() {
+        return tags.is_empty();
+    }
+    wanted.all(|t| tags.iter().any(|s| s == t))
 }
 
 /// Find the snapshot named by `arg` among those `filter` passes (the filter
@@ -63,22 +72,16 @@ pub fn select(
             .next_back()
             .ok_or_else(|| Error::SnapshotNotFound(arg.to_owned()));
     }
-    let prefix = arg.to_ascii_lowercase();
-    if prefix.len() < 4 || prefix.len() > 64 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+    let Some(matches) = by_prefix(arg, candidates, |(id, _)| &id.0) else {
         return Err(Error::InvalidArgument {
             what: "snapshot",
             detail: format!("{arg:?}: give 'latest' or at least 4 hex digits of a snapshot id"),
         });
-    }
-    let matching: Vec<(SnapshotId, Snapshot)> = candidates
-        .filter(|(id, _)| id.to_hex().starts_with(&prefix))
-        .collect();
-    let count = matching.len();
-    let mut it = matching.into_iter();
-    match (it.next(), count) {
-        (Some(found), 1) => Ok(found),
-        (None, _) => Err(Error::SnapshotNotFound(arg.to_owned())),
-        _ => Err(Error::AmbiguousSnapshot {
+    };
+    match matches {
+        Matches::One(found) => Ok(found),
+        Matches::None => Err(Error::SnapshotNotFound(arg.to_owned())),
+        Matches::Many(count) => Err(Error::AmbiguousSnapshot {
             prefix: arg.to_owned(),
             count,
         }),

@@ -7,7 +7,9 @@ mod common;
 
 mod errors;
 mod excludes;
+mod forget;
 mod incremental;
+mod keys;
 mod restore;
 mod roundtrip;
 mod stdin;

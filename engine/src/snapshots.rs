@@ -87,3 +87,24 @@ pub fn select(
         }),
     }
 }
+
+/// The snapshots named by `args` (each as in [`select`], duplicates once,
+/// in argument order), or with no `args` every snapshot `filter` passes
+/// (oldest first).
+pub fn select_many(
+    all: Vec<(SnapshotId, Snapshot)>,
+    args: &[String],
+    filter: &SnapshotFilter,
+) -> Result<Vec<(SnapshotId, Snapshot)>> {
+    if args.is_empty() {
+        return Ok(all.into_iter().filter(|(_, s)| filter.matches(s)).collect());
+    }
+    let mut out: Vec<(SnapshotId, Snapshot)> = Vec::with_capacity(args.len());
+    for arg in args {
+        let found = select(all.clone(), arg, filter)?;
+        if !out.iter().any(|(id, _)| *id == found.0) {
+            out.push(found);
+        }
+    }
+    Ok(out)
+}

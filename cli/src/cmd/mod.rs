@@ -2,9 +2,12 @@
 
 mod backup;
 mod cat;
+mod forget;
 mod init;
+mod key;
 mod read;
 mod restore;
+mod tag;
 
 use crate::args::{Cli, Command, FilterArgs, Global};
 use crate::password;
@@ -23,6 +26,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Dump(a) => read::dump(g, &a),
         Command::Restore(a) => restore::run(g, &a),
         Command::Cat(a) => cat::run(g, &a),
+        Command::Forget(a) => forget::run(g, &a),
+        Command::Tag(a) => tag::run(g, &a),
+        Command::Key(a) => key::run(g, &a),
     }
 }
 
@@ -69,4 +75,10 @@ pub fn filter(f: &FilterArgs) -> SnapshotFilter {
         tags: f.tags.clone(),
         paths: f.paths.clone(),
     }
+}
+
+/// `forget --prune`: prune after snapshots were removed.
+// replaced by the lead at merge
+pub fn prune_after_forget(_g: &Global) -> Result<()> {
+    anyhow::bail!("--prune is not available yet: run `vault prune` after forget")
 }

@@ -314,6 +314,8 @@ fn forget_bad_arguments_exit_1_with_one_line() {
         args!["forget", "--keep-within-daily", "5"],
         args!["forget", "--keep-last", "1", "--group-by", "user"],
         args!["forget", "zz"],
+        args!["forget", f.a[0], "--group-by", "host"],
+        args!["forget", f.a[0], "--allow-remove-all"],
     ] {
         assert_error(&f.repo.run(bad), 1);
     }

@@ -310,9 +310,9 @@ pub struct ForgetArgs {
     /// Only consider snapshots passing these filters.
     #[command(flatten)]
     pub filter: FilterArgs,
-    /// Apply the policy per group of these fields: host, paths, tags ('' for one group)
-    #[arg(short = 'g', long, value_name = "FIELDS", default_value = "host,paths")]
-    pub group_by: String,
+    /// Apply the policy per group of these fields: host, paths, tags ('' for one group) [default: host,paths]
+    #[arg(short = 'g', long, value_name = "FIELDS")]
+    pub group_by: Option<String>,
     /// Report what would be removed; remove nothing
     #[arg(short = 'n', long)]
     pub dry_run: bool,

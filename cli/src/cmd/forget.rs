@@ -52,7 +52,10 @@ fn policy(a: &ForgetArgs) -> Result<Policy> {
 /// Run `forget`.
 pub fn run(g: &Global, a: &ForgetArgs) -> Result<u8> {
     let policy = policy(a)?;
-    let group_by = GroupBy::parse(&a.group_by)?;
+    let group_by = a
+        .group_by
+        .as_deref()
+        .map_or(Ok(GroupBy::default()), GroupBy::parse)?;
     let by_id = !a.snapshots.is_empty();
     match (by_id, policy.is_empty()) {
         (false, true) => bail!(
@@ -63,6 +66,9 @@ pub fn run(g: &Global, a: &ForgetArgs) -> Result<u8> {
                 "give either snapshots to remove or a --keep-* policy, not both; nothing was removed"
             )
         }
+        (true, true) if a.group_by.is_some() || a.allow_remove_all => bail!(
+            "--group-by and --allow-remove-all apply to a policy, not to snapshots named by id; nothing was removed"
+        ),
         _ => {}
     }
     let repo = super::open(g)?;

@@ -7,8 +7,10 @@ mod common;
 
 mod errors;
 mod excludes;
+mod forget;
 mod incremental;
 mod inspect;
+mod keys;
 mod restore;
 mod roundtrip;
 mod stdin;

@@ -69,6 +69,12 @@ pub enum Command {
     Cat(CatArgs),
     /// Remove data that no snapshot references
     Prune(PruneArgs),
+    /// Remove snapshots: those named, or those a retention policy does not keep
+    Forget(ForgetArgs),
+    /// Add, remove or replace the tags of snapshots
+    Tag(TagArgs),
+    /// List, add, remove or change the keys (passwords) of the repository
+    Key(KeyArgs),
     /// Show restore size, raw data size, deduplication and compression of snapshots
     Stats(StatsArgs),
     /// Find files and directories by name or path in snapshots
@@ -365,4 +371,120 @@ pub struct DiffArgs {
     /// Filters narrowing `latest`.
     #[command(flatten)]
     pub filter: FilterArgs,
+}
+
+/// `vault forget`.
+#[derive(Args, Debug)]
+pub struct ForgetArgs {
+    /// Snapshots to remove (id, id prefix or latest); no policy is needed then
+    pub snapshots: Vec<String>,
+    /// Keep the N newest snapshots ('unlimited' for all)
+    #[arg(short = 'l', long, value_name = "N")]
+    pub keep_last: Option<String>,
+    /// Keep the newest snapshot of each of the last N hours that have one
+    #[arg(short = 'H', long, value_name = "N")]
+    pub keep_hourly: Option<String>,
+    /// Keep the newest snapshot of each of the last N days that have one
+    #[arg(short = 'd', long, value_name = "N")]
+    pub keep_daily: Option<String>,
+    /// Keep the newest snapshot of each of the last N weeks that have one
+    #[arg(short = 'w', long, value_name = "N")]
+    pub keep_weekly: Option<String>,
+    /// Keep the newest snapshot of each of the last N months that have one
+    #[arg(short = 'm', long, value_name = "N")]
+    pub keep_monthly: Option<String>,
+    /// Keep the newest snapshot of each of the last N years that have one
+    #[arg(short = 'y', long, value_name = "N")]
+    pub keep_yearly: Option<String>,
+    /// Keep snapshots newer than DURATION before the newest one (e.g. 1y5m7d2h)
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within: Option<String>,
+    /// Keep the newest snapshot of each hour within DURATION of the newest one
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within_hourly: Option<String>,
+    /// Keep the newest snapshot of each day within DURATION of the newest one
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within_daily: Option<String>,
+    /// Keep the newest snapshot of each week within DURATION of the newest one
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within_weekly: Option<String>,
+    /// Keep the newest snapshot of each month within DURATION of the newest one
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within_monthly: Option<String>,
+    /// Keep the newest snapshot of each year within DURATION of the newest one
+    #[arg(long, value_name = "DURATION")]
+    pub keep_within_yearly: Option<String>,
+    /// Keep snapshots with these tags (repeatable; a,b needs both; '' untagged)
+    #[arg(long = "keep-tag", value_name = "TAGS")]
+    pub keep_tags: Vec<String>,
+    /// Only consider snapshots passing these filters.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Apply the policy per group of these fields: host, paths, tags ('' for one group) [default: host,paths]
+    #[arg(short = 'g', long, value_name = "FIELDS")]
+    pub group_by: Option<String>,
+    /// Report what would be removed; remove nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Run prune after removing snapshots
+    #[arg(long)]
+    pub prune: bool,
+    /// Let the policy remove every snapshot of a group
+    #[arg(long)]
+    pub allow_remove_all: bool,
+}
+
+/// `vault tag`.
+#[derive(Args, Debug)]
+pub struct TagArgs {
+    /// Snapshots to change (id, id prefix or latest); default: every snapshot the filters pass
+    pub snapshots: Vec<String>,
+    /// Add tags (repeatable; a,b adds both)
+    #[arg(long, value_name = "TAGS")]
+    pub add: Vec<String>,
+    /// Remove tags (repeatable; a,b removes both)
+    #[arg(long, value_name = "TAGS")]
+    pub remove: Vec<String>,
+    /// Replace all tags (repeatable; '' removes every tag)
+    #[arg(long, value_name = "TAGS", conflicts_with_all = ["add", "remove"])]
+    pub set: Option<Vec<String>>,
+    /// Filters choosing the snapshots (and narrowing `latest`).
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// `vault key`.
+#[derive(Args, Debug)]
+pub struct KeyArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: KeyCommand,
+}
+
+/// `vault key` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// List the keys; the one in use is marked
+    List,
+    /// Add a key for another password
+    Add(NewPasswordArgs),
+    /// Remove a key (not the one in use, nor the last)
+    Remove(KeyRemoveArgs),
+    /// Change the password: add a key for the new one, then remove the key in use
+    Passwd(NewPasswordArgs),
+}
+
+/// The new password of `key add` and `key passwd`.
+#[derive(Args, Debug)]
+pub struct NewPasswordArgs {
+    /// Read the new password from the first line of a file (default: prompt)
+    #[arg(long, value_name = "FILE")]
+    pub new_password_file: Option<PathBuf>,
+}
+
+/// `vault key remove`.
+#[derive(Args, Debug)]
+pub struct KeyRemoveArgs {
+    /// Key id, or a unique prefix of at least 4 hex digits
+    pub id: String,
 }

@@ -42,6 +42,12 @@ pub fn time(t: &Timestamp, utc_offset: i32) -> String {
         .unwrap_or_else(|| format!("@{}", t.secs))
 }
 
+/// A snapshot time for tables: `2024-05-01 12:00:00`, in its recorded offset.
+pub fn table_time(t: &Timestamp, utc_offset: i32) -> String {
+    let full = time(t, utc_offset);
+    full.get(..19).unwrap_or(&full).replace('T', " ")
+}
+
 /// A file time as RFC 3339 in UTC.
 pub fn file_time(t: &Timestamp) -> String {
     time(t, 0)

@@ -57,25 +57,41 @@ pub fn get(sources: &Sources<'_>, confirm: bool) -> Result<Zeroizing<String>> {
     } else if let Some(pw) = env("PASSWORD") {
         Zeroizing::new(pw.to_string_lossy().into_owned())
     } else if std::io::stdin().is_terminal() {
-        let pw = Zeroizing::new(
-            rpassword::prompt_password("enter password for repository: ")
-                .context("cannot read password")?,
-        );
-        if confirm {
-            let again = Zeroizing::new(
-                rpassword::prompt_password("enter password again: ")
-                    .context("cannot read password")?,
-            );
-            if *pw != *again {
-                bail!("the passwords do not match; nothing was changed");
-            }
-        }
-        pw
+        prompt("enter password for repository: ", confirm)?
     } else {
         bail!(
             "no password given: use --password-file, --password-command, or set {p}PASSWORD / {p}PASSWORD_FILE / {p}PASSWORD_COMMAND"
         );
     };
+    non_empty(password)
+}
+
+/// A new password (`key add`, `key passwd`): the first line of `file`, or
+/// a prompt that asks twice. The repository's own password sources are not
+/// consulted: they name the password in use.
+pub fn new_password(file: Option<&Path>) -> Result<Zeroizing<String>> {
+    let password = match file {
+        Some(f) => from_file(f)?,
+        None if std::io::stdin().is_terminal() => prompt("enter new password: ", true)?,
+        None => bail!("no new password given: use --new-password-file FILE"),
+    };
+    non_empty(password)
+}
+
+fn prompt(label: &str, confirm: bool) -> Result<Zeroizing<String>> {
+    let pw = Zeroizing::new(rpassword::prompt_password(label).context("cannot read password")?);
+    if confirm {
+        let again = Zeroizing::new(
+            rpassword::prompt_password("enter password again: ").context("cannot read password")?,
+        );
+        if *pw != *again {
+            bail!("the passwords do not match; nothing was changed");
+        }
+    }
+    Ok(pw)
+}
+
+fn non_empty(password: Zeroizing<String>) -> Result<Zeroizing<String>> {
     if password.is_empty() {
         bail!("the password is empty; give a non-empty password");
     }

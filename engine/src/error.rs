@@ -88,6 +88,25 @@ pub enum Error {
         /// How many matched.
         count: usize,
     },
+    /// A key argument matches no key file.
+    #[error("no key matches {0:?}: run 'vault key list' to list them")]
+    KeyNotFound(String),
+    /// A key prefix matches several key files.
+    #[error("key prefix {prefix:?} is ambiguous ({count} keys match): give more digits")]
+    AmbiguousKey {
+        /// The prefix given.
+        prefix: String,
+        /// How many matched.
+        count: usize,
+    },
+    /// Removing this key would lock everyone out, or the caller.
+    #[error("refusing to remove key {key}: {reason}; nothing was changed")]
+    KeyRefused {
+        /// Short id of the key.
+        key: String,
+        /// Why, and what to do instead.
+        reason: &'static str,
+    },
     /// A path does not exist inside a snapshot.
     #[error("{path} does not exist in snapshot {snapshot}")]
     PathNotInSnapshot {

@@ -33,12 +33,14 @@ pub mod forget;
 pub mod index;
 pub mod metadata;
 pub mod packer;
+mod prefix;
 pub mod progress;
 pub mod prune;
 pub mod repo;
 pub mod restore;
 pub mod snapshots;
 pub mod stats;
+pub mod tag;
 pub mod tree_walk;
 mod workers;
 

@@ -4,6 +4,7 @@
 use crate::backend::{Backend, PutOutcome};
 use crate::error::{Error, Result};
 use crate::index::Index;
+use crate::prefix::{Matches, by_prefix};
 use rayon::prelude::*;
 use repo_format::compress::AUTO_LEVEL;
 use repo_format::config::{ChunkerParams, Config, FORMAT_VERSION};
@@ -384,9 +385,82 @@ impl Repository {
         Ok(all)
     }
 
+    /// Remove a snapshot object (its data stays until prune). Removing a
+    /// snapshot that is already gone succeeds.
+    pub fn delete_snapshot(&self, id: &SnapshotId) -> Result<()> {
+        self.backend.delete(&object_path(FileKind::Snapshot, &id.0))
+    }
+
     /// Add a key for another password; returns its id.
     pub fn add_key(&self, password: &[u8], kdf: KdfParams) -> Result<KeyId> {
         add_key(&self.backend, &self.key, password, kdf)
+    }
+
+    /// Every key file, oldest first (key files are not encrypted; nothing
+    /// secret is returned).
+    pub fn keys(&self) -> Result<Vec<(KeyId, KeyFile)>> {
+        let mut keys = self
+            .list_ids(FileKind::Key)?
+            .into_iter()
+            .map(|id| {
+                let path = object_path(FileKind::Key, &id);
+                let bytes = self.backend.get(&path)?;
+                let file = KeyFile::decode(&bytes).map_err(|e| Error::format(path, e))?;
+                Ok((KeyId(id), file))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        keys.sort_by_key(|(id, k)| (k.created, *id));
+        Ok(keys)
+    }
+
+    /// The key named by its full id or a unique prefix (4 hex digits or more).
+    pub fn find_key(&self, arg: &str) -> Result<KeyId> {
+        let ids = self.list_ids(FileKind::Key)?;
+        match by_prefix(arg, ids, |id| id) {
+            None => Err(Error::InvalidArgument {
+                what: "key",
+                detail: format!("{arg:?}: give at least 4 hex digits of a key id"),
+            }),
+            Some(Matches::One(id)) => Ok(KeyId(id)),
+            Some(Matches::None) => Err(Error::KeyNotFound(arg.to_owned())),
+            Some(Matches::Many(count)) => Err(Error::AmbiguousKey {
+                prefix: arg.to_owned(),
+                count,
+            }),
+        }
+    }
+
+    /// Remove a key file. Refuses the key this repository was opened with
+    /// (see [`Repository::change_password`]) and the repository's last key.
+    pub fn remove_key(&self, id: KeyId) -> Result<()> {
+        let refuse = |reason| Error::KeyRefused {
+            key: id.short(),
+            reason,
+        };
+        if id == self.key_id {
+            return Err(refuse(
+                "it is the key in use; open the repository with another key's password to remove it, or use 'vault key passwd'",
+            ));
+        }
+        let ids = self.list_ids(FileKind::Key)?;
+        if !ids.contains(&id.0) {
+            return Err(Error::KeyNotFound(id.to_hex()));
+        }
+        if ids.len() < 2 {
+            return Err(refuse("it is the repository's last key"));
+        }
+        self.backend.delete(&object_path(FileKind::Key, &id.0))
+    }
+
+    /// Replace the key in use by a new key for `password`: the new key is
+    /// written first, then the old one removed, so a crash leaves both.
+    /// Returns the new key's id, which is then the key in use.
+    pub fn change_password(&mut self, password: &[u8], kdf: KdfParams) -> Result<KeyId> {
+        let old = self.key_id;
+        let new = self.add_key(password, kdf)?;
+        self.key_id = new;
+        self.backend.delete(&object_path(FileKind::Key, &old.0))?;
+        Ok(new)
     }
 }
 
@@ -409,4 +483,61 @@ fn add_key(backend: &Backend, key: &MasterKey, password: &[u8], kdf: KdfParams) 
     let id = Id::hash(&bytes);
     backend.put_once(&object_path(FileKind::Key, &id), bytes)?;
     Ok(KeyId(id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> KdfParams {
+        KdfParams {
+            memory_kib: 64,
+            iterations: 1,
+            ..KdfParams::DEFAULT
+        }
+    }
+
+    #[test]
+    fn keys_add_find_remove_and_change_password() {
+        let url = "memory://repo-keys-test";
+        let options = InitOptions {
+            kdf: cheap(),
+            ..InitOptions::default()
+        };
+        let mut repo = Repository::init(Backend::open(url).unwrap(), b"one", &options).unwrap();
+        let first = repo.key_id();
+        // The last key, which is also the key in use, stays.
+        assert!(matches!(
+            repo.remove_key(first),
+            Err(Error::KeyRefused { .. })
+        ));
+        let second = repo.add_key(b"two", cheap()).unwrap();
+        assert_eq!(repo.keys().unwrap().len(), 2);
+        assert_eq!(repo.find_key(&second.to_hex()[..8]).unwrap(), second);
+        assert!(matches!(
+            repo.find_key("abc"),
+            Err(Error::InvalidArgument { .. })
+        ));
+        assert!(matches!(
+            repo.remove_key(first),
+            Err(Error::KeyRefused { .. })
+        ));
+        // Both passwords open it.
+        let two = Repository::open(Backend::open(url).unwrap(), b"two").unwrap();
+        assert_eq!(two.key_id(), second);
+        // The other key may go: removing the first through the second.
+        two.remove_key(first).unwrap();
+        assert!(matches!(
+            Repository::open(Backend::open(url).unwrap(), b"one"),
+            Err(Error::WrongPassword)
+        ));
+        // passwd: a new key replaces the one in use.
+        repo = two;
+        let third = repo.change_password(b"three", cheap()).unwrap();
+        assert_eq!(repo.key_id(), third);
+        let ids: Vec<KeyId> = repo.keys().unwrap().into_iter().map(|(id, _)| id).collect();
+        assert_eq!(ids, [third]);
+        assert!(Repository::open(Backend::open(url).unwrap(), b"two").is_err());
+        Repository::open(Backend::open(url).unwrap(), b"three").unwrap();
+    }
 }

@@ -3,6 +3,7 @@
 //! `latest`).
 
 use crate::error::{Error, Result};
+use crate::prefix::{Matches, by_prefix};
 use crate::repo::Repository;
 use repo_format::SnapshotId;
 use repo_format::snapshot::Snapshot;
@@ -22,13 +23,7 @@ impl SnapshotFilter {
     /// Whether `s` passes.
     pub fn matches(&self, s: &Snapshot) -> bool {
         let host = self.hosts.is_empty() || self.hosts.contains(&s.hostname);
-        let tags = self.tags.is_empty()
-            || self.tags.iter().any(|list| {
-                list.split(',')
-                    .map(str::trim)
-                    .filter(|t| !t.is_empty())
-                    .all(|t| s.tags.iter().any(|st| st == t))
-            });
+        let tags = self.tags.is_empty() || self.tags.iter().any(|list| has_tags(&s.tags, list));
         let paths = self.paths.is_empty()
             || self.paths.iter().any(|p| {
                 let p = p.trim_end_matches('/');
@@ -38,6 +33,20 @@ impl SnapshotFilter {
             });
         host && tags && paths
     }
+}
+
+/// Whether a snapshot with `tags` carries every tag of `list` (`a,b` needs
+/// both). An empty list (`''`) matches untagged snapshots only, as in restic.
+pub fn has_tags(tags: &[String], list: &str) -> bool {
+    let mut wanted = list
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .peekable();
+    if wanted.peek().is_none() {
+        return tags.is_empty();
+    }
+    wanted.all(|t| tags.iter().any(|s| s == t))
 }
 
 /// Find the snapshot named by `arg` among those `filter` passes (the filter
@@ -51,9 +60,37 @@ pub fn find_snapshot(
     select(all, arg, filter)
 }
 
+/// [`find_snapshot`] over an already loaded list (oldest first).
+pub fn select(
+    all: Vec<(SnapshotId, Snapshot)>,
+    arg: &str,
+    filter: &SnapshotFilter,
+) -> Result<(SnapshotId, Snapshot)> {
+    let mut candidates = all.into_iter().filter(|(_, s)| filter.matches(s));
+    if arg == "latest" {
+        return candidates
+            .next_back()
+            .ok_or_else(|| Error::SnapshotNotFound(arg.to_owned()));
+    }
+    let Some(matches) = by_prefix(arg, candidates, |(id, _)| &id.0) else {
+        return Err(Error::InvalidArgument {
+            what: "snapshot",
+            detail: format!("{arg:?}: give 'latest' or at least 4 hex digits of a snapshot id"),
+        });
+    };
+    match matches {
+        Matches::One(found) => Ok(found),
+        Matches::None => Err(Error::SnapshotNotFound(arg.to_owned())),
+        Matches::Many(count) => Err(Error::AmbiguousSnapshot {
+            prefix: arg.to_owned(),
+            count,
+        }),
+    }
+}
+
 /// The snapshots named by `args` (each as [`select`] takes it), or with no
 /// args every snapshot `filter` passes; oldest first, each once.
-pub fn select_all(
+pub fn select_many(
     all: Vec<(SnapshotId, Snapshot)>,
     args: &[String],
     filter: &SnapshotFilter,
@@ -61,63 +98,14 @@ pub fn select_all(
     if args.is_empty() {
         return Ok(all.into_iter().filter(|(_, s)| filter.matches(s)).collect());
     }
-    let mut chosen = vec![false; all.len()];
+    let mut chosen = std::collections::HashSet::new();
     for arg in args {
-        let i = position(&all, arg, filter)?;
-        if let Some(c) = chosen.get_mut(i) {
-            *c = true;
-        }
+        chosen.insert(select(all.clone(), arg, filter)?.0);
     }
-    let mut keep = chosen.into_iter();
     Ok(all
         .into_iter()
-        .filter(|_| keep.next().unwrap_or(false))
+        .filter(|(id, _)| chosen.contains(id))
         .collect())
-}
-
-/// [`find_snapshot`] over an already loaded list (oldest first).
-pub fn select(
-    all: Vec<(SnapshotId, Snapshot)>,
-    arg: &str,
-    filter: &SnapshotFilter,
-) -> Result<(SnapshotId, Snapshot)> {
-    let i = position(&all, arg, filter)?;
-    all.into_iter()
-        .nth(i)
-        .ok_or(Error::Internal("snapshot position"))
-}
-
-/// Where in `all` the snapshot named by `arg` is.
-fn position(all: &[(SnapshotId, Snapshot)], arg: &str, filter: &SnapshotFilter) -> Result<usize> {
-    let mut candidates = all
-        .iter()
-        .enumerate()
-        .filter(|(_, (_, s))| filter.matches(s));
-    if arg == "latest" {
-        return candidates
-            .next_back()
-            .map(|(i, _)| i)
-            .ok_or_else(|| Error::SnapshotNotFound(arg.to_owned()));
-    }
-    let prefix = arg.to_ascii_lowercase();
-    if prefix.len() < 4 || prefix.len() > 64 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(Error::InvalidArgument {
-            what: "snapshot",
-            detail: format!("{arg:?}: give 'latest' or at least 4 hex digits of a snapshot id"),
-        });
-    }
-    let matching: Vec<usize> = candidates
-        .filter(|(_, (id, _))| id.to_hex().starts_with(&prefix))
-        .map(|(i, _)| i)
-        .collect();
-    match matching.as_slice() {
-        [one] => Ok(*one),
-        [] => Err(Error::SnapshotNotFound(arg.to_owned())),
-        _ => Err(Error::AmbiguousSnapshot {
-            prefix: arg.to_owned(),
-            count: matching.len(),
-        }),
-    }
 }
 
 #[cfg(test)]
@@ -165,40 +153,40 @@ mod tests {
     }
 
     #[test]
-    fn select_all_no_args_is_every_filtered_snapshot_oldest_first() {
-        let all = select_all(list(), &[], &SnapshotFilter::default()).unwrap();
+    fn select_many_no_args_is_every_filtered_snapshot_oldest_first() {
+        let all = select_many(list(), &[], &SnapshotFilter::default()).unwrap();
         assert_eq!(ids(&all), ["aaaa01", "aaaa02", "bbbb01"]);
         let host_a = SnapshotFilter {
             hosts: vec!["a".to_owned()],
             ..SnapshotFilter::default()
         };
         assert_eq!(
-            ids(&select_all(list(), &[], &host_a).unwrap()),
+            ids(&select_many(list(), &[], &host_a).unwrap()),
             ["aaaa01", "aaaa02"]
         );
-        let latest = select_all(list(), &["latest".to_owned()], &host_a).unwrap();
+        let latest = select_many(list(), &["latest".to_owned()], &host_a).unwrap();
         assert_eq!(ids(&latest), ["aaaa02"]);
     }
 
     #[test]
-    fn select_all_args_each_once_in_time_order_errors_named() {
+    fn select_many_args_each_once_in_time_order_errors_named() {
         let args: Vec<String> = ["bbbb", "aaaa01", "latest", "bbbb01"]
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let found = select_all(list(), &args, &SnapshotFilter::default()).unwrap();
+        let found = select_many(list(), &args, &SnapshotFilter::default()).unwrap();
         assert_eq!(ids(&found), ["aaaa01", "bbbb01"]);
         let f = SnapshotFilter::default();
         assert!(matches!(
-            select_all(list(), &["aaaa".to_owned()], &f),
+            select_many(list(), &["aaaa".to_owned()], &f),
             Err(Error::AmbiguousSnapshot { count: 2, .. })
         ));
         assert!(matches!(
-            select_all(list(), &["cccc".to_owned()], &f),
+            select_many(list(), &["cccc".to_owned()], &f),
             Err(Error::SnapshotNotFound(_))
         ));
         assert!(matches!(
-            select_all(list(), &["xy".to_owned()], &f),
+            select_many(list(), &["xy".to_owned()], &f),
             Err(Error::InvalidArgument { .. })
         ));
     }

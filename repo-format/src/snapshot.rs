@@ -66,7 +66,8 @@ pub struct Snapshot {
     pub excludes: Vec<String>,
     /// The command whose output was backed up (`--stdin-from-command`).
     pub command: Option<Vec<String>>,
-    /// The snapshot this one was copied from, in another repository.
+    /// The snapshot this one started as: copied from another repository,
+    /// or rewritten by `tag` (set once, kept through later rewrites).
     pub original: Option<SnapshotId>,
     /// The program that wrote it (`vault 0.1.0`).
     pub program_version: String,

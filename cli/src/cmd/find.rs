@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use chrono::TimeZone;
 use engine::find::{FindOptions, Finder};
 use engine::repo_format::tree::Timestamp;
-use engine::snapshots::select_all;
+use engine::snapshots::select_many;
 use serde_json::json;
 
 /// Run `find`.
@@ -27,7 +27,7 @@ pub fn run(g: &Global, a: &FindArgs) -> Result<u8> {
             .transpose()?,
     })?;
     let repo = super::open_with_index(g)?;
-    let chosen = select_all(repo.snapshots()?, &a.snapshots, &super::filter(&a.filter))?;
+    let chosen = select_many(repo.snapshots()?, &a.snapshots, &super::filter(&a.filter))?;
     // JSON: one array, written as the matches come, so that memory does not
     // grow with the number of matches.
     if g.json {

@@ -4,11 +4,14 @@ mod backup;
 mod cat;
 mod diff;
 mod find;
+mod forget;
 mod init;
+mod key;
 mod prune;
 mod read;
 mod restore;
 mod stats;
+mod tag;
 
 use crate::args::{Cli, Command, FilterArgs, Global};
 use crate::password;
@@ -31,6 +34,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Stats(a) => stats::run(g, &a),
         Command::Find(a) => find::run(g, &a),
         Command::Diff(a) => diff::run(g, &a),
+        Command::Forget(a) => forget::run(g, &a),
+        Command::Tag(a) => tag::run(g, &a),
+        Command::Key(a) => key::run(g, &a),
     }
 }
 

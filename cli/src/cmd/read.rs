@@ -61,11 +61,10 @@ pub fn snapshots(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
             .as_ref()
             .map(|m| output::size(m.total_bytes_processed))
             .unwrap_or_default();
-        let time = output::time(&s.time, s.utc_offset);
         out!(
             "{:<8}  {:<25}  {:<16}  {:<16}  {:>10}  {}",
             id.short(),
-            time.get(..19).unwrap_or(&time).replace('T', " "),
+            output::table_time(&s.time, s.utc_offset),
             s.hostname,
             s.tags.join(","),
             size,

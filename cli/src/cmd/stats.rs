@@ -4,14 +4,14 @@ use crate::args::{Global, StatsArgs, StatsMode};
 use crate::exit;
 use crate::output;
 use anyhow::{Context, Result};
-use engine::snapshots::select_all;
+use engine::snapshots::select_many;
 use engine::stats::stats;
 use serde_json::json;
 
 /// Run `stats`.
 pub fn run(g: &Global, a: &StatsArgs) -> Result<u8> {
     let repo = super::open_with_index(g)?;
-    let chosen = select_all(repo.snapshots()?, &a.snapshots, &super::filter(&a.filter))?;
+    let chosen = select_many(repo.snapshots()?, &a.snapshots, &super::filter(&a.filter))?;
     let roots: Vec<_> = chosen.iter().map(|(_, s)| s.tree).collect();
     let report = stats(&repo, &roots).context("while counting")?;
     let mode = match a.mode {

@@ -1,0 +1,249 @@
+//! `vault forget`: remove the snapshots named, or those a retention policy
+//! does not keep, group by group (restic's semantics; the policy itself is
+//! `engine::forget`).
+
+use crate::args::{ForgetArgs, Global};
+use crate::exit;
+use crate::output;
+use anyhow::{Context, Result, bail};
+use engine::forget::{ForgetPlan, GroupBy, GroupKey, GroupPlan, Keep, Policy, Span, Verdict};
+use engine::repo_format::SnapshotId;
+use engine::repo_format::snapshot::Snapshot;
+use engine::snapshots::select_many;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+fn keep(flag: &str, value: &Option<String>) -> Result<Keep> {
+    value.as_deref().map_or(Ok(Keep::Off), |v| {
+        Keep::parse(v).with_context(|| format!("while reading --{flag}"))
+    })
+}
+
+fn span(flag: &str, value: &Option<String>) -> Result<Option<Span>> {
+    value
+        .as_deref()
+        .map(|v| Span::parse(v).with_context(|| format!("while reading --{flag}")))
+        .transpose()
+}
+
+/// The policy the flags describe.
+fn policy(a: &ForgetArgs) -> Result<Policy> {
+    Ok(Policy {
+        last: keep("keep-last", &a.keep_last)?,
+        periods: [
+            keep("keep-hourly", &a.keep_hourly)?,
+            keep("keep-daily", &a.keep_daily)?,
+            keep("keep-weekly", &a.keep_weekly)?,
+            keep("keep-monthly", &a.keep_monthly)?,
+            keep("keep-yearly", &a.keep_yearly)?,
+        ],
+        within: span("keep-within", &a.keep_within)?,
+        within_periods: [
+            span("keep-within-hourly", &a.keep_within_hourly)?,
+            span("keep-within-daily", &a.keep_within_daily)?,
+            span("keep-within-weekly", &a.keep_within_weekly)?,
+            span("keep-within-monthly", &a.keep_within_monthly)?,
+            span("keep-within-yearly", &a.keep_within_yearly)?,
+        ],
+        tags: a.keep_tags.clone(),
+    })
+}
+
+/// Run `forget`.
+pub fn run(g: &Global, a: &ForgetArgs) -> Result<u8> {
+    let policy = policy(a)?;
+    let group_by = a
+        .group_by
+        .as_deref()
+        .map_or(Ok(GroupBy::default()), GroupBy::parse)?;
+    let by_id = !a.snapshots.is_empty();
+    match (by_id, policy.is_empty()) {
+        (false, true) => bail!(
+            "no policy and no snapshots given, so nothing would be removed: name snapshots, or give a policy such as --keep-last 10"
+        ),
+        (true, false) => {
+            bail!(
+                "give either snapshots to remove or a --keep-* policy, not both; nothing was removed"
+            )
+        }
+        (true, true) if a.group_by.is_some() || a.allow_remove_all => bail!(
+            "--group-by and --allow-remove-all apply to a policy, not to snapshots named by id; nothing was removed"
+        ),
+        _ => {}
+    }
+    let repo = super::open(g)?;
+    let selected = select_many(repo.snapshots()?, &a.snapshots, &super::filter(&a.filter))?;
+    let plan = if by_id {
+        ForgetPlan {
+            groups: vec![GroupPlan {
+                key: GroupKey::default(),
+                verdicts: selected
+                    .iter()
+                    .map(|(id, _)| Verdict {
+                        id: *id,
+                        reasons: Vec::new(),
+                    })
+                    .collect(),
+            }],
+        }
+    } else {
+        let plan = engine::forget::plan(&policy, group_by, &selected, chrono::Utc::now());
+        let emptied = plan.groups_removing_all();
+        if !emptied.is_empty() && !a.allow_remove_all {
+            let names: Vec<String> = emptied.iter().map(|k| k.to_string()).collect();
+            bail!(
+                "refusing to remove every snapshot of {} (the policy keeps none); nothing was removed: change the policy, or add --allow-remove-all",
+                names.join("; ")
+            );
+        }
+        plan
+    };
+    let snapshots: HashMap<SnapshotId, &Snapshot> =
+        selected.iter().map(|(id, s)| (*id, s)).collect();
+    let removals = plan.removals();
+    if !g.json && !g.quiet && !by_id {
+        print_plan(&policy, &plan, &snapshots)?;
+    }
+    if !a.dry_run {
+        for id in &removals {
+            repo.delete_snapshot(id)
+                .with_context(|| format!("while removing snapshot {}", id.short()))?;
+        }
+    }
+    if g.json {
+        let groups: Vec<Value> = plan
+            .groups
+            .iter()
+            .map(|group| group_json(group, &snapshots))
+            .collect();
+        output::print_json(&Value::Array(groups))?;
+    } else if !g.quiet {
+        let verb = if a.dry_run { "would remove" } else { "removed" };
+        if by_id {
+            for id in &removals {
+                out!("{verb} snapshot {}", id.short());
+            }
+        }
+        out!("{verb} {} snapshots", removals.len());
+    }
+    if a.prune {
+        // With --json, prune's report follows as a second JSON line.
+        let options = engine::prune::PruneOptions {
+            dry_run: a.dry_run,
+            ..engine::prune::PruneOptions::default()
+        };
+        super::prune::prune_open(g, &repo, &options)?;
+    }
+    Ok(exit::OK)
+}
+
+fn snapshot_value(id: &SnapshotId, snapshots: &HashMap<SnapshotId, &Snapshot>) -> Value {
+    snapshots
+        .get(id)
+        .map_or(Value::Null, |s| output::snapshot_json(id, s))
+}
+
+/// One group as restic's `forget --json` shows it: the group's key, the
+/// snapshots kept and removed, and why each kept one is kept.
+fn group_json(group: &GroupPlan, snapshots: &HashMap<SnapshotId, &Snapshot>) -> Value {
+    let (kept, removed): (Vec<&Verdict>, Vec<&Verdict>) =
+        group.verdicts.iter().partition(|v| v.keep());
+    json!({
+        "host": group.key.host,
+        "paths": group.key.paths,
+        "tags": group.key.tags,
+        "keep": kept.iter().map(|v| snapshot_value(&v.id, snapshots)).collect::<Vec<_>>(),
+        "remove": removed.iter().map(|v| snapshot_value(&v.id, snapshots)).collect::<Vec<_>>(),
+        "reasons": kept
+            .iter()
+            .map(|v| json!({"snapshot": snapshot_value(&v.id, snapshots), "matches": v.reasons}))
+            .collect::<Vec<_>>(),
+    })
+}
+
+fn print_plan(
+    policy: &Policy,
+    plan: &ForgetPlan,
+    snapshots: &HashMap<SnapshotId, &Snapshot>,
+) -> engine::Result<()> {
+    out!("Applying policy: {policy}");
+    for group in &plan.groups {
+        out!();
+        out!("snapshots for {}:", group.key);
+        let (kept, removed): (Vec<&Verdict>, Vec<&Verdict>) =
+            group.verdicts.iter().partition(|v| v.keep());
+        if !kept.is_empty() {
+            out!();
+            out!("keep {} snapshots:", kept.len());
+            table(&kept, snapshots, true)?;
+        }
+        if !removed.is_empty() {
+            out!();
+            out!("remove {} snapshots:", removed.len());
+            table(&removed, snapshots, false)?;
+        }
+    }
+    out!();
+    Ok(())
+}
+
+/// restic's table: one row per snapshot, its further reasons on rows of
+/// their own below it.
+fn table(
+    verdicts: &[&Verdict],
+    snapshots: &HashMap<SnapshotId, &Snapshot>,
+    reasons: bool,
+) -> engine::Result<()> {
+    let rows: Vec<(&Verdict, &Snapshot)> = verdicts
+        .iter()
+        .filter_map(|v| snapshots.get(&v.id).map(|s| (*v, *s)))
+        .collect();
+    let width = |title: &str, f: &dyn Fn(&Verdict, &Snapshot) -> usize| {
+        rows.iter()
+            .map(|(v, s)| f(v, s))
+            .max()
+            .unwrap_or(0)
+            .max(title.len())
+    };
+    let host_w = width("Host", &|_, s| s.hostname.len());
+    let tags_w = width("Tags", &|_, s| s.tags.join(",").len());
+    let reasons_w = if reasons {
+        width("Reasons", &|v, _| {
+            v.reasons.iter().map(String::len).max().unwrap_or(0)
+        })
+    } else {
+        0
+    };
+    let line = |id: &str, time: &str, host: &str, tags: &str, reason: &str, paths: &str| {
+        let mut l = format!("{id:<8}  {time:<19}  {host:<host_w$}  {tags:<tags_w$}  ");
+        if reasons {
+            l.push_str(&format!("{reason:<reasons_w$}  "));
+        }
+        l.push_str(paths);
+        l.trim_end().to_owned()
+    };
+    let header = line("ID", "Time", "Host", "Tags", "Reasons", "Paths");
+    let rule = "-".repeat(header.len().max(40));
+    out!("{header}");
+    out!("{rule}");
+    for (v, s) in &rows {
+        let mut reason_lines = v.reasons.iter().map(String::as_str);
+        out!(
+            "{}",
+            line(
+                &v.id.short(),
+                &output::table_time(&s.time, s.utc_offset),
+                &s.hostname,
+                &s.tags.join(","),
+                reason_lines.next().unwrap_or(""),
+                &s.paths.join(", ")
+            )
+        );
+        for reason in reason_lines {
+            out!("{}", line("", "", "", "", reason, ""));
+        }
+    }
+    out!("{rule}");
+    out!("{} snapshots", rows.len());
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! `vault key list|add|remove|passwd`: the repository's key files, one per
+//! password, each sealing the same master key.
+
+use crate::args::{Global, KeyArgs, KeyCommand, NewPasswordArgs};
+use crate::exit;
+use crate::output;
+use crate::password;
+use anyhow::Result;
+use engine::repo_format::key::{KdfParams, KeyFile};
+use engine::repo_format::tree::Timestamp;
+use serde_json::{Value, json};
+
+/// Run `key`.
+pub fn run(g: &Global, a: &KeyArgs) -> Result<u8> {
+    match &a.command {
+        KeyCommand::List => list(g),
+        KeyCommand::Add(n) => add(g, n),
+        KeyCommand::Remove(r) => {
+            let repo = super::open(g)?;
+            let id = repo.find_key(&r.id)?;
+            repo.remove_key(id)?;
+            report(
+                g,
+                json!({"removed": id.to_hex()}),
+                &format!("removed key {}", id.short()),
+            )
+        }
+        KeyCommand::Passwd(n) => {
+            let new_password = password::new_password(n.new_password_file.as_deref())?;
+            let mut repo = super::open(g)?;
+            let old = repo.key_id();
+            let new = repo.change_password(new_password.as_bytes(), KdfParams::DEFAULT)?;
+            report(
+                g,
+                json!({"added": new.to_hex(), "removed": old.to_hex()}),
+                &format!(
+                    "saved new key {}, removed key {}: the password is changed",
+                    new.short(),
+                    old.short()
+                ),
+            )
+        }
+    }
+}
+
+fn report(g: &Global, value: Value, line: &str) -> Result<u8> {
+    if g.json {
+        output::print_json(&value)?;
+    } else if !g.quiet {
+        out!("{line}");
+    }
+    Ok(exit::OK)
+}
+
+fn add(g: &Global, n: &NewPasswordArgs) -> Result<u8> {
+    let new_password = password::new_password(n.new_password_file.as_deref())?;
+    let repo = super::open(g)?;
+    let id = repo.add_key(new_password.as_bytes(), KdfParams::DEFAULT)?;
+    report(
+        g,
+        json!({"added": id.to_hex()}),
+        &format!("saved new key {}", id.short()),
+    )
+}
+
+fn list(g: &Global) -> Result<u8> {
+    let repo = super::open(g)?;
+    let current = repo.key_id();
+    let keys = repo.keys()?;
+    if g.json {
+        let list: Vec<Value> = keys
+            .iter()
+            .map(|(id, k)| {
+                json!({
+                    "id": id.to_hex(),
+                    "short_id": id.short(),
+                    "current": *id == current,
+                    "created": output::file_time(&Timestamp { secs: k.created, nanos: 0 }),
+                    "hostname": k.hostname,
+                    "username": k.username,
+                })
+            })
+            .collect();
+        output::print_json(&Value::Array(list))?;
+        return Ok(exit::OK);
+    }
+    let width = |field: fn(&KeyFile) -> &str| {
+        keys.iter()
+            .map(|(_, k)| field(k).len())
+            .max()
+            .unwrap_or(0)
+            .max(4)
+    };
+    let (user_w, host_w) = (width(|k| &k.username), width(|k| &k.hostname));
+    let header = format!(
+        " {:<8}  {:<user_w$}  {:<host_w$}  Created (UTC)",
+        "ID", "User", "Host"
+    );
+    out!("{header}");
+    out!("{}", "-".repeat(header.len() + 6));
+    for (id, k) in &keys {
+        let mark = if *id == current { '*' } else { ' ' };
+        out!(
+            "{mark}{:<8}  {:<user_w$}  {:<host_w$}  {}",
+            id.short(),
+            k.username,
+            k.hostname,
+            output::table_time(
+                &Timestamp {
+                    secs: k.created,
+                    nanos: 0
+                },
+                0
+            )
+        );
+    }
+    out!("{}", "-".repeat(header.len() + 6));
+    out!("{} keys; * marks the key in use", keys.len());
+    Ok(exit::OK)
+}

@@ -36,6 +36,7 @@ use repo_format::config::{ChunkerParams, Config, FORMAT_VERSION};
 use repo_format::crypto::{BlobKind, MasterKey, ObjectKind};
 use repo_format::index::{IndexFile, IndexPack};
 use repo_format::key::{KDF_ARGON2ID, KdfParams, KeyFile};
+use repo_format::lock::{Lock, LockKind};
 use repo_format::pack::{self, PackEntry};
 use repo_format::snapshot::{Snapshot, SnapshotSummary};
 use repo_format::tree::{ExtendedAttribute, Node, NodeKind, Timestamp, Tree};
@@ -91,6 +92,7 @@ struct Vectors {
     entries: Vec<PackEntry>,
     index: IndexFile,
     snapshot: Snapshot,
+    lock: Lock,
     /// (file name without `.hex`, bytes), in SPEC order.
     files: Vec<(&'static str, Vec<u8>)>,
 }
@@ -226,6 +228,14 @@ fn build() -> Vectors {
     files.push(("snapshot-id", Id::hash(&snapshot_sealed).0.to_vec()));
     files.push(("snapshot-sealed", snapshot_sealed));
 
+    // A maintenance lock held by a prune.
+    let lock = vector_lock();
+    let lock_payload = lock.encode();
+    let lock_sealed = master.seal_object(ObjectKind::Lock, &lock_payload, AUTO_LEVEL, nonce(0x09));
+    files.push(("lock-payload", lock_payload));
+    files.push(("lock-id", Id::hash(&lock_sealed).0.to_vec()));
+    files.push(("lock-sealed", lock_sealed));
+
     Vectors {
         master,
         key_file,
@@ -237,6 +247,7 @@ fn build() -> Vectors {
         entries,
         index,
         snapshot,
+        lock,
         files,
     }
 }
@@ -332,6 +343,20 @@ fn vector_snapshot(data: &[u8], tree_id: BlobId, blob_region: u64) -> Snapshot {
             total_files_processed: 2,
             total_bytes_processed: data.len() as u64 + 7,
         }),
+    }
+}
+
+fn vector_lock() -> Lock {
+    Lock {
+        kind: LockKind::Maintenance,
+        session: std::array::from_fn(|i| 0x30 + i as u8),
+        created: ts(1_700_000_200, 0),
+        refreshed: ts(1_700_000_500, 7),
+        hostname: "vectorhost".to_owned(),
+        username: "alice".to_owned(),
+        uid: 1000,
+        pid: 4242,
+        command: "prune".to_owned(),
     }
 }
 
@@ -662,12 +687,27 @@ fn snapshot_vector_decodes_to_the_snapshot() {
 }
 
 #[test]
+fn lock_vector_decodes_to_the_lock() {
+    let v = build();
+    let payload = read_vector("lock-payload");
+    assert_eq!(Lock::decode(&payload).unwrap(), v.lock);
+    assert_eq!(payload[0], LockKind::Maintenance as u8);
+    let sealed = read_vector("lock-sealed");
+    assert_eq!(Id::hash(&sealed).0.to_vec(), read_vector("lock-id"));
+    assert_eq!(
+        v.master.open_object(ObjectKind::Lock, &sealed).unwrap(),
+        payload
+    );
+}
+
+#[test]
 fn sealed_object_vectors_refuse_another_kind() {
     let v = build();
     for (name, kind, wrong) in [
         ("config-sealed", ObjectKind::Config, ObjectKind::Snapshot),
         ("index-sealed", ObjectKind::Index, ObjectKind::Snapshot),
         ("snapshot-sealed", ObjectKind::Snapshot, ObjectKind::Index),
+        ("lock-sealed", ObjectKind::Lock, ObjectKind::Snapshot),
     ] {
         let sealed = read_vector(name);
         assert!(v.master.open_object(kind, &sealed).is_ok(), "{name}");

@@ -27,6 +27,7 @@ pub mod error;
 pub mod exclude;
 pub mod forget;
 pub mod index;
+pub mod lock;
 pub mod metadata;
 pub mod packer;
 pub mod progress;

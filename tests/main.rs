@@ -8,6 +8,7 @@ mod common;
 mod errors;
 mod excludes;
 mod incremental;
+mod locks;
 mod restore;
 mod roundtrip;
 mod stdin;

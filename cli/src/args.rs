@@ -48,6 +48,9 @@ pub struct Global {
     /// Do not lock the repository (read-only commands only)
     #[arg(long, global = true)]
     pub no_lock: bool,
+    /// Wait this long for a conflicting lock to go away (e.g. 30s, 5m, 2h30m)
+    #[arg(long, global = true, value_name = "DURATION", default_value = "0")]
+    pub retry_lock: String,
 }
 
 /// The commands.
@@ -67,6 +70,8 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Print a decrypted repository object (for debugging)
     Cat(CatArgs),
+    /// Remove stale locks (of processes that no longer run)
+    Unlock(UnlockArgs),
 }
 
 /// Snapshot filters shared by several commands.
@@ -255,4 +260,12 @@ pub struct CatArgs {
     pub kind: CatKind,
     /// Its id (snapshots also take a prefix or latest)
     pub id: Option<String>,
+}
+
+/// `vault unlock`.
+#[derive(Args, Debug)]
+pub struct UnlockArgs {
+    /// Remove every lock, also those of processes that may still run
+    #[arg(long)]
+    pub remove_all: bool,
 }

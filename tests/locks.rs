@@ -138,6 +138,7 @@ fn retry_lock_rejects_a_malformed_duration() {
 }
 
 #[test]
+#[cfg(target_os = "linux")] // dead pids are told from /proc
 fn killed_backup_leaves_a_stale_lock_that_unlock_removes() {
     let repo = Repo::new();
     let (_dir, src) = source_with_file();

@@ -746,6 +746,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(target_os = "linux")] // dead pids are told from /proc
     fn lock_of_a_dead_process_on_this_host_is_stale() {
         let repo = repo("dead-pid");
         let mut child = std::process::Command::new("true").spawn().unwrap();

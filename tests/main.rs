@@ -11,6 +11,7 @@ mod forget;
 mod incremental;
 mod inspect;
 mod keys;
+mod locks;
 mod restore;
 mod roundtrip;
 mod stdin;

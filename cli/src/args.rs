@@ -48,6 +48,9 @@ pub struct Global {
     /// Do not lock the repository (read-only commands only)
     #[arg(long, global = true)]
     pub no_lock: bool,
+    /// Wait this long for a conflicting lock to go away (e.g. 30s, 5m, 2h30m)
+    #[arg(long, global = true, value_name = "DURATION", default_value = "0")]
+    pub retry_lock: String,
 }
 
 /// The commands.
@@ -81,6 +84,8 @@ pub enum Command {
     Find(FindArgs),
     /// Show what changed between two snapshots
     Diff(DiffArgs),
+    /// Remove stale locks (of processes that no longer run)
+    Unlock(UnlockArgs),
 }
 
 /// Snapshot filters shared by several commands.
@@ -487,4 +492,12 @@ pub struct NewPasswordArgs {
 pub struct KeyRemoveArgs {
     /// Key id, or a unique prefix of at least 4 hex digits
     pub id: String,
+}
+
+/// `vault unlock`.
+#[derive(Args, Debug)]
+pub struct UnlockArgs {
+    /// Remove every lock, also those of processes that may still run
+    #[arg(long)]
+    pub remove_all: bool,
 }

@@ -13,6 +13,7 @@ macro_rules! out {
 
 mod args;
 mod cmd;
+mod duration;
 mod output;
 mod password;
 
@@ -41,6 +42,7 @@ fn exit_code_of(err: &anyhow::Error) -> u8 {
             return match e {
                 engine::Error::RepositoryNotFound { .. } => exit::NO_REPOSITORY,
                 engine::Error::WrongPassword => exit::WRONG_PASSWORD,
+                engine::Error::Locked { .. } => exit::LOCKED,
                 _ => exit::FATAL,
             };
         }

@@ -240,6 +240,15 @@ impl Backend {
             .map_err(|e| Self::map_err("head", path, e))
     }
 
+    /// When an object was last written, as the store reports it.
+    pub fn modified(&self, path: &str) -> Result<chrono::DateTime<chrono::Utc>> {
+        let full = self.full(path);
+        self.runtime
+            .block_on(self.store.head(&full))
+            .map(|m| m.last_modified)
+            .map_err(|e| Self::map_err("head", path, e))
+    }
+
     /// Whether an object exists.
     pub fn exists(&self, path: &str) -> Result<bool> {
         match self.size(path) {
@@ -289,6 +298,7 @@ mod tests {
         assert_eq!(&b.get("keys/a").unwrap()[..], b"one");
         assert_eq!(&b.get_range("keys/a", 1..3).unwrap()[..], b"ne");
         assert_eq!(b.size("keys/a").unwrap(), 3);
+        assert!(b.modified("keys/a").unwrap() <= chrono::Utc::now());
         b.put_once("data/ab/c", vec![1; 10]).unwrap();
         let mut listed = b.list("data").unwrap();
         listed.sort();

@@ -147,6 +147,22 @@ pub enum Error {
     /// The repository is damaged in a way that stops the operation.
     #[error("the repository is damaged: {0}")]
     RepositoryDamaged(String),
+    /// Another process holds a lock that conflicts with the one wanted.
+    #[error("repository is locked by {holder}{}; {}", waited_suffix(.waited), holder.advice())]
+    Locked {
+        /// The lock in the way.
+        holder: Box<crate::lock::LockHolder>,
+        /// How long acquiring waited for it (`--retry-lock`).
+        waited: std::time::Duration,
+    },
+    /// The lock this process held was removed or could not be refreshed.
+    #[error("the repository lock {} was lost ({reason}); the command stopped before committing its work: run it again", .lock.short())]
+    LockLost {
+        /// The lock object last written.
+        lock: repo_format::LockId,
+        /// Why it counts as lost.
+        reason: String,
+    },
     /// A worker thread died.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -158,6 +174,14 @@ fn tail_suffix(tail: &str) -> String {
         String::new()
     } else {
         format!(": {}", t.lines().last().unwrap_or(t))
+    }
+}
+
+fn waited_suffix(waited: &std::time::Duration) -> String {
+    if waited.as_secs() == 0 {
+        String::new()
+    } else {
+        format!(" (waited {}s)", waited.as_secs())
     }
 }
 

@@ -31,6 +31,7 @@ pub mod exclude;
 pub mod find;
 pub mod forget;
 pub mod index;
+pub mod lock;
 pub mod metadata;
 pub mod packer;
 mod prefix;

@@ -51,6 +51,9 @@ pub struct PruneOptions {
     pub max_repack_size: Option<u64>,
     /// Plan and report only.
     pub dry_run: bool,
+    /// The lock prune runs under: checked before each step that writes or
+    /// deletes, so that a prune whose lock was lost stops.
+    pub lock: Option<crate::lock::LockHandle>,
 }
 
 impl Default for PruneOptions {
@@ -59,6 +62,7 @@ impl Default for PruneOptions {
             max_unused: MaxUnused::Percent(5.0),
             max_repack_size: None,
             dry_run: false,
+            lock: None,
         }
     }
 }
@@ -127,6 +131,29 @@ pub trait Sessions {
     fn live(&self) -> Result<HashSet<Session>>;
 }
 
+/// The live lock sessions of other processes, read from the repository's
+/// locks.
+pub struct OtherLocks<'a> {
+    /// The repository.
+    pub repo: &'a Repository,
+    /// The caller's own session, left out.
+    pub own: Option<Session>,
+}
+
+impl Sessions for OtherLocks<'_> {
+    fn live(&self) -> Result<HashSet<Session>> {
+        let mut live = crate::lock::active_sessions(self.repo)?;
+        if let Some(own) = &self.own {
+            live.remove(own);
+        }
+        Ok(live)
+    }
+}
+
+fn check_lock(options: &PruneOptions) -> Result<()> {
+    options.lock.as_ref().map_or(Ok(()), |l| l.check())
+}
+
 /// Remove unreferenced data. `sessions` reports the live lock sessions of
 /// other processes.
 pub fn prune(
@@ -139,6 +166,7 @@ pub fn prune(
     let mut rescued = 0;
     if !options.dry_run {
         // Finish what earlier prunes condemned, if they may.
+        check_lock(options)?;
         let earlier = finish_notices(repo, sessions)?;
         deleted = earlier.deleted;
         rescued = earlier.rescued;
@@ -199,6 +227,7 @@ pub fn prune(
 
     let mut condemned: Vec<PackId> = plan.unindexed.clone();
     if !plan.repack.is_empty() || !plan.delete.is_empty() {
+        check_lock(options)?;
         let written = repack(repo, &plan.repack, &plan.owned)?;
         for p in &written {
             report.packs_written.add(p.size);
@@ -218,6 +247,7 @@ pub fn prune(
         condemned.sort_unstable();
         let mut known = snapshot_ids;
         known.sort_unstable();
+        check_lock(options)?;
         let notice = Deletion {
             time: now(),
             packs: condemned,
@@ -226,6 +256,7 @@ pub fn prune(
         };
         repo.save_object(FileKind::Deletion, ObjectKind::Deletion, &notice.encode())?;
     }
+    check_lock(options)?;
     let last = finish_notices(repo, sessions)?;
     report.deleted = PackCount {
         packs: deleted.packs + last.deleted.packs,

@@ -196,33 +196,19 @@ impl Repository {
 
     /// Encrypt and store an object of `kind` under its content hash.
     pub fn save_object(&self, file: FileKind, kind: ObjectKind, payload: &[u8]) -> Result<Id> {
-        let sealed = self.key.seal_object(
+        store_object(
+            &self.backend,
+            &self.key,
+            self.config.compression_level,
+            file,
             kind,
             payload,
-            self.config.compression_level,
-            crate::random_nonce(),
-        );
-        let id = Id::hash(&sealed);
-        self.backend.put_once(&object_path(file, &id), sealed)?;
-        Ok(id)
+        )
     }
 
     /// Read and decrypt an object, checking that its name matches its bytes.
     pub fn load_object(&self, file: FileKind, kind: ObjectKind, id: &Id) -> Result<Vec<u8>> {
-        let path = object_path(file, id);
-        let sealed = self.backend.get(&path)?;
-        if Id::hash(&sealed) != *id {
-            return Err(Error::format(
-                path,
-                repo_format::FormatError::IdMismatch {
-                    what: "object",
-                    expected: id.to_hex(),
-                },
-            ));
-        }
-        self.key
-            .open_object(kind, &sealed)
-            .map_err(|e| Error::format(path, e))
+        fetch_object(&self.backend, &self.key, file, kind, id)
     }
 
     /// Ids of every object of a kind.
@@ -462,6 +448,46 @@ impl Repository {
         self.backend.delete(&object_path(FileKind::Key, &old.0))?;
         Ok(new)
     }
+}
+
+/// Seal `payload` as an object of `kind` and store it under its hash; the
+/// body of [`Repository::save_object`], for holders of a backend and key
+/// without a `Repository` (the lock refresher's thread).
+pub(crate) fn store_object(
+    backend: &Backend,
+    key: &MasterKey,
+    compression_level: i32,
+    file: FileKind,
+    kind: ObjectKind,
+    payload: &[u8],
+) -> Result<Id> {
+    let sealed = key.seal_object(kind, payload, compression_level, crate::random_nonce());
+    let id = Id::hash(&sealed);
+    backend.put_once(&object_path(file, &id), sealed)?;
+    Ok(id)
+}
+
+/// The body of [`Repository::load_object`] (see [`store_object`]).
+pub(crate) fn fetch_object(
+    backend: &Backend,
+    key: &MasterKey,
+    file: FileKind,
+    kind: ObjectKind,
+    id: &Id,
+) -> Result<Vec<u8>> {
+    let path = object_path(file, id);
+    let sealed = backend.get(&path)?;
+    if Id::hash(&sealed) != *id {
+        return Err(Error::format(
+            path,
+            repo_format::FormatError::IdMismatch {
+                what: "object",
+                expected: id.to_hex(),
+            },
+        ));
+    }
+    key.open_object(kind, &sealed)
+        .map_err(|e| Error::format(path, e))
 }
 
 fn add_key(backend: &Backend, key: &MasterKey, password: &[u8], kdf: KdfParams) -> Result<KeyId> {

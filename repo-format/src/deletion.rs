@@ -13,8 +13,7 @@ use crate::id::{PackId, SnapshotId};
 use crate::tree::Timestamp;
 use serde::{Deserialize, Serialize};
 
-/// Length of a lock session id.
-pub const SESSION_LEN: usize = 16;
+pub use crate::lock::SESSION_LEN;
 
 /// The payload of a deletion notice.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -25,6 +25,7 @@ pub mod id;
 pub mod index;
 pub mod key;
 pub mod layout;
+pub mod lock;
 pub mod pack;
 pub mod snapshot;
 pub mod tree;

@@ -37,6 +37,7 @@ use repo_format::crypto::{BlobKind, MasterKey, ObjectKind};
 use repo_format::deletion::Deletion;
 use repo_format::index::{IndexFile, IndexPack};
 use repo_format::key::{KDF_ARGON2ID, KdfParams, KeyFile};
+use repo_format::lock::{Lock, LockKind};
 use repo_format::pack::{self, PackEntry};
 use repo_format::snapshot::{Snapshot, SnapshotSummary};
 use repo_format::tree::{ExtendedAttribute, Node, NodeKind, Timestamp, Tree};
@@ -93,6 +94,7 @@ struct Vectors {
     index: IndexFile,
     snapshot: Snapshot,
     deletion: Deletion,
+    lock: Lock,
     /// (file name without `.hex`, bytes), in SPEC order.
     files: Vec<(&'static str, Vec<u8>)>,
 }
@@ -239,6 +241,13 @@ fn build() -> Vectors {
     );
     files.push(("deletion-payload", deletion_payload));
     files.push(("deletion-sealed", deletion_sealed));
+    // A maintenance lock held by a prune.
+    let lock = vector_lock();
+    let lock_payload = lock.encode();
+    let lock_sealed = master.seal_object(ObjectKind::Lock, &lock_payload, AUTO_LEVEL, nonce(0x09));
+    files.push(("lock-payload", lock_payload));
+    files.push(("lock-id", Id::hash(&lock_sealed).0.to_vec()));
+    files.push(("lock-sealed", lock_sealed));
 
     Vectors {
         master,
@@ -252,6 +261,7 @@ fn build() -> Vectors {
         index,
         snapshot,
         deletion,
+        lock,
         files,
     }
 }
@@ -356,6 +366,20 @@ fn vector_snapshot(data: &[u8], tree_id: BlobId, blob_region: u64) -> Snapshot {
             total_files_processed: 2,
             total_bytes_processed: data.len() as u64 + 7,
         }),
+    }
+}
+
+fn vector_lock() -> Lock {
+    Lock {
+        kind: LockKind::Maintenance,
+        session: std::array::from_fn(|i| 0x30 + i as u8),
+        created: ts(1_700_000_200, 0),
+        refreshed: ts(1_700_000_500, 7),
+        hostname: "vectorhost".to_owned(),
+        username: "alice".to_owned(),
+        uid: 1000,
+        pid: 4242,
+        command: "prune".to_owned(),
     }
 }
 
@@ -698,6 +722,20 @@ fn deletion_vector_decodes_to_the_notice() {
 }
 
 #[test]
+fn lock_vector_decodes_to_the_lock() {
+    let v = build();
+    let payload = read_vector("lock-payload");
+    assert_eq!(Lock::decode(&payload).unwrap(), v.lock);
+    assert_eq!(payload[0], LockKind::Maintenance as u8);
+    let sealed = read_vector("lock-sealed");
+    assert_eq!(Id::hash(&sealed).0.to_vec(), read_vector("lock-id"));
+    assert_eq!(
+        v.master.open_object(ObjectKind::Lock, &sealed).unwrap(),
+        payload
+    );
+}
+
+#[test]
 fn sealed_object_vectors_refuse_another_kind() {
     let v = build();
     for (name, kind, wrong) in [
@@ -705,6 +743,7 @@ fn sealed_object_vectors_refuse_another_kind() {
         ("index-sealed", ObjectKind::Index, ObjectKind::Snapshot),
         ("snapshot-sealed", ObjectKind::Snapshot, ObjectKind::Index),
         ("deletion-sealed", ObjectKind::Deletion, ObjectKind::Lock),
+        ("lock-sealed", ObjectKind::Lock, ObjectKind::Snapshot),
     ] {
         let sealed = read_vector(name);
         assert!(v.master.open_object(kind, &sealed).is_ok(), "{name}");

@@ -5,9 +5,9 @@ use crate::exit;
 use crate::output::{self, CliProgress};
 use anyhow::{Context, Result, bail};
 use engine::archive::{BackupOptions, ExcludeOptions, ParentChoice, Source, backup};
+use engine::lock::{LockGuard, LockKind};
 use engine::snapshots::{SnapshotFilter, find_snapshot};
 use serde_json::json;
-use std::sync::Arc;
 
 fn split_tags(tags: &[String]) -> Vec<String> {
     tags.iter()
@@ -70,9 +70,10 @@ pub fn run(g: &Global, a: &BackupArgs) -> Result<u8> {
         })
         .transpose()?;
 
-    let repo = Arc::new(super::open(g)?);
+    let session = super::open(g, super::Access::Write(LockKind::Shared), "backup")?;
+    let repo = &session.repo;
     let parent = match &a.parent {
-        Some(p) => ParentChoice::Id(find_snapshot(&repo, p, &SnapshotFilter::default())?.0),
+        Some(p) => ParentChoice::Id(find_snapshot(repo, p, &SnapshotFilter::default())?.0),
         None => ParentChoice::Auto,
     };
     let options = BackupOptions {
@@ -90,10 +91,11 @@ pub fn run(g: &Global, a: &BackupArgs) -> Result<u8> {
         force: a.force,
         dry_run: a.dry_run,
         time,
+        lock: session.lock.as_ref().map(LockGuard::handle),
     };
     let progress = CliProgress::new(g, None);
     let started = std::time::Instant::now();
-    let result = backup(&repo, source, &options, &progress);
+    let result = backup(repo, source, &options, &progress);
     progress.finish();
     let report = result?;
     let duration = started.elapsed().as_secs_f64();

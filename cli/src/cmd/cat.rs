@@ -23,7 +23,7 @@ fn id_arg(a: &CatArgs) -> Result<Id> {
 
 /// Run `cat`.
 pub fn run(g: &Global, a: &CatArgs) -> Result<u8> {
-    let repo = super::open(g)?;
+    let repo = super::open(g, super::Access::Read, "cat")?;
     let value = match a.kind {
         CatKind::Config => {
             let c = repo.config();

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 /// Run `diff`.
 pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
-    let repo = super::open_with_index(g)?;
+    let repo = super::open_with_index(g, super::Access::Read, "diff")?;
     let filter = super::filter(&a.filter);
     let (id1, tree1) = resolve(&repo, &a.snapshot1, &filter)?;
     let (id2, tree2) = resolve(&repo, &a.snapshot2, &filter)?;

@@ -26,7 +26,7 @@ pub fn run(g: &Global, a: &FindArgs) -> Result<u8> {
             .map(|t| parse_time("--newest", t))
             .transpose()?,
     })?;
-    let repo = super::open_with_index(g)?;
+    let repo = super::open_with_index(g, super::Access::Read, "find")?;
     let chosen = select_many(repo.snapshots()?, &a.snapshots, &super::filter(&a.filter))?;
     // JSON: one array, written as the matches come, so that memory does not
     // grow with the number of matches.

@@ -7,6 +7,7 @@ use crate::exit;
 use crate::output;
 use anyhow::{Context, Result, bail};
 use engine::forget::{ForgetPlan, GroupBy, GroupKey, GroupPlan, Keep, Policy, Span, Verdict};
+use engine::lock::LockKind;
 use engine::repo_format::SnapshotId;
 use engine::repo_format::snapshot::Snapshot;
 use engine::snapshots::select_many;
@@ -71,7 +72,7 @@ pub fn run(g: &Global, a: &ForgetArgs) -> Result<u8> {
         ),
         _ => {}
     }
-    let repo = super::open(g)?;
+    let repo = super::open(g, super::Access::Write(LockKind::Maintenance), "forget")?;
     let selected = select_many(repo.snapshots()?, &a.snapshots, &super::filter(&a.filter))?;
     let plan = if by_id {
         ForgetPlan {

@@ -1,11 +1,13 @@
 //! `vault key list|add|remove|passwd`: the repository's key files, one per
 //! password, each sealing the same master key.
 
+use super::Access;
 use crate::args::{Global, KeyArgs, KeyCommand, NewPasswordArgs};
 use crate::exit;
 use crate::output;
 use crate::password;
 use anyhow::Result;
+use engine::lock::LockKind;
 use engine::repo_format::key::{KdfParams, KeyFile};
 use engine::repo_format::tree::Timestamp;
 use serde_json::{Value, json};
@@ -16,7 +18,7 @@ pub fn run(g: &Global, a: &KeyArgs) -> Result<u8> {
         KeyCommand::List => list(g),
         KeyCommand::Add(n) => add(g, n),
         KeyCommand::Remove(r) => {
-            let repo = super::open(g)?;
+            let repo = super::open(g, Access::Write(LockKind::Exclusive), "key remove")?;
             let id = repo.find_key(&r.id)?;
             repo.remove_key(id)?;
             report(
@@ -27,7 +29,9 @@ pub fn run(g: &Global, a: &KeyArgs) -> Result<u8> {
         }
         KeyCommand::Passwd(n) => {
             let new_password = password::new_password(n.new_password_file.as_deref())?;
-            let mut repo = super::open(g)?;
+            let mut session = super::open(g, Access::Write(LockKind::Exclusive), "key passwd")?;
+            let repo = std::sync::Arc::get_mut(&mut session.repo)
+                .ok_or_else(|| anyhow::anyhow!("internal error: the repository is shared"))?;
             let old = repo.key_id();
             let new = repo.change_password(new_password.as_bytes(), KdfParams::DEFAULT)?;
             report(
@@ -54,7 +58,7 @@ fn report(g: &Global, value: Value, line: &str) -> Result<u8> {
 
 fn add(g: &Global, n: &NewPasswordArgs) -> Result<u8> {
     let new_password = password::new_password(n.new_password_file.as_deref())?;
-    let repo = super::open(g)?;
+    let repo = super::open(g, Access::Write(LockKind::Shared), "key add")?;
     let id = repo.add_key(new_password.as_bytes(), KdfParams::DEFAULT)?;
     report(
         g,
@@ -64,7 +68,7 @@ fn add(g: &Global, n: &NewPasswordArgs) -> Result<u8> {
 }
 
 fn list(g: &Global) -> Result<u8> {
-    let repo = super::open(g)?;
+    let repo = super::open(g, Access::Read, "key list")?;
     let current = repo.key_id();
     let keys = repo.keys()?;
     if g.json {

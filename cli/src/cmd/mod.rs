@@ -12,12 +12,15 @@ mod read;
 mod restore;
 mod stats;
 mod tag;
+mod unlock;
 
 use crate::args::{Cli, Command, FilterArgs, Global};
 use crate::password;
 use anyhow::{Context, Result, bail};
+use engine::lock::{LockGuard, LockKind};
 use engine::snapshots::SnapshotFilter;
 use engine::{Backend, Repository};
+use std::sync::Arc;
 
 /// Run the parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
@@ -37,6 +40,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Forget(a) => forget::run(g, &a),
         Command::Tag(a) => tag::run(g, &a),
         Command::Key(a) => key::run(g, &a),
+        Command::Unlock(a) => unlock::run(g, &a),
     }
 }
 
@@ -60,8 +64,34 @@ pub fn password(g: &Global, confirm: bool) -> Result<zeroize::Zeroizing<String>>
     )
 }
 
-/// Open the repository named by the global options.
-pub fn open(g: &Global) -> Result<Repository> {
+/// How a command uses the repository, which decides its lock (SPEC.md §7.4).
+#[derive(Clone, Copy, Debug)]
+pub enum Access {
+    /// Reads only: a shared lock, which `--no-lock` skips.
+    Read,
+    /// Writes: a lock of this kind, always (`--no-lock` is refused).
+    Write(LockKind),
+}
+
+/// An open repository and the lock the command holds on it, released when
+/// the session is dropped. Derefs to the repository.
+pub struct Session {
+    /// The repository.
+    pub repo: Arc<Repository>,
+    /// The lock (None with `--no-lock`).
+    pub lock: Option<LockGuard>,
+}
+
+impl std::ops::Deref for Session {
+    type Target = Repository;
+    fn deref(&self) -> &Repository {
+        &self.repo
+    }
+}
+
+/// Open the repository named by the global options, without a lock (for
+/// the commands that take none: `unlock`).
+pub fn open_unlocked(g: &Global) -> Result<Repository> {
     let url = repo_url(g)?;
     let backend = Backend::open(url)?;
     let pw = password(g, false)?;
@@ -69,11 +99,34 @@ pub fn open(g: &Global) -> Result<Repository> {
     Ok(repo)
 }
 
-/// Open the repository and load its index.
-pub fn open_with_index(g: &Global) -> Result<Repository> {
-    let repo = open(g)?;
-    repo.load_index().context("while loading the index")?;
-    Ok(repo)
+/// Open the repository and lock it for `command` as `access` requires,
+/// waiting up to `--retry-lock` for conflicting locks.
+pub fn open(g: &Global, access: Access, command: &str) -> Result<Session> {
+    let kind = match access {
+        Access::Read if g.no_lock => None,
+        Access::Read => Some(LockKind::Shared),
+        Access::Write(_) if g.no_lock => bail!(
+            "--no-lock is only for read-only commands; {command} writes to the repository and always locks it"
+        ),
+        Access::Write(kind) => Some(kind),
+    };
+    let retry = crate::duration::parse("--retry-lock", &g.retry_lock)?;
+    let repo = Arc::new(open_unlocked(g)?);
+    let lock = kind
+        .map(|kind| engine::lock::acquire(&repo, kind, command, retry))
+        .transpose()?;
+    Ok(Session { repo, lock })
+}
+
+/// [`open`], then load the index (after locking, so that a prune that
+/// starts later sees this command's lock).
+pub fn open_with_index(g: &Global, access: Access, command: &str) -> Result<Session> {
+    let session = open(g, access, command)?;
+    session
+        .repo
+        .load_index()
+        .context("while loading the index")?;
+    Ok(session)
 }
 
 /// Engine filter from the flags.

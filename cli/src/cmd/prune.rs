@@ -4,8 +4,8 @@ use crate::args::{Global, PruneArgs};
 use crate::exit;
 use crate::output::{self, size};
 use anyhow::{Context, Result, bail};
-use engine::Repository;
-use engine::prune::{MaxUnused, PackCount, PruneOptions, PruneReport, Sessions};
+use engine::lock::LockKind;
+use engine::prune::{MaxUnused, OtherLocks, PackCount, PruneOptions, PruneReport};
 
 /// `--max-unused`: `5%`, `100M`, or `unlimited`.
 pub fn parse_max_unused(value: &str) -> Result<MaxUnused> {
@@ -38,34 +38,32 @@ pub fn options(a: &PruneArgs) -> Result<PruneOptions> {
         max_unused: parse_max_unused(&a.max_unused)?,
         max_repack_size,
         dry_run: a.dry_run,
+        lock: None,
     })
 }
 
 /// Run `prune`.
 pub fn run(g: &Global, a: &PruneArgs) -> Result<u8> {
     let options = options(a)?;
-    let repo = super::open(g)?;
+    let repo = super::open(g, super::Access::Write(LockKind::Maintenance), "prune")?;
     prune_open(g, &repo, &options)
 }
 
-/// Prune an open repository (also used by `forget --prune`).
-pub fn prune_open(g: &Global, repo: &Repository, options: &PruneOptions) -> Result<u8> {
-    let report = engine::prune::prune(repo, options, &NoSessions)?;
+/// Prune an open, locked repository (also used by `forget --prune`).
+pub fn prune_open(g: &Global, session: &super::Session, options: &PruneOptions) -> Result<u8> {
+    let mut options = options.clone();
+    options.lock = session.lock.as_ref().map(|l| l.handle());
+    let others = OtherLocks {
+        repo: &session.repo,
+        own: session.lock.as_ref().map(|l| l.session()),
+    };
+    let report = engine::prune::prune(&session.repo, &options, &others)?;
     if g.json {
         output::print_json(&serde_json::to_value(&report)?)?;
     } else if !g.quiet {
         print_report(&report)?;
     }
     Ok(exit::OK)
-}
-
-/// Placeholder until locks land: no other session is ever live.
-struct NoSessions;
-
-impl Sessions for NoSessions {
-    fn live(&self) -> engine::Result<std::collections::HashSet<engine::prune::Session>> {
-        Ok(Default::default())
-    }
 }
 
 fn packs(c: &PackCount) -> String {

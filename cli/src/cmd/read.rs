@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 /// Run `snapshots`.
 pub fn snapshots(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
-    let repo = super::open(g)?;
+    let repo = super::open(g, super::Access::Read, "snapshots")?;
     let filter = super::filter(&a.filter);
     let mut list: Vec<_> = repo
         .snapshots()?
@@ -115,7 +115,7 @@ pub(super) fn print_node(g: &Global, long: bool, path: &Path, node: &Node) -> en
 
 /// Run `ls`.
 pub fn ls(g: &Global, a: &LsArgs) -> Result<u8> {
-    let repo = super::open_with_index(g)?;
+    let repo = super::open_with_index(g, super::Access::Read, "ls")?;
     let (id, snapshot) = find_snapshot(&repo, &a.snapshot, &super::filter(&a.filter))?;
     let (start_path, recursive) = match &a.path {
         Some(p) => (
@@ -152,7 +152,7 @@ pub fn ls(g: &Global, a: &LsArgs) -> Result<u8> {
 
 /// Run `dump`.
 pub fn dump(g: &Global, a: &DumpArgs) -> Result<u8> {
-    let repo = super::open_with_index(g)?;
+    let repo = super::open_with_index(g, super::Access::Read, "dump")?;
     let (id, snapshot) = find_snapshot(&repo, &a.snapshot, &super::filter(&a.filter))?;
     let node = find_node(&repo, snapshot.tree, &a.path, &id.short())?;
     let stdout = std::io::stdout();

@@ -21,7 +21,7 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
         Some((s, p)) => (s, Some(p)),
         None => (a.snapshot.as_str(), None),
     };
-    let repo = super::open_with_index(g)?;
+    let repo = super::open_with_index(g, super::Access::Read, "restore")?;
     let (id, snapshot) = find_snapshot(&repo, snapshot_arg, &super::filter(&a.filter))?;
     let (tree, at) = match sub_path {
         Some(p) => {

@@ -10,7 +10,7 @@ use serde_json::json;
 
 /// Run `stats`.
 pub fn run(g: &Global, a: &StatsArgs) -> Result<u8> {
-    let repo = super::open_with_index(g)?;
+    let repo = super::open_with_index(g, super::Access::Read, "stats")?;
     let chosen = select_many(repo.snapshots()?, &a.snapshots, &super::filter(&a.filter))?;
     let roots: Vec<_> = chosen.iter().map(|(_, s)| s.tree).collect();
     let report = stats(&repo, &roots).context("while counting")?;

@@ -5,6 +5,7 @@ use crate::args::{Global, TagArgs};
 use crate::exit;
 use crate::output;
 use anyhow::{Context, Result, bail};
+use engine::lock::LockKind;
 use engine::snapshots::select_many;
 use engine::tag::{TagChange, retag};
 use serde_json::json;
@@ -19,7 +20,7 @@ pub fn run(g: &Global, a: &TagArgs) -> Result<u8> {
     if change.is_empty() {
         bail!("nothing to change: give --add TAG, --remove TAG or --set TAG");
     }
-    let repo = super::open(g)?;
+    let repo = super::open(g, super::Access::Write(LockKind::Maintenance), "tag")?;
     let targets = select_many(repo.snapshots()?, &a.snapshots, &super::filter(&a.filter))?;
     let mut changed = Vec::new();
     for (id, snapshot) in &targets {

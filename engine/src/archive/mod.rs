@@ -94,6 +94,10 @@ pub struct BackupOptions {
     pub dry_run: bool,
     /// Time of the snapshot (default: now).
     pub time: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// The lock the backup runs under: checked right before the snapshot is
+    /// written, so that a lost lock fails the backup instead of saving a
+    /// snapshot whose data a prune may have removed (SPEC.md §7.4).
+    pub lock: Option<crate::lock::LockHandle>,
 }
 
 /// A source entry that could not be backed up.
@@ -390,6 +394,9 @@ pub fn backup(
         program_version: format!("vault {}", env!("CARGO_PKG_VERSION")),
         summary: Some(summary.clone()),
     };
+    if let Some(lock) = &options.lock {
+        lock.check()?;
+    }
     let id = repo.save_snapshot(&snapshot)?;
     Ok(BackupReport {
         snapshot_id: Some(id),

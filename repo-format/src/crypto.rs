@@ -123,6 +123,9 @@ pub enum ObjectKind {
     PackHeader = 4,
     /// A lock.
     Lock = 5,
+    /// A verification ledger (see [`crate::ledger`]). Kind 7 is reserved
+    /// (deletion marks).
+    Ledger = 6,
 }
 
 impl ObjectKind {
@@ -133,6 +136,7 @@ impl ObjectKind {
             ObjectKind::Snapshot => "snapshot",
             ObjectKind::PackHeader => "pack header",
             ObjectKind::Lock => "lock",
+            ObjectKind::Ledger => "ledger",
         }
     }
 }

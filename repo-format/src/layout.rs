@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! config  keys/<id>  data/<id[0..2]>/<id>  index/<id>  snapshots/<id>  locks/<id>
+//! ledger/<id>
 //! ```
 
 use crate::id::Id;
@@ -22,16 +23,19 @@ pub enum FileKind {
     Snapshot,
     /// `locks/`.
     Lock,
+    /// `ledger/`: verification ledgers.
+    Ledger,
 }
 
 impl FileKind {
     /// Every kind that lives under a directory, in listing order.
-    pub const DIRECTORIES: [FileKind; 5] = [
+    pub const DIRECTORIES: [FileKind; 6] = [
         FileKind::Key,
         FileKind::Pack,
         FileKind::Index,
         FileKind::Snapshot,
         FileKind::Lock,
+        FileKind::Ledger,
     ];
 
     /// The directory (or, for config, the file) name.
@@ -43,6 +47,7 @@ impl FileKind {
             FileKind::Index => "index",
             FileKind::Snapshot => "snapshots",
             FileKind::Lock => "locks",
+            FileKind::Ledger => "ledger",
         }
     }
 }

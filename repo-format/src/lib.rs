@@ -23,6 +23,7 @@ pub mod error;
 pub mod id;
 pub mod index;
 pub mod key;
+pub mod ledger;
 pub mod layout;
 pub mod pack;
 pub mod snapshot;

@@ -21,6 +21,7 @@
 
 pub mod archive;
 pub mod backend;
+pub mod check;
 pub mod chunker;
 pub mod dump;
 pub mod error;
@@ -30,6 +31,7 @@ pub mod index;
 pub mod metadata;
 pub mod packer;
 pub mod progress;
+pub mod repair;
 pub mod repo;
 pub mod restore;
 pub mod snapshots;

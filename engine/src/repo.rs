@@ -20,6 +20,9 @@ use std::sync::{Arc, RwLock};
 /// the pack stage holds at most ~48 MiB.
 pub const DEFAULT_PACK_SIZE: u32 = 8 << 20;
 
+/// Index files that were read, and those that could not be, with why.
+pub type IndexFiles = (Vec<(IndexId, IndexFile)>, Vec<(IndexId, Error)>);
+
 /// Options of [`Repository::init`].
 #[derive(Clone, Debug)]
 pub struct InitOptions {
@@ -226,25 +229,63 @@ impl Repository {
 
     /// Read every index file into memory.
     pub fn load_index(&self) -> Result<()> {
+        let files = self
+            .read_index_files()?
+            .into_iter()
+            .map(|(id, file)| file.map(|f| (id, f)))
+            .collect::<Result<Vec<_>>>()?;
+        self.add_index_files(&files)
+    }
+
+    /// Read every index file into memory, skipping the ones that cannot be
+    /// read or decoded; returns those, each with its error (for `check`,
+    /// which reports a damaged index file and carries on with the rest).
+    pub fn load_index_tolerant(&self) -> Result<Vec<(IndexId, Error)>> {
+        Ok(self.load_index_files_tolerant()?.1)
+    }
+
+    /// [`Repository::load_index_tolerant`], also returning the index files
+    /// that were read.
+    pub fn load_index_files_tolerant(&self) -> Result<IndexFiles> {
+        let mut good = Vec::new();
+        let mut bad = Vec::new();
+        for (id, file) in self.read_index_files()? {
+            match file {
+                Ok(f) => good.push((id, f)),
+                Err(e) => bad.push((id, e)),
+            }
+        }
+        self.add_index_files(&good)?;
+        Ok((good, bad))
+    }
+
+    /// Read and decode every index file, each with its own outcome (a
+    /// listing failure fails the whole call).
+    pub fn read_index_files(&self) -> Result<Vec<(IndexId, Result<IndexFile>)>> {
         let ids = self.list_ids(FileKind::Index)?;
-        let files: Vec<(IndexId, IndexFile)> = ids
+        Ok(ids
             .par_iter()
             .map(|id| {
-                let payload = self.load_object(FileKind::Index, ObjectKind::Index, id)?;
-                let file = IndexFile::decode(&payload)
-                    .map_err(|e| Error::format(object_path(FileKind::Index, id), e))?;
-                Ok((IndexId(*id), file))
+                let file = self
+                    .load_object(FileKind::Index, ObjectKind::Index, id)
+                    .and_then(|payload| {
+                        IndexFile::decode(&payload)
+                            .map_err(|e| Error::format(object_path(FileKind::Index, id), e))
+                    });
+                (IndexId(*id), file)
             })
-            .collect::<Result<_>>()?;
-        let superseded: std::collections::HashSet<IndexId> = files
-            .iter()
-            .flat_map(|(_, f)| f.supersedes.iter().copied())
-            .collect();
+            .collect())
+    }
+
+    /// Add index files to the in-memory index, ignoring the ones that
+    /// another of them supersedes.
+    pub fn add_index_files(&self, files: &[(IndexId, IndexFile)]) -> Result<()> {
+        let superseded = superseded(files);
         let mut index = self
             .index
             .write()
             .map_err(|_| Error::Internal("index lock"))?;
-        for (id, file) in &files {
+        for (id, file) in files {
             if superseded.contains(id) {
                 continue;
             }
@@ -340,6 +381,14 @@ impl Repository {
     pub fn add_key(&self, password: &[u8], kdf: KdfParams) -> Result<KeyId> {
         add_key(&self.backend, &self.key, password, kdf)
     }
+}
+
+/// The index files that another of `files` supersedes.
+pub fn superseded(files: &[(IndexId, IndexFile)]) -> std::collections::HashSet<IndexId> {
+    files
+        .iter()
+        .flat_map(|(_, f)| f.supersedes.iter().copied())
+        .collect()
 }
 
 fn add_key(backend: &Backend, key: &MasterKey, password: &[u8], kdf: KdfParams) -> Result<KeyId> {

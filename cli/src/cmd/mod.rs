@@ -2,8 +2,10 @@
 
 mod backup;
 mod cat;
+mod check;
 mod init;
 mod read;
+mod repair;
 mod restore;
 
 use crate::args::{Cli, Command, FilterArgs, Global};
@@ -23,6 +25,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Dump(a) => read::dump(g, &a),
         Command::Restore(a) => restore::run(g, &a),
         Command::Cat(a) => cat::run(g, &a),
+        Command::Check(a) => check::run(g, &a),
+        Command::Repair(a) => repair::run(g, &a),
     }
 }
 
@@ -48,11 +52,17 @@ pub fn password(g: &Global, confirm: bool) -> Result<zeroize::Zeroizing<String>>
 
 /// Open the repository named by the global options.
 pub fn open(g: &Global) -> Result<Repository> {
+    let (backend, pw) = backend_and_password(g)?;
+    let repo = Repository::open(backend, pw.as_bytes())?;
+    Ok(repo)
+}
+
+/// The store named by the global options, and the password.
+pub fn backend_and_password(g: &Global) -> Result<(Backend, zeroize::Zeroizing<String>)> {
     let url = repo_url(g)?;
     let backend = Backend::open(url)?;
     let pw = password(g, false)?;
-    let repo = Repository::open(backend, pw.as_bytes())?;
-    Ok(repo)
+    Ok((backend, pw))
 }
 
 /// Open the repository and load its index.

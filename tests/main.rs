@@ -5,6 +5,8 @@
 
 mod common;
 
+mod check;
+mod corruption;
 mod errors;
 mod excludes;
 mod incremental;

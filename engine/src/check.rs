@@ -35,6 +35,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+/// The command that rebuilds the index from the packs.
+pub const REPAIR_INDEX: &str = "vault repair index";
+/// The command that removes references to lost data from snapshots.
+pub const REPAIR_SNAPSHOTS: &str = "vault repair snapshots --forget";
+
 /// How many paths a finding lists per snapshot before it only counts.
 pub const PATHS_PER_SNAPSHOT: usize = 10;
 
@@ -261,18 +266,15 @@ impl Problem {
         }
     }
 
-    /// The command that repairs this problem, when there is one.
-    pub fn repair(&self) -> Option<&'static str> {
+    /// The commands that repair this problem, in order (empty when there
+    /// is none).
+    pub fn repair(&self) -> &'static [&'static str] {
         match self {
-            Problem::Index { .. } | Problem::PackHeaderMismatch { .. } => {
-                Some("vault repair index")
-            }
+            Problem::Index { .. } | Problem::PackHeaderMismatch { .. } => &[REPAIR_INDEX],
             Problem::PackMissing { .. }
             | Problem::PackSize { .. }
-            | Problem::BlobMissing { .. } => {
-                Some("vault repair index && vault repair snapshots --forget")
-            }
-            _ => None,
+            | Problem::BlobMissing { .. } => &[REPAIR_INDEX, REPAIR_SNAPSHOTS],
+            _ => &[],
         }
     }
 }
@@ -393,7 +395,7 @@ impl Info {
     /// The command that tidies this up, when there is one.
     pub fn repair(&self) -> Option<&'static str> {
         match self {
-            Info::PackNotIndexed { .. } => Some("vault repair index"),
+            Info::PackNotIndexed { .. } => Some(REPAIR_INDEX),
             Info::UnusedBlobs { .. } => Some("vault prune"),
             Info::StrayFile { .. } => None,
         }
@@ -405,7 +407,7 @@ impl std::fmt::Display for Info {
         match self {
             Info::PackNotIndexed { pack, size } => write!(
                 f,
-                "pack {} ({size} bytes) is in no index (left by an interrupted backup)",
+                "pack {} ({size} bytes) is in no index (an interrupted backup leaves such packs)",
                 object_path(FileKind::Pack, &pack.0)
             ),
             Info::UnusedBlobs { count, bytes } => write!(
@@ -444,16 +446,19 @@ impl CheckReport {
         self.findings.is_empty()
     }
 
-    /// The distinct repair commands the findings call for, in order.
+    /// The distinct repair commands the findings call for, in the order
+    /// to run them.
     pub fn repairs(&self) -> Vec<&'static str> {
         let mut out: Vec<&'static str> = Vec::new();
         for f in &self.findings {
-            if let Some(r) = f.problem.repair()
-                && !out.contains(&r)
-            {
-                out.push(r);
+            for r in f.problem.repair() {
+                if !out.contains(r) {
+                    out.push(r);
+                }
             }
         }
+        // Repairing the index comes first: the snapshots' repair relies on it.
+        out.sort_by_key(|r| *r != REPAIR_INDEX);
         out
     }
 

@@ -53,7 +53,7 @@ pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
     let tail = if repairs.is_empty() {
         String::new()
     } else {
-        format!("; to repair: {}", repairs.join(", then "))
+        format!("; to repair: {}", repairs.join(" && "))
     };
     eprintln!(
         "check found {count} problem{}; see above{tail}",
@@ -114,7 +114,7 @@ pub fn report_json(report: &CheckReport) -> Value {
                 "kind": f.problem.kind(),
                 "object": f.problem.object(),
                 "message": f.problem.to_string(),
-                "repair": f.problem.repair(),
+                "repair": f.problem.repair().join(" && "),
                 "snapshots": f.affected.iter().map(|a| json!({
                     "id": a.snapshot.to_hex(),
                     "paths": a.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),

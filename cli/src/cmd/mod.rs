@@ -65,10 +65,20 @@ pub fn backend_and_password(g: &Global) -> Result<(Backend, zeroize::Zeroizing<S
     Ok((backend, pw))
 }
 
-/// Open the repository and load its index.
+/// Open the repository and load its index. A damaged index file is
+/// skipped with a warning (the reading commands that use this can still
+/// reach every blob the other index files list); `check` names it.
 pub fn open_with_index(g: &Global) -> Result<Repository> {
     let repo = open(g)?;
-    repo.load_index().context("while loading the index")?;
+    let damaged = repo
+        .load_index_tolerant()
+        .context("while loading the index")?;
+    for (id, e) in damaged {
+        eprintln!(
+            "warning: index file {} is damaged and was skipped ({e}); run 'vault check'",
+            id.short()
+        );
+    }
     Ok(repo)
 }
 

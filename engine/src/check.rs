@@ -40,6 +40,9 @@ pub const REPAIR_INDEX: &str = "vault repair index";
 /// The command that removes references to lost data from snapshots.
 pub const REPAIR_SNAPSHOTS: &str = "vault repair snapshots --forget";
 
+/// Deepest directory nesting followed when naming damaged paths.
+const MAX_DEPTH: usize = 4096;
+
 /// How many paths a finding lists per snapshot before it only counts.
 pub const PATHS_PER_SNAPSHOT: usize = 10;
 
@@ -1206,7 +1209,9 @@ fn name_damage(
             let mut stack = vec![(s.tree, PathBuf::from("/"))];
             let mut visited = HashSet::new();
             while let Some((tree, at)) = stack.pop() {
-                if !visited.insert((tree, at.clone())) {
+                // A hostile repository could hold a cycle of trees, whose
+                // paths would grow without end.
+                if at.components().count() > MAX_DEPTH || !visited.insert((tree, at.clone())) {
                     continue;
                 }
                 let Ok(t) = repo.load_tree(&tree) else {

@@ -239,6 +239,15 @@ impl Rewriter<'_> {
         if let Some(done) = self.memo.get(id) {
             return Ok(done.clone());
         }
+        // Until it is done, a tree counts as unreadable: a hostile cycle of
+        // trees then ends as an empty directory instead of recursing forever.
+        self.memo.insert(
+            *id,
+            Rewrite {
+                id: None,
+                changes: Vec::new(),
+            },
+        );
         let tree = if self.repo.index().contains(BlobKind::Tree, id) {
             self.repo.load_tree(id).ok()
         } else {

@@ -5,6 +5,9 @@
 
 mod common;
 
+mod check;
+mod corruption;
+mod crash;
 mod errors;
 mod excludes;
 mod forget;
@@ -12,6 +15,7 @@ mod incremental;
 mod inspect;
 mod keys;
 mod locks;
+mod prune;
 mod restore;
 mod roundtrip;
 mod stdin;

@@ -66,15 +66,26 @@ fn prune_reclaims_space_and_keeps_the_remaining_snapshot_whole() {
 
     // Nothing is unused while both snapshots exist.
     let idle = prune_json(&repo, args![]);
-    assert_eq!(count(&idle, "packs_delete") + count(&idle, "packs_repack"), 0, "{idle}");
+    assert_eq!(
+        count(&idle, "packs_delete") + count(&idle, "packs_repack"),
+        0,
+        "{idle}"
+    );
 
     repo.ok(args!["forget", "--keep-last", "1"]);
     let before = pack_bytes(&repo);
     let listing = repo.file_listing();
     let dry = prune_json(&repo, args!["--dry-run"]);
     assert_eq!(dry["dry_run"], Value::Bool(true));
-    assert_eq!(repo.file_listing(), listing, "--dry-run changed the repository");
-    assert!(dry["bytes_unused"].as_u64().unwrap_or(0) >= 4 << 20, "{dry}");
+    assert_eq!(
+        repo.file_listing(),
+        listing,
+        "--dry-run changed the repository"
+    );
+    assert!(
+        dry["bytes_unused"].as_u64().unwrap_or(0) >= 4 << 20,
+        "{dry}"
+    );
 
     let report = prune_json(&repo, args![]);
     assert_eq!(count(&report, "packs_delete"), count(&dry, "packs_delete"));
@@ -96,7 +107,9 @@ fn prune_reclaims_space_and_keeps_the_remaining_snapshot_whole() {
     // A second prune finds nothing to do.
     let again = prune_json(&repo, args![]);
     assert_eq!(
-        count(&again, "packs_delete") + count(&again, "packs_repack") + count(&again, "packs_unindexed"),
+        count(&again, "packs_delete")
+            + count(&again, "packs_repack")
+            + count(&again, "packs_unindexed"),
         0,
         "{again}"
     );
@@ -120,7 +133,10 @@ fn prune_rejects_bad_limits_and_changes_nothing() {
 /// Wait until `dir` holds at least one file, or panic after a minute.
 fn wait_for_file(dir: &Path) {
     let start = Instant::now();
-    while std::fs::read_dir(dir).map(|mut d| d.next().is_none()).unwrap_or(true) {
+    while std::fs::read_dir(dir)
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(true)
+    {
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "nothing appeared in {}",
@@ -143,7 +159,7 @@ fn backup_running_during_prune_loses_nothing() {
     write(&other, &random_bytes(8, 2 << 20));
     repo.backup(args![&old]);
     repo.backup(args![&other]);
-    repo.ok(args!["forget", "--keep-last", "1"]);
+    repo.ok(args!["forget", "--keep-last", "1", "--group-by", ""]);
 
     // The backup streams `old` again, then waits, holding its lock while
     // the prune runs.
@@ -154,7 +170,14 @@ fn backup_running_during_prune_loses_nothing() {
     );
     let mut backup = repo.cmd();
     backup
-        .args(["backup", "--json", "--stdin-filename", "old.again", "--stdin-from-command", "--"])
+        .args([
+            "backup",
+            "--json",
+            "--stdin-filename",
+            "old.again",
+            "--stdin-from-command",
+            "--",
+        ])
         .args(["sh", "-c", &script])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -163,7 +186,10 @@ fn backup_running_during_prune_loses_nothing() {
 
     let first = prune_json(&repo, args![]);
     assert!(count(&first, "packs_delete") > 0, "{first}");
-    assert!(count(&first, "pending") > 0, "packs deleted under a running backup: {first}");
+    assert!(
+        count(&first, "pending") > 0,
+        "packs deleted under a running backup: {first}"
+    );
 
     write(&src.path().join("go"), b"");
     let out = backup.wait_with_output().expect("backup");
@@ -176,13 +202,19 @@ fn backup_running_during_prune_loses_nothing() {
     );
 
     let second = prune_json(&repo, args![]);
-    assert!(second["blobs_rescued"].as_u64().unwrap_or(0) > 0, "{second}");
+    assert!(
+        second["blobs_rescued"].as_u64().unwrap_or(0) > 0,
+        "{second}"
+    );
     assert_eq!(count(&second, "pending"), 0, "{second}");
     assert_check_read_data(&repo);
     let target = temp_dir();
     repo.ok(args!["restore", "latest", "--target", target.path()]);
     let restored = std::fs::read(target.path().join("old.again")).expect("restored file");
-    assert!(restored == std::fs::read(&old).expect("source"), "restored content differs");
+    assert!(
+        restored == std::fs::read(&old).expect("source"),
+        "restored content differs"
+    );
     let target = temp_dir();
     let others: Vec<Value> = repo.snapshots();
     assert_eq!(others.len(), 2);

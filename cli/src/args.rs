@@ -86,6 +86,10 @@ pub enum Command {
     Diff(DiffArgs),
     /// Remove stale locks (of processes that no longer run)
     Unlock(UnlockArgs),
+    /// Verify the repository and name every problem found
+    Check(CheckArgs),
+    /// Repair a damaged repository (index, snapshots)
+    Repair(RepairArgs),
 }
 
 /// Snapshot filters shared by several commands.
@@ -500,4 +504,57 @@ pub struct UnlockArgs {
     /// Remove every lock, also those of processes that may still run
     #[arg(long)]
     pub remove_all: bool,
+}
+
+/// `vault check`.
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Also read every pack in full and verify every blob
+    #[arg(long, conflicts_with = "read_data_subset")]
+    pub read_data: bool,
+    /// Read and verify a subset of the packs: N/M (group N of M, by pack
+    /// id) or P% (the packs verified longest ago, or never, first)
+    #[arg(long, value_name = "N/M|P%")]
+    pub read_data_subset: Option<String>,
+}
+
+/// `vault repair`.
+#[derive(Args, Debug)]
+pub struct RepairArgs {
+    /// What to repair.
+    #[command(subcommand)]
+    pub what: RepairCommand,
+}
+
+/// `vault repair` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum RepairCommand {
+    /// Rebuild the index from the pack headers
+    Index(RepairIndexArgs),
+    /// Write repaired copies of snapshots that reference lost data
+    Snapshots(RepairSnapshotsArgs),
+}
+
+/// `vault repair index`.
+#[derive(Args, Debug)]
+pub struct RepairIndexArgs {
+    /// Report what would change; write nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+}
+
+/// `vault repair snapshots`.
+#[derive(Args, Debug)]
+pub struct RepairSnapshotsArgs {
+    /// Snapshots to repair: id, id prefix, or latest (default: all)
+    pub snapshots: Vec<String>,
+    /// Remove the damaged originals after saving their repaired copies
+    #[arg(long)]
+    pub forget: bool,
+    /// Report what would change; write nothing
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Filters narrowing `latest`.
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }

@@ -23,6 +23,7 @@
 pub mod archive;
 pub mod backend;
 pub mod blob_set;
+pub mod check;
 pub mod chunker;
 pub mod diff;
 pub mod dump;
@@ -37,6 +38,7 @@ pub mod packer;
 mod prefix;
 pub mod progress;
 pub mod prune;
+pub mod repair;
 pub mod repo;
 pub mod restore;
 pub mod snapshots;

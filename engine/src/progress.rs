@@ -11,6 +11,8 @@ pub trait Progress: Sync {
     /// Something that does not stop the operation but should be said
     /// (for example a file that changed while it was read).
     fn warning(&self, _message: &str) {}
+    /// A new stage of a long operation begins (`check`: "load indexes", ...).
+    fn stage(&self, _name: &str) {}
 }
 
 /// Reports nothing.

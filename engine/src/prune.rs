@@ -205,7 +205,7 @@ pub fn prune(
             .collect();
         rescued += rescue.copy(repo, &missing)?;
     }
-    let index_files = repo.read_index_files()?;
+    let index_files = repo.index_set()?;
     let plan = plan(
         &index_files.active,
         &stored,
@@ -255,6 +255,12 @@ pub fn prune(
             sessions: live,
         };
         repo.save_object(FileKind::Deletion, ObjectKind::Deletion, &notice.encode())?;
+    }
+    // Damaged notices: their packs were condemned again just now.
+    for (id, notice) in read_notices(repo)? {
+        if notice.is_err() {
+            repo.delete_object(FileKind::Deletion, &id)?;
+        }
     }
     check_lock(options)?;
     let last = finish_notices(repo, sessions)?;
@@ -706,17 +712,31 @@ fn stored_packs(repo: &Repository) -> Result<HashMap<PackId, u64>> {
         .collect())
 }
 
-/// Every deletion notice in the store.
-pub fn pending_notices(repo: &Repository) -> Result<Vec<(Id, Deletion)>> {
-    repo.list_ids(FileKind::Deletion)?
+/// Every deletion notice in the store, each with its own outcome.
+pub fn read_notices(repo: &Repository) -> Result<Vec<(Id, Result<Deletion>)>> {
+    Ok(repo
+        .list_ids(FileKind::Deletion)?
         .into_iter()
         .map(|id| {
-            let payload = repo.load_object(FileKind::Deletion, ObjectKind::Deletion, &id)?;
-            let d = Deletion::decode(&payload)
-                .map_err(|e| Error::format(object_path(FileKind::Deletion, &id), e))?;
-            Ok((id, d))
+            let notice = repo
+                .load_object(FileKind::Deletion, ObjectKind::Deletion, &id)
+                .and_then(|payload| {
+                    Deletion::decode(&payload)
+                        .map_err(|e| Error::format(object_path(FileKind::Deletion, &id), e))
+                });
+            (id, notice)
         })
-        .collect()
+        .collect())
+}
+
+/// Every readable deletion notice. A damaged one is left out: its packs
+/// are in no index, so the next plan condemns them again under a new
+/// notice, and [`prune`] then removes the damaged one.
+pub fn pending_notices(repo: &Repository) -> Result<Vec<(Id, Deletion)>> {
+    Ok(read_notices(repo)?
+        .into_iter()
+        .filter_map(|(id, n)| n.ok().map(|n| (id, n)))
+        .collect())
 }
 
 fn now() -> Timestamp {

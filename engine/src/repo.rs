@@ -55,9 +55,12 @@ pub struct Repository {
     index: RwLock<Index>,
 }
 
+/// Index files read tolerantly: those read, and those that failed.
+pub type IndexFiles = (Vec<(IndexId, IndexFile)>, Vec<(IndexId, Error)>);
+
 /// The index files in the store.
 #[derive(Debug, Default)]
-pub struct IndexFiles {
+pub struct IndexSet {
     /// Every index file listed, superseded or not.
     pub all: Vec<IndexId>,
     /// The index files not superseded, with their contents.
@@ -221,25 +224,35 @@ impl Repository {
             .collect())
     }
 
-    /// Read every index file: the ids of all index files listed, and the
-    /// contents of those not superseded.
-    pub fn read_index_files(&self) -> Result<IndexFiles> {
+    /// Read and decode every index file, each with its own outcome (a
+    /// listing failure fails the whole call).
+    pub fn read_index_files(&self) -> Result<Vec<(IndexId, Result<IndexFile>)>> {
         let ids = self.list_ids(FileKind::Index)?;
-        let files: Vec<(IndexId, IndexFile)> = ids
+        Ok(ids
             .par_iter()
             .map(|id| {
-                let payload = self.load_object(FileKind::Index, ObjectKind::Index, id)?;
-                let file = IndexFile::decode(&payload)
-                    .map_err(|e| Error::format(object_path(FileKind::Index, id), e))?;
-                Ok((IndexId(*id), file))
+                let file = self
+                    .load_object(FileKind::Index, ObjectKind::Index, id)
+                    .and_then(|payload| {
+                        IndexFile::decode(&payload)
+                            .map_err(|e| Error::format(object_path(FileKind::Index, id), e))
+                    });
+                (IndexId(*id), file)
             })
-            .collect::<Result<_>>()?;
-        let superseded: std::collections::HashSet<IndexId> = files
-            .iter()
-            .flat_map(|(_, f)| f.supersedes.iter().copied())
-            .collect();
-        Ok(IndexFiles {
-            all: ids.into_iter().map(IndexId).collect(),
+            .collect())
+    }
+
+    /// Every index file, strictly (a damaged one fails the call): the ids
+    /// of all listed, and the contents of those not superseded.
+    pub fn index_set(&self) -> Result<IndexSet> {
+        let files = self
+            .read_index_files()?
+            .into_iter()
+            .map(|(id, file)| file.map(|f| (id, f)))
+            .collect::<Result<Vec<_>>>()?;
+        let superseded = superseded(&files);
+        Ok(IndexSet {
+            all: files.iter().map(|(id, _)| *id).collect(),
             active: files
                 .into_iter()
                 .filter(|(id, _)| !superseded.contains(id))
@@ -247,16 +260,51 @@ impl Repository {
         })
     }
 
+    /// Read every index file into memory, skipping the ones that cannot be
+    /// read or decoded; returns those, each with its error (for `check`,
+    /// which reports a damaged index file and carries on with the rest).
+    pub fn load_index_tolerant(&self) -> Result<Vec<(IndexId, Error)>> {
+        Ok(self.load_index_files_tolerant()?.1)
+    }
+
+    /// [`Repository::load_index_tolerant`], also returning the index files
+    /// that were read.
+    pub fn load_index_files_tolerant(&self) -> Result<IndexFiles> {
+        let mut good = Vec::new();
+        let mut bad = Vec::new();
+        for (id, file) in self.read_index_files()? {
+            match file {
+                Ok(f) => good.push((id, f)),
+                Err(e) => bad.push((id, e)),
+            }
+        }
+        self.add_index_files(&good)?;
+        Ok((good, bad))
+    }
+
+    /// Add index files to the in-memory index, ignoring the ones that
+    /// another of them supersedes.
+    pub fn add_index_files(&self, files: &[(IndexId, IndexFile)]) -> Result<()> {
+        let superseded = superseded(files);
+        self.add_to_index(
+            files
+                .iter()
+                .filter(|(id, _)| !superseded.contains(id))
+                .flat_map(|(_, f)| &f.packs),
+        );
+        Ok(())
+    }
+
     /// Read every index file into memory (adding to what is loaded).
     pub fn load_index(&self) -> Result<()> {
-        let files = self.read_index_files()?;
+        let files = self.index_set()?;
         self.add_to_index(files.active.iter().flat_map(|(_, f)| &f.packs));
         Ok(())
     }
 
     /// Replace the in-memory index with the index files now in the store.
     pub fn reload_index(&self) -> Result<()> {
-        let files = self.read_index_files()?;
+        let files = self.index_set()?;
         *self.index.write().unwrap_or_else(|p| p.into_inner()) = Index::new();
         self.add_to_index(files.active.iter().flat_map(|(_, f)| &f.packs));
         Ok(())
@@ -488,6 +536,14 @@ pub(crate) fn fetch_object(
     }
     key.open_object(kind, &sealed)
         .map_err(|e| Error::format(path, e))
+}
+
+/// The index files that another of `files` supersedes.
+pub fn superseded(files: &[(IndexId, IndexFile)]) -> std::collections::HashSet<IndexId> {
+    files
+        .iter()
+        .flat_map(|(_, f)| f.supersedes.iter().copied())
+        .collect()
 }
 
 fn add_key(backend: &Backend, key: &MasterKey, password: &[u8], kdf: KdfParams) -> Result<KeyId> {

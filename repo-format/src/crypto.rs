@@ -125,6 +125,9 @@ pub enum ObjectKind {
     Lock = 5,
     /// A prune's notice of packs to delete (7; 6 is the verification ledger).
     Deletion = 7,
+    /// A verification ledger (see [`crate::ledger`]). Kind 7 is reserved
+    /// (deletion marks).
+    Ledger = 6,
 }
 
 impl ObjectKind {
@@ -136,6 +139,7 @@ impl ObjectKind {
             ObjectKind::PackHeader => "pack header",
             ObjectKind::Lock => "lock",
             ObjectKind::Deletion => "deletion notice",
+            ObjectKind::Ledger => "ledger",
         }
     }
 }

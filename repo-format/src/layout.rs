@@ -4,6 +4,7 @@
 //! ```text
 //! config  keys/<id>  data/<id[0..2]>/<id>  index/<id>  snapshots/<id>  locks/<id>
 //! deletions/<id>
+//! ledger/<id>
 //! ```
 
 use crate::id::Id;
@@ -25,17 +26,20 @@ pub enum FileKind {
     Lock,
     /// `deletions/`: packs a prune has condemned, awaiting removal.
     Deletion,
+    /// `ledger/`: verification ledgers.
+    Ledger,
 }
 
 impl FileKind {
     /// Every kind that lives under a directory, in listing order.
-    pub const DIRECTORIES: [FileKind; 6] = [
+    pub const DIRECTORIES: [FileKind; 7] = [
         FileKind::Key,
         FileKind::Pack,
         FileKind::Index,
         FileKind::Snapshot,
         FileKind::Lock,
         FileKind::Deletion,
+        FileKind::Ledger,
     ];
 
     /// The directory (or, for config, the file) name.
@@ -48,6 +52,7 @@ impl FileKind {
             FileKind::Snapshot => "snapshots",
             FileKind::Lock => "locks",
             FileKind::Deletion => "deletions",
+            FileKind::Ledger => "ledger",
         }
     }
 }

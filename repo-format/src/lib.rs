@@ -25,6 +25,7 @@ pub mod id;
 pub mod index;
 pub mod key;
 pub mod layout;
+pub mod ledger;
 pub mod lock;
 pub mod pack;
 pub mod snapshot;

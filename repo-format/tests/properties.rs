@@ -22,6 +22,7 @@ use repo_format::crypto::{self, BlobKind, MasterKey, ObjectKind};
 use repo_format::index::{IndexFile, IndexPack};
 use repo_format::key::{KdfParams, KeyFile};
 use repo_format::layout::{self, FileKind};
+use repo_format::ledger::Ledger;
 use repo_format::pack::{self, PackEntry};
 use repo_format::snapshot::{Snapshot, SnapshotSummary};
 use repo_format::tree::{self, ExtendedAttribute, Node, NodeKind, Timestamp, Tree};
@@ -70,7 +71,13 @@ fn any_object_kind() -> impl Strategy<Value = ObjectKind> {
         Just(ObjectKind::PackHeader),
         Just(ObjectKind::Lock),
         Just(ObjectKind::Deletion),
+        Just(ObjectKind::Ledger),
     ]
+}
+
+fn any_ledger() -> impl Strategy<Value = Ledger> {
+    prop::collection::btree_map(any_id().prop_map(PackId), any_timestamp(), 0..8)
+        .prop_map(|map| Ledger::from_map(&map))
 }
 
 fn any_node_kind() -> impl Strategy<Value = NodeKind> {
@@ -394,6 +401,7 @@ fn decode_everything(bytes: &[u8], key: &MasterKey, id: &BlobId, max_len: usize)
     let _ = Tree::decode(bytes);
     let _ = Snapshot::decode(bytes);
     let _ = IndexFile::decode(bytes);
+    let _ = Ledger::decode(bytes);
     let _ = Config::decode(bytes);
     let _ = KeyFile::decode(bytes);
     let _ = MasterKey::decode(bytes);
@@ -414,6 +422,7 @@ fn decode_everything(bytes: &[u8], key: &MasterKey, id: &BlobId, max_len: usize)
         ObjectKind::PackHeader,
         ObjectKind::Lock,
         ObjectKind::Deletion,
+        ObjectKind::Ledger,
     ] {
         let _ = key.open_object(kind, bytes);
     }
@@ -455,6 +464,11 @@ proptest! {
     #[test]
     fn index_round_trip_is_identity(index in any_index()) {
         prop_assert_eq!(IndexFile::decode(&index.encode()), Ok(index));
+    }
+
+    #[test]
+    fn ledger_round_trip_is_identity(ledger in any_ledger()) {
+        prop_assert_eq!(Ledger::decode(&ledger.encode()), Ok(ledger));
     }
 
     #[test]

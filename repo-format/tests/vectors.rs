@@ -37,6 +37,7 @@ use repo_format::crypto::{BlobKind, MasterKey, ObjectKind};
 use repo_format::deletion::Deletion;
 use repo_format::index::{IndexFile, IndexPack};
 use repo_format::key::{KDF_ARGON2ID, KdfParams, KeyFile};
+use repo_format::ledger::{Ledger, LedgerEntry};
 use repo_format::lock::{Lock, LockKind};
 use repo_format::pack::{self, PackEntry};
 use repo_format::snapshot::{Snapshot, SnapshotSummary};
@@ -95,6 +96,7 @@ struct Vectors {
     snapshot: Snapshot,
     deletion: Deletion,
     lock: Lock,
+    ledger: Ledger,
     /// (file name without `.hex`, bytes), in SPEC order.
     files: Vec<(&'static str, Vec<u8>)>,
 }
@@ -248,6 +250,26 @@ fn build() -> Vectors {
     files.push(("lock-payload", lock_payload));
     files.push(("lock-id", Id::hash(&lock_sealed).0.to_vec()));
     files.push(("lock-sealed", lock_sealed));
+    // A ledger: the vector pack verified at one time, a (fictitious) pack
+    // `33 33 … 33` at an earlier one; sorted by pack id.
+    let ledger = Ledger {
+        entries: vec![
+            LedgerEntry {
+                pack: PackId(Id([0x33; 32])),
+                verified: ts(1_700_000_150, 0),
+            },
+            LedgerEntry {
+                pack: pack_id,
+                verified: ts(1_700_000_200, 250_000_000),
+            },
+        ],
+    };
+    let ledger_payload = ledger.encode();
+    let ledger_sealed =
+        master.seal_object(ObjectKind::Ledger, &ledger_payload, AUTO_LEVEL, nonce(0x0a));
+    files.push(("ledger-payload", ledger_payload));
+    files.push(("ledger-id", Id::hash(&ledger_sealed).0.to_vec()));
+    files.push(("ledger-sealed", ledger_sealed));
 
     Vectors {
         master,
@@ -262,6 +284,7 @@ fn build() -> Vectors {
         snapshot,
         deletion,
         lock,
+        ledger,
         files,
     }
 }
@@ -736,6 +759,23 @@ fn lock_vector_decodes_to_the_lock() {
 }
 
 #[test]
+fn ledger_vector_decodes_to_the_ledger() {
+    let v = build();
+    let payload = read_vector("ledger-payload");
+    assert_eq!(Ledger::decode(&payload).unwrap(), v.ledger);
+    let sealed = read_vector("ledger-sealed");
+    assert_eq!(Id::hash(&sealed).0.to_vec(), read_vector("ledger-id"));
+    assert_eq!(
+        v.master.open_object(ObjectKind::Ledger, &sealed).unwrap(),
+        payload
+    );
+    assert_eq!(
+        v.ledger.entries[1].pack.as_bytes().to_vec(),
+        read_vector("pack-id")
+    );
+}
+
+#[test]
 fn sealed_object_vectors_refuse_another_kind() {
     let v = build();
     for (name, kind, wrong) in [
@@ -744,6 +784,7 @@ fn sealed_object_vectors_refuse_another_kind() {
         ("snapshot-sealed", ObjectKind::Snapshot, ObjectKind::Index),
         ("deletion-sealed", ObjectKind::Deletion, ObjectKind::Lock),
         ("lock-sealed", ObjectKind::Lock, ObjectKind::Snapshot),
+        ("ledger-sealed", ObjectKind::Ledger, ObjectKind::Snapshot),
     ] {
         let sealed = read_vector(name);
         assert!(v.master.open_object(kind, &sealed).is_ok(), "{name}");

@@ -2,6 +2,7 @@
 
 mod backup;
 mod cat;
+mod check;
 mod diff;
 mod find;
 mod forget;
@@ -9,6 +10,7 @@ mod init;
 mod key;
 mod prune;
 mod read;
+mod repair;
 mod restore;
 mod stats;
 mod tag;
@@ -41,6 +43,8 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Tag(a) => tag::run(g, &a),
         Command::Key(a) => key::run(g, &a),
         Command::Unlock(a) => unlock::run(g, &a),
+        Command::Check(a) => check::run(g, &a),
+        Command::Repair(a) => repair::run(g, &a),
     }
 }
 
@@ -89,19 +93,37 @@ impl std::ops::Deref for Session {
     }
 }
 
-/// Open the repository named by the global options, without a lock (for
-/// the commands that take none: `unlock`).
-pub fn open_unlocked(g: &Global) -> Result<Repository> {
+/// The store named by the global options, and the password.
+pub fn backend_and_password(g: &Global) -> Result<(Backend, zeroize::Zeroizing<String>)> {
     let url = repo_url(g)?;
     let backend = Backend::open(url)?;
     let pw = password(g, false)?;
-    let repo = Repository::open(backend, pw.as_bytes())?;
-    Ok(repo)
+    Ok((backend, pw))
+}
+
+/// Open the repository named by the global options, without a lock (for
+/// the commands that take none: `unlock`).
+pub fn open_unlocked(g: &Global) -> Result<Repository> {
+    let (backend, pw) = backend_and_password(g)?;
+    Ok(Repository::open(backend, pw.as_bytes())?)
 }
 
 /// Open the repository and lock it for `command` as `access` requires,
 /// waiting up to `--retry-lock` for conflicting locks.
 pub fn open(g: &Global, access: Access, command: &str) -> Result<Session> {
+    let repo = Arc::new(open_unlocked(g)?);
+    let lock = lock(g, &repo, access, command)?;
+    Ok(Session { repo, lock })
+}
+
+/// Lock an open repository for `command` as `access` requires, waiting up
+/// to `--retry-lock` for conflicting locks (None with `--no-lock`).
+pub fn lock(
+    g: &Global,
+    repo: &Repository,
+    access: Access,
+    command: &str,
+) -> Result<Option<LockGuard>> {
     let kind = match access {
         Access::Read if g.no_lock => None,
         Access::Read => Some(LockKind::Shared),
@@ -111,21 +133,34 @@ pub fn open(g: &Global, access: Access, command: &str) -> Result<Session> {
         Access::Write(kind) => Some(kind),
     };
     let retry = crate::duration::parse("--retry-lock", &g.retry_lock)?;
-    let repo = Arc::new(open_unlocked(g)?);
-    let lock = kind
-        .map(|kind| engine::lock::acquire(&repo, kind, command, retry))
-        .transpose()?;
-    Ok(Session { repo, lock })
+    Ok(kind
+        .map(|kind| engine::lock::acquire(repo, kind, command, retry))
+        .transpose()?)
 }
 
 /// [`open`], then load the index (after locking, so that a prune that
-/// starts later sees this command's lock).
+/// starts later sees this command's lock). A reading command skips a
+/// damaged index file with a warning (it can still reach every blob the
+/// other index files list; `check` names it); a writing one fails.
 pub fn open_with_index(g: &Global, access: Access, command: &str) -> Result<Session> {
     let session = open(g, access, command)?;
-    session
+    if let Access::Write(_) = access {
+        session
+            .repo
+            .load_index()
+            .context("while loading the index")?;
+        return Ok(session);
+    }
+    let damaged = session
         .repo
-        .load_index()
+        .load_index_tolerant()
         .context("while loading the index")?;
+    for (id, e) in damaged {
+        eprintln!(
+            "warning: index file {} is damaged and was skipped ({e}); run 'vault check'",
+            id.short()
+        );
+    }
     Ok(session)
 }
 

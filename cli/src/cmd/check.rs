@@ -1,0 +1,150 @@
+//! `vault check`: run the engine's check and render its report.
+
+use crate::args::{CheckArgs, Global};
+use crate::exit;
+use crate::output;
+use anyhow::Result;
+use engine::Repository;
+use engine::check::{CheckOptions, CheckReport, ReadData, check, check_unopened};
+use serde_json::{Value, json};
+use std::io::Write;
+
+/// Prints the names of check's stages on stdout, as restic does.
+pub struct Stages {
+    /// Print nothing.
+    pub quiet: bool,
+}
+
+impl engine::Progress for Stages {
+    fn stage(&self, name: &str) {
+        if !self.quiet {
+            // A closed stdout is noticed by the next `out!`.
+            let _ = writeln!(std::io::stdout().lock(), "{name}");
+        }
+    }
+}
+
+/// Run `check`.
+pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
+    let read_data = match (&a.read_data_subset, a.read_data) {
+        (Some(s), _) => ReadData::parse_subset(s)?,
+        (None, true) => ReadData::All,
+        (None, false) => ReadData::None,
+    };
+    let options = CheckOptions { read_data };
+    let (backend, password) = super::backend_and_password(g)?;
+    let stages = Stages {
+        quiet: g.quiet || g.json,
+    };
+    let report = match Repository::open(backend.clone(), password.as_bytes()) {
+        Ok(repo) => {
+            let _lock = super::lock(g, &repo, super::Access::Read, "check")?;
+            check(&repo, &options, &stages)?
+        }
+        Err(e) => check_unopened(&backend, e)?,
+    };
+    if g.json {
+        output::print_json(&report_json(&report))?;
+    } else {
+        print_human(g, &report)?;
+    }
+    if report.ok() {
+        return Ok(exit::OK);
+    }
+    let count = report.findings.len();
+    let repairs = report.repairs();
+    let tail = if repairs.is_empty() {
+        String::new()
+    } else {
+        format!("; to repair: {}", repairs.join(" && "))
+    };
+    eprintln!(
+        "check found {count} problem{}; see above{tail}",
+        if count == 1 { "" } else { "s" }
+    );
+    Ok(exit::FATAL)
+}
+
+fn print_human(g: &Global, report: &CheckReport) -> engine::Result<()> {
+    for f in &report.findings {
+        out!("error: {}: {}", f.problem.object(), f.problem);
+        for a in &f.affected {
+            let mut paths: Vec<String> = a.paths.iter().map(|p| p.display().to_string()).collect();
+            if a.more > 0 {
+                paths.push(format!("and {} more", a.more));
+            }
+            out!(
+                "  damages snapshot {}: {}",
+                a.snapshot.short(),
+                paths.join(", ")
+            );
+        }
+    }
+    if !g.quiet {
+        for i in &report.info {
+            match i.repair() {
+                Some(r) => out!("info: {i} ({r} tidies this up)"),
+                None => out!("info: {i}"),
+            }
+        }
+        if !report.packs_read.is_empty() {
+            out!(
+                "read {} pack(s), {} blob(s), {}",
+                report.packs_read.len(),
+                report.blobs_read,
+                output::size(report.bytes_read)
+            );
+        }
+        if report.ok() {
+            out!(
+                "no problems found ({} snapshots, {} trees, {} packs)",
+                report.snapshots,
+                report.trees,
+                report.packs
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The `--json` document.
+pub fn report_json(report: &CheckReport) -> Value {
+    let errors: Vec<Value> = report
+        .findings
+        .iter()
+        .map(|f| {
+            let mut v = json!({
+                "kind": f.problem.kind(),
+                "object": f.problem.object(),
+                "message": f.problem.to_string(),
+                "repair": f.problem.repair().join(" && "),
+                "snapshots": f.affected.iter().map(|a| json!({
+                    "id": a.snapshot.to_hex(),
+                    "paths": a.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+                    "more_paths": a.more,
+                })).collect::<Vec<_>>(),
+            });
+            if let (Some(blob), Some(obj)) = (f.problem.blob(), v.as_object_mut()) {
+                obj.insert("blob".into(), json!(blob.to_hex()));
+            }
+            v
+        })
+        .collect();
+    let info: Vec<Value> = report
+        .info
+        .iter()
+        .map(|i| json!({"kind": i.kind(), "message": i.to_string(), "repair": i.repair()}))
+        .collect();
+    json!({
+        "ok": report.ok(),
+        "errors": errors,
+        "info": info,
+        "repair": report.repairs(),
+        "packs_read": report.packs_read.iter().map(|p| p.to_hex()).collect::<Vec<_>>(),
+        "blobs_read": report.blobs_read,
+        "bytes_read": report.bytes_read,
+        "snapshots": report.snapshots,
+        "trees": report.trees,
+        "packs": report.packs,
+    })
+}

@@ -94,11 +94,9 @@ table=$BENCH_DIR/results.md
     echo "MB = 10^6 bytes; MB/s = dataset bytes / wall time. Ratios below 1 favour vault for time, CPU, memory and size."
 } >"$table"
 
-cat "$table"
-log "table written to $table; per-step outputs in $results/"
+show_table "$table"
 if [ "${KEEP:-0}" != 1 ]; then rm -rf "$BENCH_DIR/repo-vault" "$BENCH_DIR/repo-restic" "$BENCH_DIR/cache-vault" "$BENCH_DIR/cache-restic"; fi
 
-# Fail when a step failed or a restore differs, so the run cannot be mistaken
-# for a good one.
-for f in "$results"/*.rc; do [ "$(cat "$f")" = 0 ] || exit 1; done
+# Fail when a step failed or a restore differs.
+steps_ok
 grep -qx identical "$results/vault.verdict" && grep -qx identical "$results/restic.verdict"

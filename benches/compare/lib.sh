@@ -141,3 +141,22 @@ mbps() { # bytes / wall seconds, in MB/s
 }
 mib() { case "$1" in failed) echo failed ;; *) awk -v k="$1" 'BEGIN {printf "%.0f", k / 1024}' ;; esac; }
 row() { printf '| %s | %s | %s | %s |\n' "$1" "$2" "$3" "$(ratio "$2" "$3")"; }
+# step_rows LABEL STEP: the wall, CPU and peak-RSS rows of one measured step.
+step_rows() {
+    row "$1: wall s" "$(get vault "$2" wall)" "$(get restic "$2" wall)"
+    row "$1: CPU user+sys s" "$(get vault "$2" cpu)" "$(get restic "$2" cpu)"
+    row "$1: peak RSS MiB" "$(mib "$(get vault "$2" rss)")" "$(mib "$(get restic "$2" rss)")"
+}
+
+# show_table FILE: print the table and say where the step outputs are.
+show_table() {
+    cat "$1"
+    log "table written to $1; per-step outputs in $results/"
+}
+
+# steps_ok: succeeds only when every measured step did, so a run with a
+# failed step cannot be mistaken for a good one.
+steps_ok() {
+    local f
+    for f in "$results"/*.rc; do [ "$(cat "$f")" = 0 ] || return 1; done
+}

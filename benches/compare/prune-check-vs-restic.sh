@@ -93,14 +93,11 @@ table=$BENCH_DIR/prune-check-results.md
         check) name="check" ;;
         read_data) name="check --read-data" ;;
         esac
-        row "$name: wall s" "$(get vault $step wall)" "$(get restic $step wall)"
-        row "$name: CPU user+sys s" "$(get vault $step cpu)" "$(get restic $step cpu)"
-        row "$name: peak RSS MiB" "$(mib "$(get vault $step rss)")" "$(mib "$(get restic $step rss)")"
+        step_rows "$name" "$step"
     done
     echo
     echo "MB = 10^6 bytes. Ratios below 1 favour vault."
 } >"$table"
-cat "$table"
-log "table written to $table; per-step outputs in $results/"
+show_table "$table"
 if [ "${KEEP:-0}" != 1 ]; then rm -rf "$vrepo" "$rrepo" "$RESTIC_CACHE_DIR" "$work"; fi
-for f in "$results"/*.rc; do [ "$(cat "$f")" = 0 ] || exit 1; done
+steps_ok

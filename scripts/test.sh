@@ -40,6 +40,10 @@ trap on_exit EXIT
 # ---------------------------------------------------------------------------
 # One line per Debian package the tests need; installed only when missing.
 APT_PACKAGES=(
+    # The S3 tests run against moto's server, installed from PyPI into a venv.
+    python3
+    python3-venv
+    curl
     # HOOK(mount issue): `vault mount` tests need fusermount3.
     # fuse3
     # HOOK(database issue): tests start a throwaway cluster with initdb/pg_ctl
@@ -78,17 +82,16 @@ apt_install() {
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
-# HOOK(S3 issue): a local S3 server (moto) for the object-store tests, as in
-# shared/test-services.md. Call `start_moto_s3` below when S3 tests land; it
-# exports the AWS_* variables the tests read and stops the server on exit.
+# A local S3 server (moto, a real HTTP server) for the object-store tests, as
+# in shared/test-services.md, on a free loopback port. It exports the AWS_*
+# variables the tests read; on_exit stops it.
 start_moto_s3() {
-    apt_install curl
     local venv=${XDG_CACHE_HOME:-$HOME/.cache}/vault-test-moto   # outside the clone, reused
     if [ ! -x "$venv/bin/moto_server" ]; then
         python3 -m venv "$venv"
         "$venv/bin/pip" install -q 'moto[s3]==5.2.5' 'flask>=3,<4' 'flask-cors>=6,<7'
     fi
-    local port=${VAULT_TEST_S3_PORT:-9000}
+    local port=${VAULT_TEST_S3_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
     "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"${TMPDIR:-/tmp}/vault-test-moto.log" 2>&1 &
     moto_pid=$!   # stopped by on_exit
     local i
@@ -99,7 +102,15 @@ start_moto_s3() {
     curl -sf -o /dev/null -X PUT "http://127.0.0.1:$port/test-bucket"
     export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ALLOW_HTTP=true AWS_REGION=us-east-1 \
         AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test VAULT_TEST_S3_BUCKET=test-bucket
+    # From here on, a test that finds no S3 server fails instead of skipping.
+    export VAULT_TEST_S3_REQUIRED=1
+    echo "moto S3 server on 127.0.0.1:$port (pid $moto_pid)"
 }
+
+# The scenarios that run a second time with every fixture repository on the
+# S3 server (tests that read or damage repository files stay local).
+S3_MATRIX='test(/^(roundtrip|restore|incremental|stdin|excludes|inspect|forget|prune|check|keys|locks|errors|copy|cache)::/)'
+
 
 section "toolchain"
 if ! command -v cargo >/dev/null && [ -f "$HOME/.cargo/env" ]; then
@@ -130,7 +141,9 @@ if [ "${#APT_PACKAGES[@]}" -gt 0 ]; then
 else
     echo "none needed"
 fi
-# start_moto_s3      # HOOK(S3 issue): uncomment when the S3 tests land
+
+section "S3 test server"
+start_moto_s3
 
 section "cargo fmt --check"
 cargo fmt --all -- --check
@@ -145,9 +158,15 @@ if [ "${VAULT_TEST_NO_NEXTEST:-0}" != 1 ] && cargo nextest --version >/dev/null 
     cargo test --workspace --doc
     section "tests (cargo nextest)"
     cargo nextest run --workspace --no-fail-fast
+    section "tests again, every repository on S3 (cargo nextest)"
+    VAULT_TEST_BACKEND=s3 cargo nextest run -p vault-cli --test integration --no-fail-fast -E "$S3_MATRIX"
 else
     section "tests (cargo test)"
     cargo test --workspace --no-fail-fast
+    section "tests again, every repository on S3 (cargo test)"
+    VAULT_TEST_BACKEND=s3 cargo test -p vault-cli --test integration --no-fail-fast -- \
+        roundtrip:: restore:: incremental:: stdin:: excludes:: inspect:: forget:: prune:: \
+        check:: keys:: locks:: errors:: copy:: cache::
 fi
 
 current_step="done"

@@ -103,7 +103,7 @@ fn check_read_data_subset_buckets_partition_the_packs() {
 
 #[test]
 fn check_read_data_subset_25_percent_four_times_reads_every_pack_exactly_once() {
-    let repo = Repo::new();
+    let repo = Repo::local();
     let tmp = temp_dir();
     // Small backups until the pack count is a multiple of four.
     for i in 0..40u64 {

@@ -34,7 +34,8 @@ impl Fixture {
     /// pack size (8 MiB), some packs fill up and are written before the
     /// trees are saved: they hold data only.
     pub fn with_big(len: usize) -> Fixture {
-        let repo = Repo::new();
+        // The damage is done to the repository's files: always local.
+        let repo = Repo::local();
         let tmp = temp_dir();
         let src = tmp.path().join("src");
         write(&src.join("keep.txt"), b"an undamaged file\n");

@@ -10,7 +10,10 @@ use crate::common::*;
 
 /// A repository with one snapshot of a one-file tree.
 fn repo_with_snapshot() -> (Repo, tempfile::TempDir, PathBuf) {
-    let repo = Repo::new();
+    snapshot_in(Repo::new())
+}
+
+fn snapshot_in(repo: Repo) -> (Repo, tempfile::TempDir, PathBuf) {
     let tmp = temp_dir();
     let src = tmp.path().join("src");
     write(&src.join("f.txt"), b"content\n");
@@ -21,7 +24,7 @@ fn repo_with_snapshot() -> (Repo, tempfile::TempDir, PathBuf) {
 
 #[test]
 fn wrong_password_exits_12_and_changes_nothing() {
-    let (repo, tmp, src) = repo_with_snapshot();
+    let (repo, tmp, src) = snapshot_in(Repo::local());
     let before = repo.file_listing();
     let target = tmp.path().join("t");
 
@@ -113,7 +116,7 @@ fn missing_repository_exits_10_and_creates_nothing() {
 
 #[test]
 fn init_twice_exits_1_and_changes_nothing() {
-    let (repo, _tmp, _src) = repo_with_snapshot();
+    let (repo, _tmp, _src) = snapshot_in(Repo::local());
     let before = repo.file_listing();
     assert_error(&repo.run(args!["init"]), 1);
     let mut cmd = repo.cmd();

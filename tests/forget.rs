@@ -61,7 +61,11 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let repo = Repo::new();
+    fixture_in(Repo::new())
+}
+
+/// The fixture in `repo` (a local one for tests that read its files).
+fn fixture_in(repo: Repo) -> Fixture {
     let a = [
         backup_at(&repo, "2024-01-01T10:00:00Z", "a", "x.sql", &[]),
         backup_at(&repo, "2024-01-02T10:00:00Z", "a", "x.sql", &["keep"]),
@@ -166,7 +170,7 @@ fn forget_tag_filter_empty_considers_untagged_snapshots_only() {
 
 #[test]
 fn forget_explicit_ids_remove_exactly_those_without_a_policy() {
-    let f = fixture();
+    let f = fixture_in(Repo::local());
     let prefix = &f.a[0][..8];
     let out = f.repo.ok(args!["forget", prefix, f.b[0], prefix]);
     let t = text(&out);
@@ -181,7 +185,7 @@ fn forget_explicit_ids_remove_exactly_those_without_a_policy() {
 
 #[test]
 fn forget_dry_run_changes_nothing() {
-    let f = fixture();
+    let f = fixture_in(Repo::local());
     let before = f.repo.file_listing();
     let out = f.repo.ok(args!["forget", "--keep-last", "1", "--dry-run"]);
     assert!(
@@ -282,7 +286,7 @@ fn forget_within_family_keeps_by_duration_from_the_newest() {
 
 #[test]
 fn forget_refuses_to_empty_a_group_unless_allowed() {
-    let f = fixture();
+    let f = fixture_in(Repo::local());
     let before = f.repo.file_listing();
     // Only a's group has a snapshot tagged "keep": b's two groups would go.
     let out = f.repo.run(args!["forget", "--keep-tag", "keep"]);
@@ -301,7 +305,7 @@ fn forget_refuses_to_empty_a_group_unless_allowed() {
 
 #[test]
 fn forget_bad_arguments_exit_1_with_one_line() {
-    let f = fixture();
+    let f = fixture_in(Repo::local());
     let before = f.repo.file_listing();
     for bad in [
         args!["forget"],

@@ -94,7 +94,7 @@ fn key_passwd_replaces_the_key_in_use() {
 
 #[test]
 fn key_remove_refuses_the_key_in_use_and_the_last_key() {
-    let repo = Repo::new();
+    let repo = Repo::local();
     let first = current(&keys(&repo, None));
     // The only key: it is both in use and the last.
     let before = repo.file_listing();
@@ -123,7 +123,7 @@ fn key_remove_refuses_the_key_in_use_and_the_last_key() {
 
 #[test]
 fn key_bad_arguments_exit_1() {
-    let repo = Repo::new();
+    let repo = Repo::local();
     let before = repo.file_listing();
     assert_error(&repo.run(args!["key", "remove", "xyz"]), 1);
     assert_error(&repo.run(args!["key", "remove", "0".repeat(64)]), 1);

@@ -67,7 +67,7 @@ fn exclusive(repo: &Repository) -> LockGuard {
 
 #[test]
 fn exclusive_lock_blocks_commands_with_exit_11_naming_the_holder() {
-    let repo = Repo::new();
+    let repo = Repo::local();
     let (_dir, src) = source_with_file();
     repo.backup(args![src]);
     let engine_repo = open(&repo);
@@ -106,7 +106,7 @@ fn exclusive_lock_blocks_commands_with_exit_11_naming_the_holder() {
 
 #[test]
 fn retry_lock_waits_until_the_conflicting_lock_is_released() {
-    let repo = Repo::new();
+    let repo = Repo::local();
     let (_dir, src) = source_with_file();
     let engine_repo = open(&repo);
     let guard = exclusive(&engine_repo);
@@ -140,7 +140,7 @@ fn retry_lock_rejects_a_malformed_duration() {
 #[test]
 #[cfg(target_os = "linux")] // dead pids are told from /proc
 fn killed_backup_leaves_a_stale_lock_that_unlock_removes() {
-    let repo = Repo::new();
+    let repo = Repo::local();
     let (_dir, src) = source_with_file();
     repo.backup(args![src]);
     let before = repo.snapshots();
@@ -189,7 +189,7 @@ fn killed_backup_leaves_a_stale_lock_that_unlock_removes() {
 
 #[test]
 fn unlock_remove_all_removes_live_locks_and_the_holder_notices() {
-    let repo = Repo::new();
+    let repo = Repo::local();
     let engine_repo = open(&repo);
     let guard = exclusive(&engine_repo);
     let out = repo.ok(args!["unlock"]);
@@ -206,7 +206,7 @@ fn unlock_remove_all_removes_live_locks_and_the_holder_notices() {
 
 #[test]
 fn no_lock_is_refused_for_backup_and_writes_nothing() {
-    let repo = Repo::new();
+    let repo = Repo::local();
     let (_dir, src) = source_with_file();
     let before = repo.file_listing();
     let out = repo.run(args!["backup", "--no-lock", src]);

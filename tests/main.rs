@@ -18,4 +18,5 @@ mod locks;
 mod prune;
 mod restore;
 mod roundtrip;
+mod s3;
 mod stdin;

@@ -54,7 +54,7 @@ fn assert_restores(repo: &Repo, snapshot: &str, source: &Path) {
 
 #[test]
 fn prune_reclaims_space_and_keeps_the_remaining_snapshot_whole() {
-    let repo = Repo::new();
+    let repo = Repo::local();
     let src = temp_dir();
     let s = src.path();
     write(&s.join("keep"), &random_bytes(1, 3 << 20));
@@ -117,7 +117,7 @@ fn prune_reclaims_space_and_keeps_the_remaining_snapshot_whole() {
 
 #[test]
 fn prune_rejects_bad_limits_and_changes_nothing() {
-    let repo = Repo::new();
+    let repo = Repo::local();
     let listing = repo.file_listing();
     for bad in [
         args!["prune", "--max-unused", "150%"],
@@ -151,7 +151,7 @@ fn wait_for_file(dir: &Path) {
 /// backup deduplicates against exactly those blobs.
 #[test]
 fn backup_running_during_prune_loses_nothing() {
-    let repo = Repo::new();
+    let repo = Repo::local();
     let src = temp_dir();
     let old = src.path().join("old");
     write(&old, &random_bytes(7, 6 << 20));

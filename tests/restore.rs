@@ -203,7 +203,7 @@ fn restore_unknown_snapshot_is_refused() {
 
 #[test]
 fn restore_of_corrupted_data_fails_and_names_the_file() {
-    let repo = Repo::new();
+    let repo = Repo::local();
     let tmp = temp_dir();
     let src = tmp.path().join("src");
     // The only file with data, so any damaged data blob is this file's.

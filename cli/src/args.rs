@@ -18,7 +18,7 @@ pub struct Cli {
 /// Options every command accepts.
 #[derive(Args, Debug, Clone)]
 pub struct Global {
-    /// Repository URL: a path, file:///abs/path or memory://name
+    /// Repository URL: a path, file:///abs/path, s3://bucket/prefix, gs://bucket/prefix, az://container/prefix or memory://name
     #[arg(
         short = 'r',
         long = "repo",
@@ -51,6 +51,28 @@ pub struct Global {
     /// Wait this long for a conflicting lock to go away (e.g. 30s, 5m, 2h30m)
     #[arg(long, global = true, value_name = "DURATION", default_value = "0")]
     pub retry_lock: String,
+    /// Most storage requests in flight at once (remote repositories)
+    #[arg(long, global = true, env = "VAULT_CONNECTIONS", value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub connections: u16,
+    /// Retries of a storage request that failed transiently (timeout, 5xx, throttling); 0 = none
+    #[arg(
+        long,
+        global = true,
+        env = "VAULT_RETRIES",
+        value_name = "N",
+        default_value_t = 10
+    )]
+    pub retries: usize,
+    /// Start no retry of a storage request later than this after its first attempt
+    #[arg(
+        long,
+        global = true,
+        env = "VAULT_RETRY_TIMEOUT",
+        value_name = "DURATION",
+        default_value = "3m"
+    )]
+    pub retry_timeout: String,
 }
 
 /// The commands.
@@ -112,6 +134,9 @@ pub struct InitArgs {
     /// Compression: auto, off, max, or a zstd level 1-22
     #[arg(long, default_value = "auto")]
     pub compression: String,
+    /// Target size of pack files, 1MiB to 128MiB (larger packs mean fewer objects on remote stores)
+    #[arg(long, value_name = "SIZE", default_value = "8MiB")]
+    pub pack_size: String,
 }
 
 /// `vault backup`.

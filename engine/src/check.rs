@@ -893,10 +893,12 @@ fn read_packs(
     report: &mut CheckReport,
     lost: &mut HashMap<BlobId, usize>,
 ) -> Vec<PackId> {
-    let reads: Vec<PackRead> = selected
-        .par_iter()
-        .map(|id| read_pack(repo, id, indexed.get(id)))
-        .collect();
+    let reads: Vec<PackRead> = crate::workers::with_io_pool(repo.backend(), || {
+        selected
+            .par_iter()
+            .map(|id| read_pack(repo, id, indexed.get(id)))
+            .collect()
+    });
     let mut verified = Vec::new();
     for r in reads {
         report.packs_read.push(r.pack);

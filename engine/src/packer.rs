@@ -19,8 +19,6 @@ pub const OPEN_PACKS: usize = 4;
 /// How many finished packs may wait for upload besides those being uploaded
 /// (0: a finished pack waits until an uploader takes it), bounding memory.
 const UPLOAD_QUEUE: usize = 0;
-/// Uploader threads.
-const UPLOADERS: usize = 2;
 
 /// A finished pack on its way to an uploader: id, bytes, header entries.
 type FinishedPack = (PackId, Vec<u8>, Vec<PackEntry>);
@@ -63,7 +61,8 @@ impl Packer {
             written: Mutex::new(Vec::new()),
         });
         let written = shared.clone();
-        let uploads = Workers::start("vault-upload", UPLOADERS, UPLOAD_QUEUE, move |pack| {
+        let uploaders = crate::workers::uploaders(&backend);
+        let uploads = Workers::start("vault-upload", uploaders, UPLOAD_QUEUE, move |pack| {
             upload(&backend, &written, pack)
         })?;
         Ok(Packer { shared, uploads })

@@ -490,67 +490,70 @@ fn write_contents(ctx: &Ctx<'_>, jobs: &[FileJob]) -> Result<()> {
             (pack, blobs)
         })
         .collect();
-    packs.par_iter().for_each(|(pack, blobs)| {
-        let path = repo_format::layout::object_path(repo_format::layout::FileKind::Pack, &pack.0);
-        for range in coalesce(blobs) {
-            let (Some(first), Some(last)) = (range.first(), range.last()) else {
-                continue;
-            };
-            let start = u64::from(first.offset);
-            let end = u64::from(last.offset) + u64::from(last.length);
-            let bytes = match ctx.repo.backend().get_range(&path, start..end) {
-                Ok(b) => b,
-                Err(e) => {
-                    for t in range.iter().flat_map(|b| &b.targets) {
-                        fail_job(t.job, format!("pack {} unreadable: {e}", pack.short()));
-                    }
+    crate::workers::with_io_pool(ctx.repo.backend(), || {
+        packs.par_iter().for_each(|(pack, blobs)| {
+            let path =
+                repo_format::layout::object_path(repo_format::layout::FileKind::Pack, &pack.0);
+            for range in coalesce(blobs) {
+                let (Some(first), Some(last)) = (range.first(), range.last()) else {
                     continue;
-                }
-            };
-            for blob in range {
-                let from = (u64::from(blob.offset) - start) as usize;
-                let sealed = bytes
-                    .get(from..from + blob.length as usize)
-                    .unwrap_or_default();
-                let plain = match ctx.repo.key().open_blob(
-                    BlobKind::Data,
-                    &blob.id,
-                    sealed,
-                    blob.raw_length as usize,
-                ) {
-                    Ok(p) => p,
+                };
+                let start = u64::from(first.offset);
+                let end = u64::from(last.offset) + u64::from(last.length);
+                let bytes = match ctx.repo.backend().get_range(&path, start..end) {
+                    Ok(b) => b,
                     Err(e) => {
-                        for t in &blob.targets {
-                            fail_job(
-                                t.job,
-                                format!(
-                                    "blob {} in pack {} is damaged: {e}",
-                                    blob.id.short(),
-                                    pack.short()
-                                ),
-                            );
+                        for t in range.iter().flat_map(|b| &b.targets) {
+                            fail_job(t.job, format!("pack {} unreadable: {e}", pack.short()));
                         }
                         continue;
                     }
                 };
-                for t in &blob.targets {
-                    let Some(job) = jobs.get(t.job) else { continue };
-                    let written = std::fs::OpenOptions::new()
-                        .write(true)
-                        .create(true)
-                        .truncate(false)
-                        .open(&job.dest)
-                        .and_then(|f| write_sparse(&f, t.file_offset, &plain));
-                    match written {
-                        Ok(()) => {
-                            ctx.bytes.fetch_add(plain.len() as u64, Ordering::Relaxed);
-                            ctx.progress.bytes_processed(plain.len() as u64);
+                for blob in range {
+                    let from = (u64::from(blob.offset) - start) as usize;
+                    let sealed = bytes
+                        .get(from..from + blob.length as usize)
+                        .unwrap_or_default();
+                    let plain = match ctx.repo.key().open_blob(
+                        BlobKind::Data,
+                        &blob.id,
+                        sealed,
+                        blob.raw_length as usize,
+                    ) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            for t in &blob.targets {
+                                fail_job(
+                                    t.job,
+                                    format!(
+                                        "blob {} in pack {} is damaged: {e}",
+                                        blob.id.short(),
+                                        pack.short()
+                                    ),
+                                );
+                            }
+                            continue;
                         }
-                        Err(e) => fail_job(t.job, format!("write failed: {e}")),
+                    };
+                    for t in &blob.targets {
+                        let Some(job) = jobs.get(t.job) else { continue };
+                        let written = std::fs::OpenOptions::new()
+                            .write(true)
+                            .create(true)
+                            .truncate(false)
+                            .open(&job.dest)
+                            .and_then(|f| write_sparse(&f, t.file_offset, &plain));
+                        match written {
+                            Ok(()) => {
+                                ctx.bytes.fetch_add(plain.len() as u64, Ordering::Relaxed);
+                                ctx.progress.bytes_processed(plain.len() as u64);
+                            }
+                            Err(e) => fail_job(t.job, format!("write failed: {e}")),
+                        }
                     }
                 }
             }
-        }
+        })
     });
     jobs.par_iter()
         .zip(failed.par_iter())

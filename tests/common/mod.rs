@@ -13,6 +13,8 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 use tempfile::TempDir;
 
+pub mod proxy;
+
 /// The password every fixture repository is created with.
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -223,8 +225,28 @@ impl Repo {
         repo
     }
 
-    /// A fixture whose repository directory does not exist yet.
+    /// A fresh, initialised directory repository, whatever
+    /// `VAULT_TEST_BACKEND` says: for tests that read or damage the
+    /// repository's files.
+    pub fn local() -> Repo {
+        let repo = Repo::local_uninitialised();
+        repo.init();
+        repo
+    }
+
+    /// A fixture whose repository does not exist yet: a directory, or
+    /// with `VAULT_TEST_BACKEND=s3` a fresh prefix in the S3 test bucket.
     pub fn uninitialised() -> Repo {
+        if std::env::var("VAULT_TEST_BACKEND").as_deref() == Ok("s3") {
+            let bucket = s3_bucket()
+                .expect("VAULT_TEST_BACKEND=s3 needs the S3 test server (VAULT_TEST_S3_BUCKET)");
+            return Repo::s3_uninitialised(&bucket);
+        }
+        Repo::local_uninitialised()
+    }
+
+    /// An uninitialised directory repository, whatever `VAULT_TEST_BACKEND` says.
+    pub fn local_uninitialised() -> Repo {
         let dir = temp_dir();
         let path = dir.path().join("repo");
         Repo {
@@ -236,15 +258,41 @@ impl Repo {
         }
     }
 
+    /// An uninitialised repository under a fresh prefix of `bucket` on the
+    /// S3 test server (`path` is then a directory that never exists).
+    pub fn s3_uninitialised(bucket: &str) -> Repo {
+        let dir = temp_dir();
+        let name = dir
+            .path()
+            .file_name()
+            .expect("temp dir name")
+            .to_string_lossy()
+            .into_owned();
+        Repo {
+            url: format!("s3://{bucket}/{name}").into(),
+            path: dir.path().join("not-a-local-repository"),
+            dir,
+            prefix: Vec::new(),
+            envs: Vec::new(),
+        }
+    }
+
+    /// Whether the repository is a local directory (`path` is its files).
+    pub fn is_local(&self) -> bool {
+        !self.url.to_string_lossy().contains("://")
+    }
+
     /// Runs `vault init` and asserts success.
     pub fn init(&self) {
         let out = self.run(args!["init"]);
         assert_success(&out);
-        assert!(
-            self.path.is_dir(),
-            "init did not create {}",
-            self.path.display()
-        );
+        if self.is_local() {
+            assert!(
+                self.path.is_dir(),
+                "init did not create {}",
+                self.path.display()
+            );
+        }
     }
 
     /// The command `vault -r URL` with the fixture's password and environment.
@@ -324,7 +372,12 @@ impl Repo {
 
     /// Every file in the repository directory with its content, to show
     /// that a failed command changed nothing.
+    #[track_caller]
     pub fn file_listing(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+        assert!(
+            self.is_local(),
+            "this test reads the repository's files and needs a local repository"
+        );
         let mut out = BTreeMap::new();
         collect_files(&self.path, &self.path, &mut out);
         out
@@ -344,6 +397,26 @@ fn collect_files(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) 
             collect_files(root, &path, out);
         } else {
             out.insert(rel, fs::read(&path).expect("read repo file"));
+        }
+    }
+}
+
+/// The bucket of the S3 test server that scripts/test.sh starts
+/// (`VAULT_TEST_S3_BUCKET`, with the standard `AWS_*` variables). When it is
+/// absent the S3 tests print why and return, unless `VAULT_TEST_S3_REQUIRED=1`
+/// (set by the test script) makes that a failure.
+pub fn s3_bucket() -> Option<String> {
+    match std::env::var("VAULT_TEST_S3_BUCKET") {
+        Ok(b) if !b.is_empty() => Some(b),
+        _ => {
+            assert!(
+                std::env::var("VAULT_TEST_S3_REQUIRED").as_deref() != Ok("1"),
+                "VAULT_TEST_S3_REQUIRED=1 but no S3 test server: VAULT_TEST_S3_BUCKET is unset"
+            );
+            eprintln!(
+                "no S3 test server (VAULT_TEST_S3_BUCKET unset): skipped; scripts/test.sh starts one"
+            );
+            None
         }
     }
 }

@@ -54,11 +54,7 @@ pub fn run(g: &Global, a: &BackupArgs) -> Result<u8> {
     let exclude_larger_than = a
         .exclude_larger_than
         .as_deref()
-        .map(|s| {
-            parse_size::parse_size(s).with_context(|| {
-                format!("invalid --exclude-larger-than {s:?}: use a size like 100M or 2G")
-            })
-        })
+        .map(|s| super::parse_size("--exclude-larger-than", s))
         .transpose()?;
     let time = a
         .time

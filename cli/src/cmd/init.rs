@@ -24,12 +24,20 @@ pub fn compression_level(value: &str) -> Result<i32> {
 /// Run `init`.
 pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
     let url = super::repo_url(g)?;
+    let pack_size = super::parse_size("--pack-size", &a.pack_size)?;
+    if !(1 << 20..=128 << 20).contains(&pack_size) {
+        anyhow::bail!(
+            "invalid --pack-size {:?}: give a size from 1MiB to 128MiB",
+            a.pack_size
+        );
+    }
     let options = InitOptions {
         compression_level: compression_level(&a.compression)?,
+        pack_size: pack_size as u32,
         ..InitOptions::default()
     };
     // Refuse before asking for a password or creating a directory.
-    if let Ok(b) = Backend::open(url)
+    if let Ok(b) = super::open_backend(g, url)
         && b.exists("config")?
     {
         return Err(engine::Error::RepositoryExists {
@@ -38,7 +46,7 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
         .into());
     }
     let pw = super::password(g, true)?;
-    let backend = Backend::create(url)?;
+    let backend = Backend::create_with(url, &super::backend_options(g)?)?;
     let repo = Repository::init(backend, pw.as_bytes(), &options)?;
     let id = engine::repo_format::Id(repo.config().repository_id);
     if g.json {

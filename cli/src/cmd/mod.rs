@@ -19,6 +19,7 @@ mod unlock;
 use crate::args::{Cli, Command, FilterArgs, Global};
 use crate::password;
 use anyhow::{Context, Result, bail};
+use engine::backend::BackendOptions;
 use engine::lock::{LockGuard, LockKind};
 use engine::snapshots::SnapshotFilter;
 use engine::{Backend, Repository};
@@ -93,10 +94,31 @@ impl std::ops::Deref for Session {
     }
 }
 
+/// A size flag's value (`100M`, `2GiB`, `4096`), or a clear error.
+pub fn parse_size(flag: &str, text: &str) -> Result<u64> {
+    parse_size::parse_size(text)
+        .with_context(|| format!("invalid {flag} {text:?}: use a size like 100M or 2G"))
+}
+
+/// How to talk to remote stores, from the global options.
+pub fn backend_options(g: &Global) -> Result<BackendOptions> {
+    Ok(BackendOptions {
+        connections: usize::from(g.connections),
+        retries: g.retries,
+        retry_timeout: crate::duration::parse("--retry-timeout", &g.retry_timeout)?,
+        ..BackendOptions::default()
+    })
+}
+
+/// Open the store at `url` with the global options (nothing is created).
+pub fn open_backend(g: &Global, url: &str) -> Result<Backend> {
+    Ok(Backend::open_with(url, &backend_options(g)?)?)
+}
+
 /// The store named by the global options, and the password.
 pub fn backend_and_password(g: &Global) -> Result<(Backend, zeroize::Zeroizing<String>)> {
     let url = repo_url(g)?;
-    let backend = Backend::open(url)?;
+    let backend = open_backend(g, url)?;
     let pw = password(g, false)?;
     Ok((backend, pw))
 }

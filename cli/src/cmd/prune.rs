@@ -29,10 +29,7 @@ pub fn options(a: &PruneArgs) -> Result<PruneOptions> {
     let max_repack_size = a
         .max_repack_size
         .as_deref()
-        .map(|s| {
-            parse_size::parse_size(s)
-                .with_context(|| format!("invalid --max-repack-size {s:?}: use a size like 1G"))
-        })
+        .map(|s| super::parse_size("--max-repack-size", s))
         .transpose()?;
     Ok(PruneOptions {
         max_unused: parse_max_unused(&a.max_unused)?,

@@ -1,0 +1,191 @@
+//! vault against a real S3 server (moto, started by scripts/test.sh on
+//! 127.0.0.1): what only a network store exercises — transient failures
+//! retried, a permanent outage failing cleanly, multipart uploads, stores
+//! without conditional writes, clear errors for a missing bucket. (The
+//! backup, restore, check, forget, prune and copy scenarios also run whole
+//! against S3: scripts/test.sh runs them again with VAULT_TEST_BACKEND=s3.)
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::args;
+use crate::common::proxy::{Counts, FaultProxy, Faults, upstream_of};
+use crate::common::*;
+
+/// A fresh S3 repository whose requests go through `proxy`, or None when
+/// there is no S3 test server.
+fn s3_repo() -> Option<Repo> {
+    s3_bucket().map(|b| Repo::s3_uninitialised(&b))
+}
+
+fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").expect("the S3 test server sets AWS_ENDPOINT_URL")
+}
+
+fn through(repo: &mut Repo, proxy: &FaultProxy) {
+    repo.envs
+        .retain(|(k, _)| k.to_str() != Some("AWS_ENDPOINT_URL"));
+    repo.envs
+        .push(("AWS_ENDPOINT_URL".into(), proxy.endpoint().into()));
+}
+
+fn direct(repo: &mut Repo) {
+    repo.envs
+        .retain(|(k, _)| k.to_str() != Some("AWS_ENDPOINT_URL"));
+}
+
+/// A source tree of `files` random files of `size` bytes each.
+fn source(seed: u64, files: usize, size: usize) -> (tempfile::TempDir, std::path::PathBuf) {
+    let tmp = temp_dir();
+    let src = tmp.path().join("src");
+    for i in 0..files {
+        write(
+            &src.join(format!("d{}/f{i}.bin", i % 4)),
+            &random_bytes(seed + i as u64, size),
+        );
+    }
+    (tmp, src)
+}
+
+fn assert_restores(repo: &Repo, snapshot: &str, src: &Path) {
+    let target = temp_dir();
+    repo.ok(args!["restore", snapshot, "--target", target.path()]);
+    assert_same_tree(src, &restored(target.path(), src), false);
+}
+
+#[test]
+fn s3_transient_failures_are_retried_and_backup_restore_check_succeed() {
+    let Some(mut repo) = s3_repo() else { return };
+    let proxy = FaultProxy::start(
+        upstream_of(&endpoint()),
+        Faults {
+            fail_per_mille: 120,
+            error_per_mille: 60,
+            delay_per_mille: 100,
+            delay: Duration::from_millis(300),
+            ..Faults::default()
+        },
+        7,
+    );
+    through(&mut repo, &proxy);
+    let (_tmp, src) = source(100, 24, 700 << 10);
+    repo.init();
+    let first = repo.backup(args![src]);
+    write(&src.join("d1/new.bin"), &random_bytes(999, 3 << 20));
+    std::fs::remove_file(src.join("d2/f2.bin")).unwrap();
+    let second = repo.backup(args![src]);
+    assert_eq!(field(&second, "files_new"), 1, "{second}");
+    assert_restores(&repo, "latest", &src);
+    repo.ok(args!["check", "--read-data"]);
+    assert_ne!(first["snapshot_id"], second["snapshot_id"]);
+    // The faults really happened: otherwise this test proves nothing.
+    let failed = proxy.count(|c: &Counts| &c.failed);
+    let delayed = proxy.count(|c: &Counts| &c.delayed);
+    assert!(
+        failed >= 10 && delayed >= 5,
+        "too few faults injected: {failed} failed, {delayed} delayed"
+    );
+    // And what went through the proxy reads back the same without it.
+    direct(&mut repo);
+    repo.ok(args!["check", "--read-data"]);
+    assert_eq!(repo.snapshots().len(), 2);
+}
+
+#[test]
+fn s3_outage_during_backup_fails_cleanly_and_loses_nothing() {
+    let Some(mut repo) = s3_repo() else { return };
+    let (_tmp, src) = source(200, 8, 1 << 20);
+    repo.init();
+    repo.backup(args![src]);
+    // Enough new incompressible data for several packs; the store goes
+    // away after the second pack upload.
+    for i in 0..6 {
+        write(
+            &src.join(format!("big{i}.bin")),
+            &random_bytes(300 + i, 6 << 20),
+        );
+    }
+    let proxy = FaultProxy::start(
+        upstream_of(&endpoint()),
+        Faults {
+            outage_after_data_puts: Some(2),
+            ..Faults::default()
+        },
+        8,
+    );
+    through(&mut repo, &proxy);
+    let out = repo.run(args![
+        "--retries",
+        "2",
+        "--retry-timeout",
+        "5s",
+        "backup",
+        src
+    ]);
+    assert_error(&out, 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("storage") && stderr.contains("503"),
+        "the error must say the storage failed and how: {stderr}"
+    );
+    assert!(proxy.count(|c: &Counts| &c.data_puts) >= 2);
+    // With the store back: no new snapshot, and the repository checks.
+    direct(&mut repo);
+    assert_eq!(repo.snapshots().len(), 1);
+    repo.ok(args!["check", "--read-data"]);
+    // The next backup completes and restores.
+    repo.backup(args![src]);
+    assert_restores(&repo, "latest", &src);
+    repo.ok(args!["check", "--read-data"]);
+}
+
+#[test]
+fn s3_large_packs_go_up_in_parts() {
+    let Some(mut repo) = s3_repo() else { return };
+    let proxy = FaultProxy::start(upstream_of(&endpoint()), Faults::default(), 9);
+    through(&mut repo, &proxy);
+    let (_tmp, src) = source(400, 2, 30 << 20);
+    repo.ok(args!["init", "--pack-size", "40MiB"]);
+    repo.backup(args![src]);
+    assert!(
+        proxy.count(|c: &Counts| &c.multipart) >= 3,
+        "a 40 MiB pack must be uploaded in parts"
+    );
+    assert_restores(&repo, "latest", &src);
+    repo.ok(args!["check", "--read-data"]);
+}
+
+#[test]
+fn s3_store_without_conditional_writes_still_works_and_refuses_a_second_init() {
+    let Some(mut repo) = s3_repo() else { return };
+    repo.envs
+        .push(("AWS_CONDITIONAL_PUT".into(), "disabled".into()));
+    let (_tmp, src) = source(500, 6, 300 << 10);
+    repo.init();
+    repo.backup(args![src]);
+    let out = repo.run(args!["init"]);
+    assert_error(&out, 1);
+    assert_restores(&repo, "latest", &src);
+    repo.ok(args!["check", "--read-data"]);
+}
+
+#[test]
+fn s3_missing_bucket_or_repository_is_a_clear_error() {
+    let Some(bucket) = s3_bucket() else { return };
+    let mut repo = Repo::s3_uninitialised(&bucket);
+    // No repository under this prefix: exit 10, as for a directory.
+    let out = repo.run(args!["snapshots"]);
+    assert_error(&out, 10);
+    repo.url = "s3://vault-no-such-bucket/r".into();
+    let out = repo.run(args!["--retries", "0", "init"]);
+    assert_error(&out, 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("vault-no-such-bucket") || stderr.contains("NoSuchBucket"),
+        "{stderr}"
+    );
+    repo.url = "s3:///prefix".into();
+    let out = repo.run(args!["snapshots"]);
+    assert_error(&out, 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bucket"));
+}

@@ -23,6 +23,7 @@
 pub mod archive;
 pub mod backend;
 pub mod blob_set;
+pub mod cache;
 pub mod check;
 pub mod chunker;
 pub mod diff;
@@ -48,6 +49,7 @@ pub mod tree_walk;
 mod workers;
 
 pub use backend::Backend;
+pub use cache::Cache;
 pub use error::{Error, Result};
 pub use progress::{NoProgress, Progress};
 pub use repo::{InitOptions, Repository};

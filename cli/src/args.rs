@@ -51,6 +51,14 @@ pub struct Global {
     /// Wait this long for a conflicting lock to go away (e.g. 30s, 5m, 2h30m)
     #[arg(long, global = true, value_name = "DURATION", default_value = "0")]
     pub retry_lock: String,
+    /// Cache index files, snapshots and trees in this directory, for any
+    /// repository (default for s3://, gs://, az://: $XDG_CACHE_HOME/vault,
+    /// else ~/.cache/vault; local repositories are not cached by default)
+    #[arg(long, global = true, env = "VAULT_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Use no cache: read all metadata from the repository, write no cache
+    #[arg(long, global = true)]
+    pub no_cache: bool,
 }
 
 /// The commands.

@@ -183,6 +183,14 @@ pub fn as_nobody() -> Vec<OsString> {
     .collect()
 }
 
+/// Gives `root` and everything below it to `uid` (and the group `uid`).
+pub fn chown_tree(root: &Path, uid: u32) {
+    std::os::unix::fs::chown(root, Some(uid), Some(uid)).unwrap();
+    for rel in walk(root) {
+        std::os::unix::fs::lchown(root.join(rel), Some(uid), Some(uid)).unwrap();
+    }
+}
+
 pub fn is_root() -> bool {
     effective_uid() == 0
 }

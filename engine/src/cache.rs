@@ -43,7 +43,7 @@ const TEMP_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The kinds of object the cache holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CacheKind {
+pub(crate) enum CacheKind {
     /// Index files, named by the hash of their stored bytes.
     Index,
     /// Snapshots, named by the hash of their stored bytes.
@@ -143,7 +143,7 @@ impl Cache {
     }
 
     /// The file of an entry.
-    pub fn path(&self, kind: CacheKind, id: &Id) -> PathBuf {
+    pub(crate) fn path(&self, kind: CacheKind, id: &Id) -> PathBuf {
         let hex = id.to_hex();
         let dir = self.dir.join(kind.dir());
         match kind {
@@ -155,7 +155,7 @@ impl Cache {
     /// The cached entry, if there is one and `verify` accepts its bytes
     /// (returning what it made of them). A file that fails is removed and
     /// counted as damaged; a miss of either sort is counted as a download.
-    pub fn get<T>(
+    pub(crate) fn get<T>(
         &self,
         kind: CacheKind,
         id: &Id,
@@ -189,7 +189,7 @@ impl Cache {
 
     /// Store an entry's bytes (exactly as read from or written to the
     /// store). Failure is kept, not returned: see [`Cache::write_error`].
-    pub fn put(&self, kind: CacheKind, id: &Id, bytes: &[u8]) {
+    pub(crate) fn put(&self, kind: CacheKind, id: &Id, bytes: &[u8]) {
         if self.writes_failed.load(Ordering::Relaxed) {
             return;
         }
@@ -214,14 +214,14 @@ impl Cache {
     }
 
     /// Remove an entry (the object left the repository).
-    pub fn remove(&self, kind: CacheKind, id: &Id) {
+    pub(crate) fn remove(&self, kind: CacheKind, id: &Id) {
         let _ = fs::remove_file(self.path(kind, id));
     }
 
     /// Remove every entry of `kind` that `keep` rejects, and temporary
     /// files that a crashed process left behind. Best effort: a file that
     /// cannot be removed stays, and is verified when read like any other.
-    pub fn retain(&self, kind: CacheKind, keep: impl Fn(&Id) -> bool) {
+    pub(crate) fn retain(&self, kind: CacheKind, keep: impl Fn(&Id) -> bool) {
         let dir = self.dir.join(kind.dir());
         match kind {
             CacheKind::Index | CacheKind::Snapshot => retain_in(&dir, &keep),

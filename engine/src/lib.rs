@@ -1,6 +1,7 @@
 //! The behaviour of vault: a storage adapter over `object_store`, the
 //! repository, backup, restore, and the read side (snapshots, trees, dump,
-//! stats, find, diff).
+//! stats, find, diff), with an optional local cache of metadata
+//! ([`Cache`], given to a repository by [`Repository::set_cache`]).
 //!
 //! A library first: another program can drive a backup without the CLI.
 //!

@@ -134,14 +134,6 @@ fn backup_1mib_change_in_50mib_file_adds_well_under_10mib() {
     assert!(out.stdout == data, "the patched file does not round-trip");
 }
 
-/// Changes the owner of `root` and everything below it.
-fn chown_tree(root: &std::path::Path, uid: u32) {
-    std::os::unix::fs::chown(root, Some(uid), Some(uid)).unwrap();
-    for rel in walk(root) {
-        std::os::unix::fs::lchown(root.join(rel), Some(uid), Some(uid)).unwrap();
-    }
-}
-
 #[test]
 fn backup_unchanged_files_are_not_opened_again() {
     // Proof that unchanged files are not read: the first backup runs as

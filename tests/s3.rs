@@ -189,3 +189,22 @@ fn s3_missing_bucket_or_repository_is_a_clear_error() {
     assert_error(&out, 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("bucket"));
 }
+
+#[test]
+fn s3_repository_is_cached_by_default_so_metadata_is_read_once() {
+    let Some(repo) = s3_repo() else { return };
+    let (_tmp, src) = source(600, 5, 100 << 10);
+    repo.init();
+    repo.backup(args![src]);
+    write(&src.join("new.txt"), b"new\n");
+    repo.backup(args![src]);
+    // The fixture points XDG_CACHE_HOME into its own directory.
+    let xdg = repo.dir.path().join("xdg-cache").join("vault");
+    let first = repo.ok(args!["-v", "ls", "latest"]);
+    let _ = crate::cache::cache_line(&first, &xdg);
+    let again = repo.ok(args!["-v", "ls", "latest"]);
+    let line = crate::cache::cache_line(&again, &xdg);
+    assert!(line.hits > 0 && line.downloads == 0, "{}", describe(&again));
+    let out = repo.ok(args!["-v", "--no-cache", "snapshots"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("cache: "));
+}

@@ -73,6 +73,14 @@ pub struct Global {
         default_value = "3m"
     )]
     pub retry_timeout: String,
+    /// Cache index files, snapshots and trees in this directory, for any
+    /// repository (default for s3://, gs://, az://: $XDG_CACHE_HOME/vault,
+    /// else ~/.cache/vault; local repositories are not cached by default)
+    #[arg(long, global = true, env = "VAULT_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Use no cache: read all metadata from the repository, write no cache
+    #[arg(long, global = true)]
+    pub no_cache: bool,
 }
 
 /// The commands.

@@ -1,6 +1,7 @@
 //! The behaviour of vault: a storage adapter over `object_store`, the
 //! repository, backup, restore, and the read side (snapshots, trees, dump,
-//! stats, find, diff).
+//! stats, find, diff), with an optional local cache of metadata
+//! ([`Cache`], given to a repository by [`Repository::set_cache`]).
 //!
 //! A library first: another program can drive a backup without the CLI.
 //!
@@ -23,6 +24,7 @@
 pub mod archive;
 pub mod backend;
 pub mod blob_set;
+pub mod cache;
 pub mod check;
 pub mod chunker;
 pub mod diff;
@@ -48,6 +50,7 @@ pub mod tree_walk;
 mod workers;
 
 pub use backend::Backend;
+pub use cache::Cache;
 pub use error::{Error, Result};
 pub use progress::{NoProgress, Progress};
 pub use repo::{InitOptions, Repository};

@@ -2,6 +2,7 @@
 //! objects and blobs.
 
 use crate::backend::{Backend, PutOutcome};
+use crate::cache::{Cache, CacheKind};
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::prefix::{Matches, by_prefix};
@@ -53,6 +54,7 @@ pub struct Repository {
     key_id: KeyId,
     config: Config,
     index: RwLock<Index>,
+    cache: Option<Arc<Cache>>,
 }
 
 /// Index files read tolerantly: those read, and those that failed.
@@ -130,6 +132,7 @@ impl Repository {
             key_id,
             config,
             index: RwLock::new(Index::new()),
+            cache: None,
         })
     }
 
@@ -174,6 +177,7 @@ impl Repository {
             key_id,
             config,
             index: RwLock::new(Index::new()),
+            cache: None,
         })
     }
 
@@ -197,31 +201,85 @@ impl Repository {
         self.key_id
     }
 
+    /// Use `cache` for index files, snapshots and trees (None: read
+    /// everything from the store). See [`crate::cache`].
+    pub fn set_cache(&mut self, cache: Option<Arc<Cache>>) {
+        self.cache = cache;
+    }
+
+    /// The cache in use, if any.
+    pub fn cache(&self) -> Option<&Arc<Cache>> {
+        self.cache.as_ref()
+    }
+
+    /// The cache and the kind of entry an object of `file` is, when cached.
+    fn cache_for(&self, file: FileKind) -> Option<(&Cache, CacheKind)> {
+        let kind = match file {
+            FileKind::Index => CacheKind::Index,
+            FileKind::Snapshot => CacheKind::Snapshot,
+            _ => return None,
+        };
+        self.cache.as_deref().map(|c| (c, kind))
+    }
+
+    /// `open` the sealed bytes of an entry: from the cache when it holds
+    /// bytes that `open` accepts, else `fetch`ed from the store (and then
+    /// cached). A cached file that `open` refuses is replaced.
+    fn through_cache<T>(
+        &self,
+        entry: Option<(&Cache, CacheKind)>,
+        id: &Id,
+        fetch: impl FnOnce() -> Result<bytes::Bytes>,
+        open: impl Fn(&[u8]) -> Result<T>,
+    ) -> Result<T> {
+        let Some((cache, kind)) = entry else {
+            return open(&fetch()?);
+        };
+        if let Some(found) = cache.get(kind, id, |b| open(b).ok()) {
+            return Ok(found);
+        }
+        let sealed = fetch()?;
+        let opened = open(&sealed)?;
+        cache.put(kind, id, &sealed);
+        Ok(opened)
+    }
+
     /// Encrypt and store an object of `kind` under its content hash.
     pub fn save_object(&self, file: FileKind, kind: ObjectKind, payload: &[u8]) -> Result<Id> {
-        store_object(
-            &self.backend,
-            &self.key,
-            self.config.compression_level,
-            file,
-            kind,
-            payload,
-        )
+        let (id, sealed) = seal_object(&self.key, self.config.compression_level, kind, payload);
+        let cached = self.cache_for(file).map(|entry| (entry, sealed.clone()));
+        self.backend.put_once(&object_path(file, &id), sealed)?;
+        if let Some(((cache, kind), sealed)) = cached {
+            cache.put(kind, &id, &sealed);
+        }
+        Ok(id)
     }
 
     /// Read and decrypt an object, checking that its name matches its bytes.
     pub fn load_object(&self, file: FileKind, kind: ObjectKind, id: &Id) -> Result<Vec<u8>> {
-        fetch_object(&self.backend, &self.key, file, kind, id)
+        let path = object_path(file, id);
+        self.through_cache(
+            self.cache_for(file),
+            id,
+            || self.backend.get(&path),
+            |sealed| open_object(&self.key, &path, kind, id, sealed),
+        )
     }
 
-    /// Ids of every object of a kind.
+    /// Ids of every object of a kind. Cached objects of that kind that are
+    /// no longer listed (another process removed them) leave the cache.
     pub fn list_ids(&self, file: FileKind) -> Result<Vec<Id>> {
-        Ok(self
+        let ids: Vec<Id> = self
             .backend
             .list(file.dir())?
             .iter()
             .filter_map(|(p, _)| parse_object_path(file, p))
-            .collect())
+            .collect();
+        if let Some((cache, kind)) = self.cache_for(file) {
+            let listed: std::collections::HashSet<&Id> = ids.iter().collect();
+            cache.retain(kind, |id| listed.contains(id));
+        }
+        Ok(ids)
     }
 
     /// Read and decode every index file, each with its own outcome (a
@@ -299,6 +357,7 @@ impl Repository {
     pub fn load_index(&self) -> Result<()> {
         let files = self.index_set()?;
         self.add_to_index(files.active.iter().flat_map(|(_, f)| &f.packs));
+        self.retain_cached_trees();
         Ok(())
     }
 
@@ -307,7 +366,19 @@ impl Repository {
         let files = self.index_set()?;
         *self.index.write().unwrap_or_else(|p| p.into_inner()) = Index::new();
         self.add_to_index(files.active.iter().flat_map(|(_, f)| &f.packs));
+        self.retain_cached_trees();
         Ok(())
+    }
+
+    /// With the whole index loaded (strictly: no index file skipped),
+    /// remove cached trees it no longer lists (a prune removed them).
+    fn retain_cached_trees(&self) {
+        if let Some(cache) = &self.cache {
+            let index = self.index();
+            cache.retain(CacheKind::Tree, |id| {
+                index.contains(BlobKind::Tree, &BlobId(*id))
+            });
+        }
     }
 
     fn add_to_index<'a>(&self, packs: impl Iterator<Item = &'a IndexPack>) {
@@ -347,7 +418,11 @@ impl Repository {
 
     /// Remove an object (removing a missing one succeeds).
     pub fn delete_object(&self, file: FileKind, id: &Id) -> Result<()> {
-        self.backend.delete(&object_path(file, id))
+        self.backend.delete(&object_path(file, id))?;
+        if let Some((cache, kind)) = self.cache_for(file) {
+            cache.remove(kind, id);
+        }
+        Ok(())
     }
 
     /// Read and decrypt a pack's header: the blobs it holds.
@@ -366,7 +441,7 @@ impl Repository {
         pack::decode_header(&payload, blobs_len).map_err(|e| Error::format(what(), e))
     }
 
-    /// Read, decrypt and verify one blob.
+    /// Read, decrypt and verify one blob (a tree through the cache).
     pub fn read_blob(&self, kind: BlobKind, id: &BlobId) -> Result<Vec<u8>> {
         let loc = self
             .index()
@@ -374,17 +449,36 @@ impl Repository {
             .ok_or_else(|| Error::BlobNotIndexed(id.to_hex()))?;
         let path = object_path(FileKind::Pack, &loc.pack.0);
         let start = u64::from(loc.offset);
-        let sealed = self
-            .backend
-            .get_range(&path, start..start + u64::from(loc.length))?;
-        self.key
-            .open_blob(kind, id, &sealed, loc.raw_length as usize)
-            .map_err(|e| {
-                Error::format(
-                    format!("blob {} in pack {}", id.short(), loc.pack.short()),
-                    e,
-                )
-            })
+        let entry = match kind {
+            BlobKind::Tree => self.cache.as_deref().map(|c| (c, CacheKind::Tree)),
+            BlobKind::Data => None,
+        };
+        self.through_cache(
+            entry,
+            &id.0,
+            || {
+                self.backend
+                    .get_range(&path, start..start + u64::from(loc.length))
+            },
+            |sealed| {
+                self.key
+                    .open_blob(kind, id, sealed, loc.raw_length as usize)
+                    .map_err(|e| {
+                        Error::format(
+                            format!("blob {} in pack {}", id.short(), loc.pack.short()),
+                            e,
+                        )
+                    })
+            },
+        )
+    }
+
+    /// Put a tree blob just sealed (by a backup) into the cache, so that
+    /// the next backup finds its parent's trees without downloading them.
+    pub fn cache_tree(&self, id: &BlobId, sealed: &[u8]) {
+        if let Some(cache) = &self.cache {
+            cache.put(CacheKind::Tree, &id.0, sealed);
+        }
     }
 
     /// Read and decode a tree.
@@ -422,7 +516,7 @@ impl Repository {
     /// Remove a snapshot object (its data stays until prune). Removing a
     /// snapshot that is already gone succeeds.
     pub fn delete_snapshot(&self, id: &SnapshotId) -> Result<()> {
-        self.backend.delete(&object_path(FileKind::Snapshot, &id.0))
+        self.delete_object(FileKind::Snapshot, &id.0)
     }
 
     /// Add a key for another password; returns its id.
@@ -509,10 +603,21 @@ pub(crate) fn store_object(
     kind: ObjectKind,
     payload: &[u8],
 ) -> Result<Id> {
-    let sealed = key.seal_object(kind, payload, compression_level, crate::random_nonce());
-    let id = Id::hash(&sealed);
+    let (id, sealed) = seal_object(key, compression_level, kind, payload);
     backend.put_once(&object_path(file, &id), sealed)?;
     Ok(id)
+}
+
+/// Seal `payload` as an object of `kind`: its id (the hash of the sealed
+/// bytes) and the bytes.
+fn seal_object(
+    key: &MasterKey,
+    compression_level: i32,
+    kind: ObjectKind,
+    payload: &[u8],
+) -> (Id, Vec<u8>) {
+    let sealed = key.seal_object(kind, payload, compression_level, crate::random_nonce());
+    (Id::hash(&sealed), sealed)
 }
 
 /// The body of [`Repository::load_object`] (see [`store_object`]).
@@ -525,7 +630,19 @@ pub(crate) fn fetch_object(
 ) -> Result<Vec<u8>> {
     let path = object_path(file, id);
     let sealed = backend.get(&path)?;
-    if Id::hash(&sealed) != *id {
+    open_object(key, &path, kind, id, &sealed)
+}
+
+/// Check that the sealed bytes of the object at `path` hash to its name
+/// `id`, and open them.
+fn open_object(
+    key: &MasterKey,
+    path: &str,
+    kind: ObjectKind,
+    id: &Id,
+    sealed: &[u8],
+) -> Result<Vec<u8>> {
+    if Id::hash(sealed) != *id {
         return Err(Error::format(
             path,
             repo_format::FormatError::IdMismatch {
@@ -534,7 +651,7 @@ pub(crate) fn fetch_object(
             },
         ));
     }
-    key.open_object(kind, &sealed)
+    key.open_object(kind, sealed)
         .map_err(|e| Error::format(path, e))
 }
 

@@ -185,6 +185,14 @@ pub fn as_nobody() -> Vec<OsString> {
     .collect()
 }
 
+/// Gives `root` and everything below it to `uid` (and the group `uid`).
+pub fn chown_tree(root: &Path, uid: u32) {
+    std::os::unix::fs::chown(root, Some(uid), Some(uid)).unwrap();
+    for rel in walk(root) {
+        std::os::unix::fs::lchown(root.join(rel), Some(uid), Some(uid)).unwrap();
+    }
+}
+
 pub fn is_root() -> bool {
     effective_uid() == 0
 }
@@ -268,12 +276,15 @@ impl Repo {
             .expect("temp dir name")
             .to_string_lossy()
             .into_owned();
+        // The default cache (on for remote repositories) goes to the
+        // fixture's directory, not the user's.
+        let cache = dir.path().join("xdg-cache").into_os_string();
         Repo {
             url: format!("s3://{bucket}/{name}").into(),
             path: dir.path().join("not-a-local-repository"),
             dir,
             prefix: Vec::new(),
-            envs: Vec::new(),
+            envs: vec![("XDG_CACHE_HOME".into(), cache)],
         }
     }
 

@@ -22,13 +22,24 @@ use anyhow::{Context, Result, bail};
 use engine::backend::BackendOptions;
 use engine::lock::{LockGuard, LockKind};
 use engine::snapshots::SnapshotFilter;
-use engine::{Backend, Repository};
-use std::sync::Arc;
+use engine::{Backend, Cache, Repository};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// The caches the command opened, reported when it ends.
+static CACHES: Mutex<Vec<Arc<Cache>>> = Mutex::new(Vec::new());
 
 /// Run the parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
     let g = &cli.global;
-    match cli.command {
+    let outcome = run_command(g, cli.command);
+    report_caches(g);
+    outcome
+}
+
+fn run_command(g: &Global, command: Command) -> Result<u8> {
+    match command {
         Command::Init(a) => init::run(g, &a),
         Command::Backup(a) => backup::run(g, &a),
         Command::Snapshots(a) => read::snapshots(g, &a),
@@ -127,7 +138,91 @@ pub fn backend_and_password(g: &Global) -> Result<(Backend, zeroize::Zeroizing<S
 /// the commands that take none: `unlock`).
 pub fn open_unlocked(g: &Global) -> Result<Repository> {
     let (backend, pw) = backend_and_password(g)?;
-    Ok(Repository::open(backend, pw.as_bytes())?)
+    let mut repo = Repository::open(backend, pw.as_bytes())?;
+    attach_cache(g, &mut repo);
+    Ok(repo)
+}
+
+/// The global options with the cache turned off, for the commands that
+/// must see the repository itself (`repair`; `check` opens its own).
+pub fn uncached(g: &Global) -> Global {
+    Global {
+        no_cache: true,
+        ..g.clone()
+    }
+}
+
+/// The cache directory for the repository at `backend`: `--cache-dir`
+/// for any repository, else the per-user default for a remote store (a
+/// local repository would only be copied to the same kind of disk).
+fn cache_root(g: &Global, backend: &Backend) -> Option<PathBuf> {
+    if g.no_cache {
+        return None;
+    }
+    if let Some(dir) = &g.cache_dir {
+        return Some(dir.clone());
+    }
+    if !backend.is_remote() {
+        return None;
+    }
+    default_cache_root(std::env::var_os("XDG_CACHE_HOME"), std::env::var_os("HOME"))
+}
+
+/// `$XDG_CACHE_HOME/vault` (an absolute one: the XDG spec says to ignore
+/// a relative one), else `$HOME/.cache/vault`, else none.
+fn default_cache_root(xdg: Option<OsString>, home: Option<OsString>) -> Option<PathBuf> {
+    let xdg = xdg.map(PathBuf::from).filter(|p| p.is_absolute());
+    let base = xdg.or_else(|| {
+        home.filter(|h| !h.is_empty())
+            .map(|h| PathBuf::from(h).join(".cache"))
+    })?;
+    Some(base.join("vault"))
+}
+
+/// Give `repo` the cache the global options ask for. A cache that cannot
+/// be opened is said once and done without: it never fails a command.
+pub fn attach_cache(g: &Global, repo: &mut Repository) {
+    let Some(root) = cache_root(g, repo.backend()) else {
+        return;
+    };
+    let mut caches = CACHES.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = Cache::dir_for(&root, &repo.config().repository_id);
+    if let Some(open) = caches.iter().find(|c| c.dir() == dir) {
+        repo.set_cache(Some(open.clone()));
+        return;
+    }
+    match Cache::open(&root, &repo.config().repository_id) {
+        Ok(cache) => {
+            let cache = Arc::new(cache);
+            caches.push(cache.clone());
+            repo.set_cache(Some(cache));
+        }
+        Err(e) => eprintln!("warning: cannot use the cache ({e}); carrying on without it"),
+    }
+}
+
+/// When the command ends: a cache write that failed (once per cache), and
+/// with `-v` what each cache saved.
+fn report_caches(g: &Global) {
+    let caches = std::mem::take(&mut *CACHES.lock().unwrap_or_else(|p| p.into_inner()));
+    for cache in caches {
+        if let Some(e) = cache.write_error() {
+            eprintln!("warning: cannot write to the cache ({e}); carried on without it");
+        }
+        if g.verbose > 0 && !g.quiet {
+            let stats = cache.stats();
+            let damaged = match stats.damaged {
+                0 => String::new(),
+                n => format!(", {n} damaged replaced"),
+            };
+            eprintln!(
+                "cache: {} hits, {} downloads{damaged} ({})",
+                stats.hits,
+                stats.misses,
+                cache.dir().display()
+            );
+        }
+    }
 }
 
 /// Open the repository and lock it for `command` as `access` requires,
@@ -192,5 +287,31 @@ pub fn filter(f: &FilterArgs) -> SnapshotFilter {
         hosts: f.hosts.clone(),
         tags: f.tags.clone(),
         paths: f.paths.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_cache_root_prefers_absolute_xdg_then_home() {
+        let root = |xdg: Option<&str>, home: Option<&str>| {
+            default_cache_root(xdg.map(OsString::from), home.map(OsString::from))
+        };
+        assert_eq!(
+            root(Some("/x/cache"), Some("/home/u")),
+            Some(PathBuf::from("/x/cache/vault"))
+        );
+        assert_eq!(
+            root(Some("relative"), Some("/home/u")),
+            Some(PathBuf::from("/home/u/.cache/vault"))
+        );
+        assert_eq!(
+            root(None, Some("/home/u")),
+            Some(PathBuf::from("/home/u/.cache/vault"))
+        );
+        assert_eq!(root(None, Some("")), None);
+        assert_eq!(root(None, None), None);
     }
 }

@@ -28,7 +28,12 @@ fn ids(list: &[engine::repo_format::PackId]) -> Vec<String> {
 }
 
 fn index(g: &Global, a: &RepairIndexArgs) -> Result<u8> {
-    let repo = super::open(g, Access::Write(LockKind::Exclusive), "repair index")?;
+    // Repair reads the repository itself, never a cached copy of it.
+    let repo = super::open(
+        &super::uncached(g),
+        Access::Write(LockKind::Exclusive),
+        "repair index",
+    )?;
     let stages = Stages {
         quiet: g.quiet || g.json,
     };
@@ -98,7 +103,11 @@ fn index(g: &Global, a: &RepairIndexArgs) -> Result<u8> {
 }
 
 fn snapshots(g: &Global, a: &RepairSnapshotsArgs) -> Result<u8> {
-    let session = super::open(g, Access::Write(LockKind::Exclusive), "repair snapshots")?;
+    let session = super::open(
+        &super::uncached(g),
+        Access::Write(LockKind::Exclusive),
+        "repair snapshots",
+    )?;
     let repo = &session.repo;
     let mut chosen: Vec<SnapshotId> = Vec::new();
     if !a.snapshots.is_empty() {

@@ -139,6 +139,9 @@ fn seal_and_pack(shared: &Shared, job: Job) -> Result<()> {
             "blob changed between sealing and verification",
         ));
     }
+    if job.kind == BlobKind::Tree {
+        shared.repo.cache_tree(&job.id, &sealed);
+    }
     shared.packer.add(job.kind, job.id, &sealed, raw_length)?;
     let stats = &shared.stats;
     match job.kind {

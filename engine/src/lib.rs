@@ -25,6 +25,7 @@ pub mod backend;
 pub mod blob_set;
 pub mod check;
 pub mod chunker;
+pub mod copy;
 pub mod diff;
 pub mod dump;
 pub mod error;

@@ -6,6 +6,7 @@
 mod common;
 
 mod check;
+mod copy;
 mod corruption;
 mod crash;
 mod errors;

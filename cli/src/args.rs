@@ -90,6 +90,8 @@ pub enum Command {
     Check(CheckArgs),
     /// Repair a damaged repository (index, snapshots)
     Repair(RepairArgs),
+    /// Copy snapshots to another repository (only the data it lacks)
+    Copy(CopyArgs),
 }
 
 /// Snapshot filters shared by several commands.
@@ -112,6 +114,20 @@ pub struct InitArgs {
     /// Compression: auto, off, max, or a zstd level 1-22
     #[arg(long, default_value = "auto")]
     pub compression: String,
+    /// Chunk and name blobs like the repository given with --from, so that
+    /// `vault copy` between the two deduplicates (shares its chunker
+    /// parameters, chunker seed and id key; not its data key)
+    #[arg(long)]
+    pub copy_chunker_params: bool,
+    /// The repository whose chunker parameters to copy (default: $VAULT_FROM_REPOSITORY)
+    #[arg(long, value_name = "URL", requires = "copy_chunker_params")]
+    pub from: Option<String>,
+    /// Read the --from repository's password from the first line of a file
+    #[arg(long, value_name = "FILE", requires = "copy_chunker_params")]
+    pub from_password_file: Option<PathBuf>,
+    /// Run a command (through sh -c) for the --from repository's password
+    #[arg(long, value_name = "CMD", requires = "copy_chunker_params")]
+    pub from_password_command: Option<String>,
 }
 
 /// `vault backup`.
@@ -555,6 +571,36 @@ pub struct RepairSnapshotsArgs {
     #[arg(short = 'n', long)]
     pub dry_run: bool,
     /// Filters narrowing `latest`.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// `vault copy`.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Copies the snapshots (default: every snapshot the filters pass) from the \
+repository given with -r into the one given with --to, which has its own \
+keys. Only the blobs the destination lacks are uploaded; a snapshot the \
+destination already has (copied before) is skipped, so copying twice adds \
+nothing. The copy keeps the snapshot's time, host, user, paths and tags, and \
+records the source snapshot as its 'original'. Between repositories made \
+with 'vault init --copy-chunker-params --from', blob ids are equal and data \
+the destination has is never read. --json prints one document: {copied: \
+[{source, destination}], skipped: [{source, destination}], blobs_copied, \
+bytes_uploaded}.")]
+pub struct CopyArgs {
+    /// Snapshots to copy: ids, id prefixes or latest (default: all the filters pass)
+    pub snapshots: Vec<String>,
+    /// The destination repository
+    #[arg(long, env = "VAULT_TO_REPOSITORY", value_name = "URL")]
+    pub to: Option<String>,
+    /// Read the destination's password from the first line of a file
+    #[arg(long, value_name = "FILE")]
+    pub to_password_file: Option<PathBuf>,
+    /// Run a command (through sh -c) for the destination's password
+    #[arg(long, value_name = "CMD")]
+    pub to_password_command: Option<String>,
+    /// Filters choosing the snapshots (and narrowing `latest`).
     #[command(flatten)]
     pub filter: FilterArgs,
 }

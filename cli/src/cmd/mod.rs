@@ -3,6 +3,7 @@
 mod backup;
 mod cat;
 mod check;
+mod copy;
 mod diff;
 mod find;
 mod forget;
@@ -45,6 +46,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Unlock(a) => unlock::run(g, &a),
         Command::Check(a) => check::run(g, &a),
         Command::Repair(a) => repair::run(g, &a),
+        Command::Copy(a) => copy::run(g, &a),
     }
 }
 
@@ -63,6 +65,8 @@ pub fn password(g: &Global, confirm: bool) -> Result<zeroize::Zeroizing<String>>
             file: g.password_file.as_deref(),
             command: g.password_command.as_deref(),
             env_prefix: "VAULT_",
+            flag_prefix: "--",
+            what: "repository",
         },
         confirm,
     )
@@ -112,6 +116,22 @@ pub fn open_unlocked(g: &Global) -> Result<Repository> {
 /// waiting up to `--retry-lock` for conflicting locks.
 pub fn open(g: &Global, access: Access, command: &str) -> Result<Session> {
     let repo = Arc::new(open_unlocked(g)?);
+    let lock = lock(g, &repo, access, command)?;
+    Ok(Session { repo, lock })
+}
+
+/// Open a second repository (`copy --to`, `init --from`) at `url` with its
+/// own password sources, and lock it as [`open`] does.
+pub fn open_second(
+    g: &Global,
+    url: &str,
+    sources: &password::Sources<'_>,
+    access: Access,
+    command: &str,
+) -> Result<Session> {
+    let backend = Backend::open(url)?;
+    let pw = password::get(sources, false)?;
+    let repo = Arc::new(Repository::open(backend, pw.as_bytes())?);
     let lock = lock(g, &repo, access, command)?;
     Ok(Session { repo, lock })
 }

@@ -442,3 +442,125 @@ pub fn copy(
     report.stats = copier.stats();
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::archive::{BackupOptions, Source, backup};
+    use crate::backend::Backend;
+    use crate::progress::NoProgress;
+    use crate::repo::InitOptions;
+    use repo_format::key::KdfParams;
+
+    fn options() -> InitOptions {
+        InitOptions {
+            kdf: KdfParams {
+                memory_kib: 64,
+                iterations: 1,
+                ..KdfParams::DEFAULT
+            },
+            ..InitOptions::default()
+        }
+    }
+
+    fn init(url: &str, options: &InitOptions) -> Arc<Repository> {
+        Arc::new(Repository::init(Backend::open(url).unwrap(), b"pw", options).unwrap())
+    }
+
+    fn random(len: usize) -> Vec<u8> {
+        let mut v = vec![0u8; len];
+        rand::fill(v.as_mut_slice());
+        v
+    }
+
+    /// Flip a byte inside every data blob of the packs `packs` names, in
+    /// place (the pack headers and trees stay intact).
+    fn damage_data_blobs(repo: &Repository, packs: &[IndexPack]) {
+        for pack in packs {
+            let path = object_path(FileKind::Pack, &pack.id.0);
+            let mut bytes = repo.backend().get(&path).unwrap().to_vec();
+            for b in pack.blobs.iter().filter(|b| b.kind == BlobKind::Data) {
+                bytes[b.offset as usize + 30] ^= 0xff;
+            }
+            repo.backend().delete(&path).unwrap();
+            repo.backend().put_once(&path, bytes).unwrap();
+        }
+    }
+
+    #[test]
+    fn copy_with_equal_ids_never_reads_blobs_the_destination_has() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), random(1_500_000)).unwrap();
+        let src = init("memory://copy-equal-src", &options());
+        let backed = |repo: &Arc<Repository>| {
+            backup(
+                repo,
+                Source::Paths(vec![dir.path().to_owned()]),
+                &BackupOptions::default(),
+                &NoProgress,
+            )
+            .unwrap()
+            .snapshot_id
+            .unwrap()
+        };
+        let first = backed(&src);
+        let shared = init(
+            "memory://copy-equal-dst",
+            &options().copy_chunker_params(&src),
+        );
+        let other = init("memory://copy-equal-other", &options());
+        shared.load_index().unwrap();
+        other.load_index().unwrap();
+        let report = copy(
+            &src,
+            &shared,
+            &[(first, src.load_snapshot(&first).unwrap())],
+            CopyOptions::default(),
+            &NoProgress,
+        )
+        .unwrap();
+        assert!(report.stats.data_blobs > 0);
+
+        // The first snapshot's data goes bad in the source; the second
+        // snapshot shares it and adds a file.
+        let damaged = src.index_set().unwrap().active;
+        std::fs::write(dir.path().join("b"), random(50_000)).unwrap();
+        let second = backed(&src);
+        for (_, file) in &damaged {
+            damage_data_blobs(&src, &file.packs);
+        }
+        let snapshots = [(second, src.load_snapshot(&second).unwrap())];
+
+        // Equal ids: only the new blob is read, so the damage is not met.
+        let report = copy(
+            &src,
+            &shared,
+            &snapshots,
+            CopyOptions::default(),
+            &NoProgress,
+        )
+        .unwrap();
+        assert_eq!(report.stats.data_blobs, 1);
+        let CopyOutcome::Copied(copied) = report.snapshots[0].1 else {
+            panic!("not copied: {report:?}");
+        };
+        let copied = shared.load_snapshot(&copied).unwrap();
+        assert_eq!(copied.tree, snapshots[0].1.tree);
+        assert_eq!(copied.original, Some(second));
+        assert!(copied.parent.is_some(), "the parent's copy is the parent");
+
+        // The control: other keys must read every blob, and meet the damage.
+        let err = copy(
+            &src,
+            &other,
+            &snapshots,
+            CopyOptions::default(),
+            &NoProgress,
+        );
+        assert!(matches!(err, Err(Error::Format { .. })), "{err:?}");
+        assert!(
+            other.snapshots().unwrap().is_empty(),
+            "no snapshot after a failure"
+        );
+    }
+}

@@ -234,8 +234,20 @@ pub fn copy_twice_adds_nothing(src: &Repo, dst: &Repo) {
     );
     assert_eq!(stored_objects(dst), before, "a second copy wrote objects");
 
-    // Human output names each snapshot.
-    let out = run_copy(src, dst, &[]);
+    // Human output names each snapshot; the destination may come from
+    // VAULT_TO_REPOSITORY and its password from VAULT_TO_PASSWORD_FILE.
+    let pw_file = dir.path().join("to-password");
+    std::fs::write(&pw_file, format!("{}\n", password_of(dst))).unwrap();
+    let mut cmd = src.cmd();
+    cmd.arg("copy")
+        .env("VAULT_TO_REPOSITORY", &dst.url)
+        .env("VAULT_TO_PASSWORD_FILE", &pw_file);
+    for (k, v) in &dst.envs {
+        if k != "VAULT_PASSWORD" {
+            cmd.env(k, v);
+        }
+    }
+    let out = output_with_stdin(cmd, None);
     assert_success(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(

@@ -488,6 +488,37 @@ mod tests {
     }
 
     #[test]
+    fn init_copy_chunker_params_shares_params_seed_and_id_key_only() {
+        let chunker = repo_format::config::ChunkerParams {
+            min_size: 4096,
+            avg_size: 16384,
+            max_size: 65536,
+            normalization: 2,
+        };
+        let src = init(
+            "memory://copy-params-src",
+            &InitOptions {
+                chunker,
+                ..options()
+            },
+        );
+        let dst = init(
+            "memory://copy-params-dst",
+            &options().copy_chunker_params(&src),
+        );
+        assert_eq!(dst.config().chunker, chunker);
+        assert_eq!(dst.key().id_key, src.key().id_key);
+        assert_eq!(dst.key().chunker_seed, src.key().chunker_seed);
+        assert_ne!(dst.key().data_key, src.key().data_key);
+        assert_ne!(dst.config().repository_id, src.config().repository_id);
+        // What is stored survives reopening.
+        let reopened =
+            Repository::open(Backend::open("memory://copy-params-dst").unwrap(), b"pw").unwrap();
+        assert_eq!(reopened.key().id_key, src.key().id_key);
+        assert_eq!(reopened.config().chunker, chunker);
+    }
+
+    #[test]
     fn copy_with_equal_ids_never_reads_blobs_the_destination_has() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a"), random(1_500_000)).unwrap();

@@ -7,6 +7,7 @@ mod common;
 
 mod cache;
 mod check;
+mod copy;
 mod corruption;
 mod crash;
 mod errors;

@@ -208,3 +208,56 @@ fn s3_repository_is_cached_by_default_so_metadata_is_read_once() {
     let out = repo.ok(args!["-v", "--no-cache", "snapshots"]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("cache: "));
 }
+
+/// The off-site case: a local repository copied to S3 with other keys,
+/// then copied back into a second local one; each restores and checks.
+#[test]
+fn s3_copy_from_a_local_repository_and_back() {
+    let offsite = || {
+        s3_repo().map(|mut r| {
+            r.envs
+                .push(("VAULT_PASSWORD".into(), "off-site password".into()));
+            r.init();
+            r
+        })
+    };
+    let Some(first) = offsite() else { return };
+    crate::copy::copy_roundtrip(&Repo::local(), &first);
+    let second = offsite().expect("S3 server");
+    crate::copy::copy_twice_adds_nothing(&Repo::local(), &second);
+    let third = offsite().expect("S3 server");
+    crate::copy::copy_selected_snapshots(&third, &Repo::local());
+}
+
+#[test]
+fn s3_forget_and_prune_reclaim_packs_and_keep_the_rest_whole() {
+    let Some(repo) = s3_repo() else { return };
+    let tmp = temp_dir();
+    let src = tmp.path().join("src");
+    repo.init();
+    for round in 0..3u64 {
+        // Each round replaces the data: older snapshots own their packs.
+        if src.exists() {
+            std::fs::remove_dir_all(&src).unwrap();
+        }
+        for i in 0..3 {
+            write(
+                &src.join(format!("f{i}.bin")),
+                &random_bytes(700 + 10 * round + i, 3 << 20),
+            );
+        }
+        repo.backup(args![src]);
+    }
+    let before = repo.list("packs");
+    repo.ok(args!["forget", "--keep-last", "1", "--prune"]);
+    let after = repo.list("packs");
+    assert_eq!(repo.snapshots().len(), 1);
+    assert!(
+        after.len() < before.len() && !after.is_empty(),
+        "prune must delete the forgotten snapshots' packs: {} -> {}",
+        before.len(),
+        after.len()
+    );
+    repo.ok(args!["check", "--read-data"]);
+    assert_restores(&repo, "latest", &src);
+}

@@ -116,10 +116,14 @@ pub enum Command {
     Diff(DiffArgs),
     /// Remove stale locks (of processes that no longer run)
     Unlock(UnlockArgs),
+    /// List the ids of the repository's objects of one kind
+    List(ListArgs),
     /// Verify the repository and name every problem found
     Check(CheckArgs),
     /// Repair a damaged repository (index, snapshots)
     Repair(RepairArgs),
+    /// Copy snapshots to another repository (only the data it lacks)
+    Copy(CopyArgs),
 }
 
 /// Snapshot filters shared by several commands.
@@ -145,6 +149,20 @@ pub struct InitArgs {
     /// Target size of pack files, 1MiB to 128MiB (larger packs mean fewer objects on remote stores)
     #[arg(long, value_name = "SIZE", default_value = "8MiB")]
     pub pack_size: String,
+    /// Chunk and name blobs like the repository given with --from, so that
+    /// `vault copy` between the two deduplicates (shares its chunker
+    /// parameters, chunker seed and id key; not its data key)
+    #[arg(long)]
+    pub copy_chunker_params: bool,
+    /// The repository whose chunker parameters to copy (default: $VAULT_FROM_REPOSITORY)
+    #[arg(long, value_name = "URL", requires = "copy_chunker_params")]
+    pub from: Option<String>,
+    /// Read the --from repository's password from the first line of a file
+    #[arg(long, value_name = "FILE", requires = "copy_chunker_params")]
+    pub from_password_file: Option<PathBuf>,
+    /// Run a command (through sh -c) for the --from repository's password
+    #[arg(long, value_name = "CMD", requires = "copy_chunker_params")]
+    pub from_password_command: Option<String>,
 }
 
 /// `vault backup`.
@@ -531,6 +549,29 @@ pub struct KeyRemoveArgs {
     pub id: String,
 }
 
+/// What `vault list` lists.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ListKind {
+    /// Pack files (data/)
+    Packs,
+    /// Index files
+    Index,
+    /// Snapshot objects
+    Snapshots,
+    /// Key files
+    Keys,
+    /// Lock objects
+    Locks,
+}
+
+/// `vault list`.
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    /// What to list
+    #[arg(value_enum)]
+    pub kind: ListKind,
+}
+
 /// `vault unlock`.
 #[derive(Args, Debug)]
 pub struct UnlockArgs {
@@ -588,6 +629,36 @@ pub struct RepairSnapshotsArgs {
     #[arg(short = 'n', long)]
     pub dry_run: bool,
     /// Filters narrowing `latest`.
+    #[command(flatten)]
+    pub filter: FilterArgs,
+}
+
+/// `vault copy`.
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Copies the snapshots (default: every snapshot the filters pass) from the \
+repository given with -r into the one given with --to, which has its own \
+keys. Only the blobs the destination lacks are uploaded; a snapshot the \
+destination already has (copied before) is skipped, so copying twice adds \
+nothing. The copy keeps the snapshot's time, host, user, paths and tags, and \
+records the source snapshot as its 'original'. Between repositories made \
+with 'vault init --copy-chunker-params --from', blob ids are equal and data \
+the destination has is never read. --json prints one document: {copied: \
+[{source, destination}], skipped: [{source, destination}], blobs_copied, \
+bytes_uploaded}.")]
+pub struct CopyArgs {
+    /// Snapshots to copy: ids, id prefixes or latest (default: all the filters pass)
+    pub snapshots: Vec<String>,
+    /// The destination repository
+    #[arg(long, env = "VAULT_TO_REPOSITORY", value_name = "URL")]
+    pub to: Option<String>,
+    /// Read the destination's password from the first line of a file
+    #[arg(long, value_name = "FILE")]
+    pub to_password_file: Option<PathBuf>,
+    /// Run a command (through sh -c) for the destination's password
+    #[arg(long, value_name = "CMD")]
+    pub to_password_command: Option<String>,
+    /// Filters choosing the snapshots (and narrowing `latest`).
     #[command(flatten)]
     pub filter: FilterArgs,
 }

@@ -13,8 +13,13 @@ pub struct Sources<'a> {
     pub file: Option<&'a Path>,
     /// `--password-command`.
     pub command: Option<&'a str>,
-    /// Prefix of the environment variables (`VAULT_` or `VAULT_TO_`).
+    /// Prefix of the environment variables (`VAULT_`, `VAULT_TO_`, `VAULT_FROM_`).
     pub env_prefix: &'static str,
+    /// Prefix of the flags, for messages (`--`, `--to-`, `--from-`).
+    pub flag_prefix: &'static str,
+    /// Which repository, for the prompt and messages (`repository`,
+    /// `destination repository`, ...).
+    pub what: &'static str,
 }
 
 fn first_line(bytes: Vec<u8>) -> Zeroizing<String> {
@@ -45,6 +50,7 @@ fn from_command(cmd: &str) -> Result<Zeroizing<String>> {
 /// Find the password. `confirm` asks twice at a prompt (for new keys).
 pub fn get(sources: &Sources<'_>, confirm: bool) -> Result<Zeroizing<String>> {
     let p = sources.env_prefix;
+    let f = sources.flag_prefix;
     let env = |name: &str| std::env::var_os(format!("{p}{name}")).filter(|v| !v.is_empty());
     let password = if let Some(f) = sources.file {
         from_file(f)?
@@ -57,10 +63,11 @@ pub fn get(sources: &Sources<'_>, confirm: bool) -> Result<Zeroizing<String>> {
     } else if let Some(pw) = env("PASSWORD") {
         Zeroizing::new(pw.to_string_lossy().into_owned())
     } else if std::io::stdin().is_terminal() {
-        prompt("enter password for repository: ", confirm)?
+        prompt(&format!("enter password for {}: ", sources.what), confirm)?
     } else {
         bail!(
-            "no password given: use --password-file, --password-command, or set {p}PASSWORD / {p}PASSWORD_FILE / {p}PASSWORD_COMMAND"
+            "no password given for the {}: use {f}password-file, {f}password-command, or set {p}PASSWORD / {p}PASSWORD_FILE / {p}PASSWORD_COMMAND",
+            sources.what
         );
     };
     non_empty(password)

@@ -27,6 +27,7 @@ pub mod blob_set;
 pub mod cache;
 pub mod check;
 pub mod chunker;
+pub mod copy;
 pub mod diff;
 pub mod dump;
 pub mod error;

@@ -34,6 +34,9 @@ pub struct InitOptions {
     pub compression_level: i32,
     /// Target pack size.
     pub pack_size: u32,
+    /// Share the id key and chunker seed of this master key (see
+    /// [`InitOptions::copy_chunker_params`]); None draws them at random.
+    pub chunking_of: Option<Arc<MasterKey>>,
 }
 
 impl Default for InitOptions {
@@ -43,7 +46,19 @@ impl Default for InitOptions {
             chunker: ChunkerParams::DEFAULT,
             compression_level: AUTO_LEVEL,
             pack_size: DEFAULT_PACK_SIZE,
+            chunking_of: None,
         }
+    }
+}
+
+impl InitOptions {
+    /// Chunk and name blobs as `source` does: its chunker parameters, id
+    /// key and chunker seed (SPEC.md §5.3), so that `copy` from `source`
+    /// into the new repository deduplicates by blob id.
+    pub fn copy_chunker_params(mut self, source: &Repository) -> Self {
+        self.chunker = source.config().chunker;
+        self.chunking_of = Some(source.key().clone());
+        self
     }
 }
 
@@ -99,7 +114,17 @@ impl Repository {
             .map_err(|e| Error::format("chunker options", e))?;
         let mut random = [0u8; 72];
         rand::fill(&mut random);
-        let key = Arc::new(MasterKey::from_random(&random));
+        let key = match &options.chunking_of {
+            Some(source) => {
+                let mut data_key = [0u8; repo_format::crypto::KEY_LEN];
+                rand::fill(&mut data_key);
+                let key = MasterKey::sharing_chunking(&data_key, source);
+                zeroize::Zeroize::zeroize(&mut data_key);
+                key
+            }
+            None => MasterKey::from_random(&random),
+        };
+        let key = Arc::new(key);
         zeroize::Zeroize::zeroize(&mut random);
         let mut repository_id = [0u8; 32];
         rand::fill(&mut repository_id);

@@ -494,7 +494,7 @@ fn write_contents(ctx: &Ctx<'_>, jobs: &[FileJob]) -> Result<()> {
         packs.par_iter().for_each(|(pack, blobs)| {
             let path =
                 repo_format::layout::object_path(repo_format::layout::FileKind::Pack, &pack.0);
-            for range in coalesce(blobs) {
+            for range in coalesce(blobs, |b| (b.offset, b.length)) {
                 let (Some(first), Some(last)) = (range.first(), range.last()) else {
                     continue;
                 };
@@ -576,17 +576,22 @@ fn write_contents(ctx: &Ctx<'_>, jobs: &[FileJob]) -> Result<()> {
     Ok(())
 }
 
-/// Group a pack's needed blobs (sorted by offset) into ranges to read.
-fn coalesce(blobs: &[PackBlob]) -> Vec<&[PackBlob]> {
+/// Group a pack's needed blobs (sorted by offset) into ranges to read;
+/// `span` gives a blob's offset and length in the pack (also used by
+/// `copy`, which reads source packs the same way).
+pub(crate) fn coalesce<T>(blobs: &[T], span: impl Fn(&T) -> (u32, u32)) -> Vec<&[T]> {
+    let end = |b: &T| {
+        let (offset, length) = span(b);
+        u64::from(offset) + u64::from(length)
+    };
+    let start = |b: &T| u64::from(span(b).0);
     let mut out = Vec::new();
     let mut begin = 0;
     for i in 1..=blobs.len() {
         let split = match (blobs.get(begin), blobs.get(i - 1), blobs.get(i)) {
             (Some(first), Some(prev), Some(next)) => {
-                let prev_end = u64::from(prev.offset) + u64::from(prev.length);
-                u64::from(next.offset).saturating_sub(prev_end) > MAX_GAP
-                    || u64::from(next.offset) + u64::from(next.length) - u64::from(first.offset)
-                        > MAX_READ
+                start(next).saturating_sub(end(prev)) > MAX_GAP
+                    || end(next) - start(first) > MAX_READ
             }
             _ => true,
         };

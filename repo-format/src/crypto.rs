@@ -188,6 +188,19 @@ impl MasterKey {
         }
     }
 
+    /// A master key for a second repository that chunks and names blobs
+    /// like `source`: its id key and chunker seed, with a fresh data key
+    /// from `random` (`init --copy-chunker-params`, SPEC.md §5.3). Equal
+    /// content then has equal blob ids in both repositories, so `copy`
+    /// between them deduplicates by id without reading data.
+    pub fn sharing_chunking(random: &[u8; KEY_LEN], source: &MasterKey) -> Self {
+        MasterKey {
+            data_key: *random,
+            id_key: source.id_key,
+            chunker_seed: source.chunker_seed,
+        }
+    }
+
     /// The 73-byte encoding sealed inside key files.
     pub fn encode(&self) -> zeroize::Zeroizing<Vec<u8>> {
         let mut out = zeroize::Zeroizing::new(Vec::with_capacity(MASTER_KEY_LEN));
@@ -370,6 +383,20 @@ mod tests {
             Ok(b"payload".to_vec())
         );
         assert!(k.open_object(ObjectKind::Index, &sealed).is_err());
+    }
+
+    #[test]
+    fn sharing_chunking_keeps_ids_and_seed_not_the_data_key() {
+        let source = key();
+        let copy = MasterKey::sharing_chunking(&[9u8; KEY_LEN], &source);
+        assert_eq!(copy.blob_id(b"same"), source.blob_id(b"same"));
+        assert_eq!(copy.chunker_seed, source.chunker_seed);
+        assert_ne!(copy.data_key, source.data_key);
+        // What one seals, the other cannot open.
+        let id = source.blob_id(b"same");
+        let sealed = copy.seal_blob(BlobKind::Data, &id, b"same", 0, [1; 24]);
+        assert!(source.open_blob(BlobKind::Data, &id, &sealed, 10).is_err());
+        assert_eq!(MasterKey::decode(&copy.encode()), Ok(copy));
     }
 
     #[test]

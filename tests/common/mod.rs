@@ -381,6 +381,28 @@ impl Repo {
             .collect()
     }
 
+    /// `list KIND --json`: the ids of one kind of object, on any backend.
+    #[track_caller]
+    pub fn list(&self, kind: &str) -> BTreeSet<String> {
+        let out = self.ok(args!["list", kind, "--json"]);
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "list --json is not an array of ids ({e})\n{}",
+                describe(&out)
+            )
+        })
+    }
+
+    /// The ids of every object but locks, by kind, on any backend: to show
+    /// that a failed command wrote nothing.
+    #[track_caller]
+    pub fn objects(&self) -> BTreeMap<&'static str, BTreeSet<String>> {
+        ["packs", "index", "snapshots", "keys"]
+            .into_iter()
+            .map(|kind| (kind, self.list(kind)))
+            .collect()
+    }
+
     /// Every file in the repository directory with its content, to show
     /// that a failed command changed nothing.
     #[track_caller]

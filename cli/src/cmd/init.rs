@@ -3,7 +3,8 @@
 use crate::args::{Global, InitArgs};
 use crate::exit;
 use crate::output;
-use anyhow::{Result, bail};
+use crate::password::Sources;
+use anyhow::{Context, Result, bail};
 use engine::{Backend, InitOptions, Repository};
 
 /// The compression option as a zstd level.
@@ -45,18 +46,58 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
         }
         .into());
     }
+    // The source of --copy-chunker-params is opened (and its password
+    // checked) before anything is created.
+    let from_url = if a.copy_chunker_params {
+        let url = a
+            .from
+            .clone()
+            .or_else(|| std::env::var("VAULT_FROM_REPOSITORY").ok())
+            .filter(|u| !u.is_empty());
+        if url.is_none() {
+            bail!(
+                "--copy-chunker-params needs the repository to copy them from: use --from URL or set VAULT_FROM_REPOSITORY"
+            );
+        }
+        url
+    } else {
+        None
+    };
+    let from = if let Some(from_url) = &from_url {
+        let sources = Sources {
+            file: a.from_password_file.as_deref(),
+            command: a.from_password_command.as_deref(),
+            env_prefix: "VAULT_FROM_",
+            flag_prefix: "--from-",
+            what: "--from repository",
+        };
+        let session = super::open_second(g, from_url, &sources, super::Access::Read, "init")
+            .with_context(|| format!("--from repository {from_url}"))?;
+        Some(session)
+    } else {
+        None
+    };
+    let options = match &from {
+        Some(source) => options.copy_chunker_params(source),
+        None => options,
+    };
     let pw = super::password(g, true)?;
     let backend = Backend::create_with(url, &super::backend_options(g)?)?;
     let repo = Repository::init(backend, pw.as_bytes(), &options)?;
+    drop(from);
     let id = engine::repo_format::Id(repo.config().repository_id);
     if g.json {
         output::print_json(&serde_json::json!({
             "message_type": "initialized",
             "id": id.to_hex(),
             "repository": url,
+            "chunker_params_from": from_url,
         }))?;
     } else if !g.quiet {
         out!("created vault repository {} at {url}", id.short());
+        if let Some(from_url) = &from_url {
+            out!("chunker parameters, chunker seed and id key copied from {from_url}");
+        }
         out!();
         out!("Keep the password safe: without it the data in this repository cannot be read.");
     }

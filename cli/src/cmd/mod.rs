@@ -3,11 +3,13 @@
 mod backup;
 mod cat;
 mod check;
+mod copy;
 mod diff;
 mod find;
 mod forget;
 mod init;
 mod key;
+mod list;
 mod prune;
 mod read;
 mod repair;
@@ -55,8 +57,10 @@ fn run_command(g: &Global, command: Command) -> Result<u8> {
         Command::Tag(a) => tag::run(g, &a),
         Command::Key(a) => key::run(g, &a),
         Command::Unlock(a) => unlock::run(g, &a),
+        Command::List(a) => list::run(g, &a),
         Command::Check(a) => check::run(g, &a),
         Command::Repair(a) => repair::run(g, &a),
+        Command::Copy(a) => copy::run(g, &a),
     }
 }
 
@@ -75,6 +79,8 @@ pub fn password(g: &Global, confirm: bool) -> Result<zeroize::Zeroizing<String>>
             file: g.password_file.as_deref(),
             command: g.password_command.as_deref(),
             env_prefix: "VAULT_",
+            flag_prefix: "--",
+            what: "repository",
         },
         confirm,
     )
@@ -229,6 +235,24 @@ fn report_caches(g: &Global) {
 /// waiting up to `--retry-lock` for conflicting locks.
 pub fn open(g: &Global, access: Access, command: &str) -> Result<Session> {
     let repo = Arc::new(open_unlocked(g)?);
+    let lock = lock(g, &repo, access, command)?;
+    Ok(Session { repo, lock })
+}
+
+/// Open a second repository (`copy --to`, `init --from`) at `url` with its
+/// own password sources, and lock it as [`open`] does.
+pub fn open_second(
+    g: &Global,
+    url: &str,
+    sources: &password::Sources<'_>,
+    access: Access,
+    command: &str,
+) -> Result<Session> {
+    let backend = open_backend(g, url)?;
+    let pw = password::get(sources, false)?;
+    let mut repo = Repository::open(backend, pw.as_bytes())?;
+    attach_cache(g, &mut repo);
+    let repo = Arc::new(repo);
     let lock = lock(g, &repo, access, command)?;
     Ok(Session { repo, lock })
 }

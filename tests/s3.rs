@@ -144,7 +144,9 @@ fn s3_large_packs_go_up_in_parts() {
     let Some(mut repo) = s3_repo() else { return };
     let proxy = FaultProxy::start(upstream_of(&endpoint()), Faults::default(), 9);
     through(&mut repo, &proxy);
-    let (_tmp, src) = source(400, 2, 30 << 20);
+    // 72 MiB over at most four open packs: by pigeonhole one exceeds the
+    // 16 MiB multipart threshold whatever the random pack assignment.
+    let (_tmp, src) = source(400, 3, 24 << 20);
     repo.ok(args!["init", "--pack-size", "40MiB"]);
     repo.backup(args![src]);
     assert!(
@@ -181,8 +183,26 @@ fn s3_missing_bucket_or_repository_is_a_clear_error() {
     assert_error(&out, 1);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("vault-no-such-bucket") || stderr.contains("NoSuchBucket"),
+        stderr.contains("vault-no-such-bucket") && stderr.contains("bucket does not exist"),
         "{stderr}"
+    );
+    // Wrong credentials: moto checks none, so a proxy answers as S3 does.
+    let mut repo = Repo::s3_uninitialised(&bucket);
+    let denied = FaultProxy::start(
+        upstream_of(&endpoint()),
+        Faults {
+            deny: true,
+            ..Faults::default()
+        },
+        10,
+    );
+    through(&mut repo, &denied);
+    let out = repo.run(args!["init"]);
+    assert_error(&out, 1);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("access denied: check the credentials"),
+        "{}",
+        describe(&out)
     );
     repo.url = "s3:///prefix".into();
     let out = repo.run(args!["snapshots"]);

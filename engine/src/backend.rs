@@ -330,8 +330,29 @@ impl Backend {
         }
     }
 
-    fn map_err(op: &'static str, path: &str, source: object_store::Error) -> Error {
+    fn map_err(&self, op: &'static str, path: &str, source: object_store::Error) -> Error {
+        let text = source.to_string();
+        let refused = |reason: &str| Error::StoreRefused {
+            url: self.url.clone(),
+            reason: reason.to_owned(),
+        };
         match source {
+            _ if text.contains("NoSuchBucket") || text.contains("ContainerNotFound") => {
+                refused("the bucket does not exist: create it first, or correct the URL")
+            }
+            object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. } => refused(ACCESS_DENIED),
+            _ if [
+                "InvalidAccessKeyId",
+                "SignatureDoesNotMatch",
+                "AccessDenied",
+                "AuthenticationFailed",
+            ]
+            .iter()
+            .any(|code| text.contains(code)) =>
+            {
+                refused(ACCESS_DENIED)
+            }
             object_store::Error::NotFound { .. } => Error::NotFound {
                 path: path.to_owned(),
             },
@@ -362,7 +383,7 @@ impl Backend {
                 .runtime
                 .block_on(put_multipart(self.store.as_ref(), &full, bytes))
                 .map(|()| PutOutcome::Created)
-                .map_err(|e| Self::map_err("put", path, e));
+                .map_err(|e| self.map_err("put", path, e));
         }
         let opts = PutOptions {
             mode: PutMode::Create,
@@ -383,9 +404,9 @@ impl Backend {
                 self.runtime
                     .block_on(self.store.put(&full, PutPayload::from(bytes)))
                     .map(|_| PutOutcome::Created)
-                    .map_err(|e| Self::map_err("put", path, e))
+                    .map_err(|e| self.map_err("put", path, e))
             }
-            Err(e) => Err(Self::map_err("put", path, e)),
+            Err(e) => Err(self.map_err("put", path, e)),
         }
     }
 
@@ -397,7 +418,7 @@ impl Backend {
                 let r = self.store.get(&full).await?;
                 r.bytes().await
             })
-            .map_err(|e| Self::map_err("get", path, e))
+            .map_err(|e| self.map_err("get", path, e))
     }
 
     /// Read a byte range of an object.
@@ -405,7 +426,7 @@ impl Backend {
         let full = self.full(path);
         self.runtime
             .block_on(self.store.get_range(&full, range))
-            .map_err(|e| Self::map_err("get", path, e))
+            .map_err(|e| self.map_err("get", path, e))
     }
 
     /// Size of an object.
@@ -414,7 +435,7 @@ impl Backend {
         self.runtime
             .block_on(self.store.head(&full))
             .map(|m| m.size)
-            .map_err(|e| Self::map_err("head", path, e))
+            .map_err(|e| self.map_err("head", path, e))
     }
 
     /// When an object was last written, as the store reports it.
@@ -423,7 +444,7 @@ impl Backend {
         self.runtime
             .block_on(self.store.head(&full))
             .map(|m| m.last_modified)
-            .map_err(|e| Self::map_err("head", path, e))
+            .map_err(|e| self.map_err("head", path, e))
     }
 
     /// Whether an object exists.
@@ -441,7 +462,7 @@ impl Backend {
         let metas: Vec<object_store::ObjectMeta> = self
             .runtime
             .block_on(self.store.list(Some(&full)).try_collect())
-            .map_err(|e| Self::map_err("list", dir, e))?;
+            .map_err(|e| self.map_err("list", dir, e))?;
         Ok(metas
             .iter()
             .map(|m| (self.relative(&m.location), m.size))
@@ -453,10 +474,13 @@ impl Backend {
         let full = self.full(path);
         match self.runtime.block_on(self.store.delete(&full)) {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(Self::map_err("delete", path, e)),
+            Err(e) => Err(self.map_err("delete", path, e)),
         }
     }
 }
+
+/// What to do when the store says no.
+const ACCESS_DENIED: &str = "access denied: check the credentials (for S3 AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and the bucket's permissions";
 
 /// `store` with at most `connections` requests in flight.
 fn limited<T: ObjectStore>(store: T, connections: usize) -> Arc<dyn ObjectStore> {

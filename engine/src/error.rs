@@ -37,6 +37,15 @@ pub enum Error {
         /// The URL.
         url: String,
     },
+    /// The store refused a request for a reason retrying cannot fix (no
+    /// such bucket, access denied).
+    #[error("storage at {url} refused: {reason}")]
+    StoreRefused {
+        /// The repository URL.
+        url: String,
+        /// What is wrong and what to do.
+        reason: String,
+    },
     /// The URL could not be understood.
     #[error("invalid repository URL {url:?}: {detail}")]
     InvalidUrl {

@@ -29,6 +29,8 @@ pub struct Faults {
     /// After this many uploads to `data/` (pack puts, or parts of one),
     /// fail every request: a permanent outage in the middle of a backup.
     pub outage_after_data_puts: Option<u64>,
+    /// Answer every request as S3 does a request signed with a wrong key.
+    pub deny: bool,
 }
 
 /// What the proxy did.
@@ -167,6 +169,15 @@ fn serve(
     let answer = |status: &str| {
         format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
     };
+    if faults.deny {
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>InvalidAccessKeyId</Code><Message>The AWS Access Key Id you provided does not exist in our records.</Message></Error>";
+        let answer = format!(
+            "HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        client.write_all(answer.as_bytes())?;
+        return client.shutdown(Shutdown::Both);
+    }
     if outage || roll < faults.fail_per_mille {
         counts.failed.fetch_add(1, Ordering::SeqCst);
         client.write_all(answer("503 Slow Down").as_bytes())?;

@@ -22,11 +22,6 @@ set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# restored_root TARGET: where the dataset landed inside a restore target.
-restored_root() {
-    if [ -d "$1$DATA" ]; then echo "$1$DATA"; else echo "$1/$(basename "$DATA")"; fi
-}
-
 run_tool() {
     local tool=$1 repo=$BENCH_DIR/repo-$1 target=$BENCH_DIR/restore-$1
     rm -rf "$repo" "$target" "$BENCH_DIR/cache-$tool"

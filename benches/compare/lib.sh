@@ -127,6 +127,11 @@ measure() {
     return 0
 }
 
+# restored_root TARGET: where the dataset landed inside a restore target.
+restored_root() {
+    if [ -d "$1$DATA" ]; then echo "$1$DATA"; else echo "$1/$(basename "$DATA")"; fi
+}
+
 warm_cache() { find "$DATA" -type f -print0 | xargs -0 cat >/dev/null; }
 
 # ---------------------------------------------------------------- table helpers

@@ -37,10 +37,6 @@ export AWS_ENDPOINT_URL=http://127.0.0.1:$port AWS_ALLOW_HTTP=true AWS_REGION=us
     AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 moto_version=$("$venv/bin/pip" show moto 2>/dev/null | awk '/^Version/ {print $2}')
 
-restored_root() {
-    if [ -d "$1$DATA" ]; then echo "$1$DATA"; else echo "$1/$(basename "$DATA")"; fi
-}
-
 # run TOOL STORE: init, backup, restore, diff. STORE is local or s3.
 run() {
     local tool=$1 store=$2 target=$BENCH_DIR/restore-$1-$2 repo

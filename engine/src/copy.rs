@@ -349,36 +349,39 @@ impl<'a> Copier<'a> {
         let mut packs: Vec<(PackId, Vec<(BlobId, crate::index::BlobLocation)>)> =
             packs.into_iter().collect();
         packs.sort_by_key(|(pack, _)| *pack);
-        packs.par_iter_mut().try_for_each(|(pack, blobs)| {
-            blobs.sort_by_key(|(_, loc)| loc.offset);
-            let path = object_path(FileKind::Pack, &pack.0);
-            for range in coalesce(blobs, |(_, loc)| (loc.offset, loc.length)) {
-                let (Some((_, first)), Some((_, last))) = (range.first(), range.last()) else {
-                    continue;
-                };
-                let start = u64::from(first.offset);
-                let end = u64::from(last.offset) + u64::from(last.length);
-                let bytes = self.src.backend().get_range(&path, start..end)?;
-                for (id, loc) in range {
-                    let at = (u64::from(loc.offset) - start) as usize;
-                    let what = || format!("blob {} in pack {}", id.short(), pack.short());
-                    let sealed = bytes.get(at..at + loc.length as usize).ok_or_else(|| {
-                        Error::RepositoryDamaged(format!("{} is cut short", what()))
-                    })?;
-                    let plain = self
-                        .src
-                        .key()
-                        .open_blob(BlobKind::Data, id, sealed, loc.raw_length as usize)
-                        .map_err(|e| Error::format(what(), e))?;
-                    let length = plain.len() as u64;
-                    let (new, _) = saver.save(BlobKind::Data, plain)?;
-                    if !self.same_ids {
-                        locked(&pending.data).insert(*id, new);
+        // Reads from a remote source run as wide as its connections allow.
+        crate::workers::with_io_pool(self.src.backend(), || {
+            packs.par_iter_mut().try_for_each(|(pack, blobs)| {
+                blobs.sort_by_key(|(_, loc)| loc.offset);
+                let path = object_path(FileKind::Pack, &pack.0);
+                for range in coalesce(blobs, |(_, loc)| (loc.offset, loc.length)) {
+                    let (Some((_, first)), Some((_, last))) = (range.first(), range.last()) else {
+                        continue;
+                    };
+                    let start = u64::from(first.offset);
+                    let end = u64::from(last.offset) + u64::from(last.length);
+                    let bytes = self.src.backend().get_range(&path, start..end)?;
+                    for (id, loc) in range {
+                        let at = (u64::from(loc.offset) - start) as usize;
+                        let what = || format!("blob {} in pack {}", id.short(), pack.short());
+                        let sealed = bytes.get(at..at + loc.length as usize).ok_or_else(|| {
+                            Error::RepositoryDamaged(format!("{} is cut short", what()))
+                        })?;
+                        let plain = self
+                            .src
+                            .key()
+                            .open_blob(BlobKind::Data, id, sealed, loc.raw_length as usize)
+                            .map_err(|e| Error::format(what(), e))?;
+                        let length = plain.len() as u64;
+                        let (new, _) = saver.save(BlobKind::Data, plain)?;
+                        if !self.same_ids {
+                            locked(&pending.data).insert(*id, new);
+                        }
+                        progress.bytes_processed(length);
                     }
-                    progress.bytes_processed(length);
                 }
-            }
-            Ok::<(), Error>(())
+                Ok::<(), Error>(())
+            })
         })
     }
 

@@ -7,6 +7,7 @@ mod common;
 
 mod cache;
 mod check;
+mod commands;
 mod copy;
 mod corruption;
 mod crash;

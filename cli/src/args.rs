@@ -219,6 +219,15 @@ pub struct BackupArgs {
     /// The command for --stdin-from-command
     #[arg(last = true, value_name = "CMD")]
     pub command: Vec<String>,
+    /// Run CMD with `sh -c` and store its standard output as the file NAME
+    /// at the snapshot root (/NAME), beside any paths (repeatable; the
+    /// commands run concurrently; if any fails, no snapshot is saved)
+    #[arg(
+        long = "command",
+        value_name = "NAME=CMD",
+        conflicts_with_all = ["stdin", "stdin_from_command"]
+    )]
+    pub commands: Vec<String>,
 }
 
 /// `vault snapshots`.

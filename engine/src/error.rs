@@ -127,15 +127,13 @@ pub enum Error {
     /// A blob the index should hold is not there.
     #[error("blob {0} is not in the index: the repository is damaged (run 'vault check')")]
     BlobNotIndexed(String),
-    /// A command whose output was being backed up failed.
-    #[error("command {command:?} failed ({status}); no snapshot was saved{}", tail_suffix(.stderr_tail))]
+    /// One or more commands whose output was being backed up failed (exit
+    /// status not 0, killed by a signal, or could not start); no snapshot
+    /// was saved.
+    #[error("{}", describe_failures(.failures))]
     CommandFailed {
-        /// The command line.
-        command: String,
-        /// How it ended.
-        status: String,
-        /// The end of what it wrote to stderr.
-        stderr_tail: String,
+        /// Each command that failed, in the order they were given.
+        failures: Vec<CommandFailure>,
     },
     /// An option or argument is invalid.
     #[error("invalid {what}: {detail}")]
@@ -177,12 +175,50 @@ pub enum Error {
     Internal(&'static str),
 }
 
-fn tail_suffix(tail: &str) -> String {
-    let t = tail.trim();
-    if t.is_empty() {
-        String::new()
-    } else {
-        format!(": {}", t.lines().last().unwrap_or(t))
+/// A command of a backup that failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommandFailure {
+    /// Path of the file its output was to become, inside the snapshot.
+    pub path: String,
+    /// The command line.
+    pub command: String,
+    /// How it ended: `exit status 2`, `killed by signal 9 (SIGKILL)`, `could not start: …`.
+    pub status: String,
+    /// The end of what it wrote to stderr: at most its last 10 lines and 2 KiB.
+    pub stderr_tail: String,
+}
+
+impl std::fmt::Display for CommandFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "command {:?} for {} failed ({})",
+            self.command, self.path, self.status
+        )?;
+        let lines: Vec<&str> = self
+            .stderr_tail
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        if !lines.is_empty() {
+            write!(f, ": {}", lines.join(" | "))?;
+        }
+        Ok(())
+    }
+}
+
+fn describe_failures(failures: &[CommandFailure]) -> String {
+    match failures {
+        [one] => format!("{one}; no snapshot was saved"),
+        _ => {
+            let each: Vec<String> = failures.iter().map(ToString::to_string).collect();
+            format!(
+                "{} commands failed, no snapshot was saved: {}",
+                failures.len(),
+                each.join("; ")
+            )
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use crate::args::{BackupArgs, Global};
 use crate::exit;
 use crate::output::{self, CliProgress};
 use anyhow::{Context, Result, bail};
-use engine::archive::{BackupOptions, ExcludeOptions, ParentChoice, Source, backup};
+use engine::archive::{BackupOptions, ExcludeOptions, NamedCommand, ParentChoice, Source, backup};
 use engine::lock::{LockGuard, LockKind};
 use engine::snapshots::{SnapshotFilter, find_snapshot};
 use serde_json::json;
@@ -15,6 +15,21 @@ fn split_tags(tags: &[String]) -> Vec<String> {
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty())
         .collect()
+}
+
+/// `NAME=CMD` of `--command`.
+fn parse_command(arg: &str) -> Result<NamedCommand> {
+    match arg.split_once('=') {
+        Some((name, shell)) if !name.trim().is_empty() && !shell.trim().is_empty() => {
+            Ok(NamedCommand {
+                filename: name.to_owned(),
+                shell: shell.to_owned(),
+            })
+        }
+        _ => bail!(
+            "invalid --command {arg:?}: give NAME=CMD, for example --command 'mydb.sql=pg_dump mydb'"
+        ),
+    }
 }
 
 /// Run `backup`.
@@ -41,15 +56,26 @@ pub fn run(g: &Global, a: &BackupArgs) -> Result<u8> {
             argv: a.command.clone(),
         }
     } else {
-        if a.paths.is_empty() {
+        if a.paths.is_empty() && a.commands.is_empty() {
             bail!(
-                "nothing to back up: give one or more paths, --stdin, or --stdin-from-command -- CMD"
+                "nothing to back up: give one or more paths, --command NAME=CMD, --stdin, or --stdin-from-command -- CMD"
             );
         }
         if !a.command.is_empty() {
             bail!("arguments after -- are only used with --stdin-from-command");
         }
-        Source::Paths(a.paths.clone())
+        if a.commands.is_empty() {
+            Source::Paths(a.paths.clone())
+        } else {
+            Source::PathsAndCommands {
+                paths: a.paths.clone(),
+                commands: a
+                    .commands
+                    .iter()
+                    .map(|c| parse_command(c))
+                    .collect::<Result<_>>()?,
+            }
+        }
     };
     let exclude_larger_than = a
         .exclude_larger_than
@@ -93,7 +119,24 @@ pub fn run(g: &Global, a: &BackupArgs) -> Result<u8> {
     let started = std::time::Instant::now();
     let result = backup(repo, source, &options, &progress);
     progress.finish();
-    let report = result?;
+    let report = match result {
+        Err(engine::Error::CommandFailed { failures }) if g.json => {
+            // The summary still comes last, saying why nothing was saved.
+            output::print_json(&json!({
+                "message_type": "summary",
+                "snapshot_id": null,
+                "errors": failures.iter().map(|f| json!({
+                    "path": f.path,
+                    "command": f.command,
+                    "status": f.status,
+                    "stderr_tail": f.stderr_tail,
+                    "message": f.to_string(),
+                })).collect::<Vec<_>>(),
+            }))?;
+            return Err(engine::Error::CommandFailed { failures }.into());
+        }
+        r => r?,
+    };
     let duration = started.elapsed().as_secs_f64();
     let s = &report.summary;
     for e in &report.errors {
@@ -118,6 +161,7 @@ pub fn run(g: &Global, a: &BackupArgs) -> Result<u8> {
             "total_bytes_processed": s.total_bytes_processed,
             "total_duration": duration,
             "stream_bytes": report.stream_bytes,
+            "streams": report.streams.iter().map(|s| json!({"path": s.path, "command": s.command, "bytes": s.bytes})).collect::<Vec<_>>(),
             "dry_run": a.dry_run,
             "errors": report.errors.iter().map(|e| json!({"path": e.path, "message": e.message})).collect::<Vec<_>>(),
             "warnings": report.warnings,
@@ -125,6 +169,12 @@ pub fn run(g: &Global, a: &BackupArgs) -> Result<u8> {
     } else if !g.quiet {
         if let Some(p) = report.parent {
             out!("using parent snapshot {}", p.short());
+        }
+        for s in &report.streams {
+            match &s.command {
+                Some(c) => out!("{}: {} from `{c}`", s.path, output::size(s.bytes)),
+                None => out!("{}: {} from standard input", s.path, output::size(s.bytes)),
+            }
         }
         out!(
             "Files:       {:>6} new, {:>6} changed, {:>6} unmodified",

@@ -10,7 +10,7 @@
 pub mod saver;
 
 use crate::chunker::Chunker;
-use crate::error::{Error, Result};
+use crate::error::{CommandFailure, Error, Result};
 use crate::exclude::{Patterns, read_pattern_file};
 use crate::metadata::{OwnerNames, node_from_metadata};
 use crate::progress::Progress;
@@ -28,7 +28,7 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// What to back up.
 pub enum Source {
@@ -48,6 +48,25 @@ pub enum Source {
         /// Program and arguments.
         argv: Vec<String>,
     },
+    /// Files and directories (possibly none) and, beside them, the
+    /// standard output of each command stored as its own file
+    /// (`vault backup --command NAME=CMD`). The commands run concurrently,
+    /// each streamed through the chunker; if any fails, no snapshot is saved.
+    PathsAndCommands {
+        /// Files and directories.
+        paths: Vec<PathBuf>,
+        /// The commands.
+        commands: Vec<NamedCommand>,
+    },
+}
+
+/// A command whose standard output becomes one file of the snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamedCommand {
+    /// Path of the file inside the snapshot (relative to the root).
+    pub filename: String,
+    /// The command line, run with `sh -c`.
+    pub shell: String,
 }
 
 /// How the parent snapshot is chosen.
@@ -122,8 +141,22 @@ pub struct BackupReport {
     pub errors: Vec<SourceError>,
     /// Files that changed while they were read, and similar.
     pub warnings: Vec<String>,
-    /// Bytes read from a command or stdin.
+    /// Bytes read from commands or stdin, all together.
     pub stream_bytes: Option<u64>,
+    /// Each stream stored (standard input or a command's output), in the
+    /// order given.
+    pub streams: Vec<StreamReport>,
+}
+
+/// One stream a backup stored as a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamReport {
+    /// Path of the file inside the snapshot.
+    pub path: String,
+    /// The command whose output it is; None for standard input.
+    pub command: Option<String>,
+    /// Bytes read.
+    pub bytes: u64,
 }
 
 #[derive(Default)]
@@ -149,6 +182,14 @@ struct Ctx<'a> {
     counters: Counters,
     errors: Mutex<Vec<SourceError>>,
     warnings: Mutex<Vec<String>>,
+    streams: Vec<Stream>,
+    stream_reports: Mutex<Vec<(usize, StreamReport)>>,
+    failures: Mutex<Vec<(usize, CommandFailure)>>,
+    /// Set when a command failed: the snapshot will not be saved, so the
+    /// other commands are stopped and the walk skips what is left.
+    failed: AtomicBool,
+    /// Process ids of the commands running now, to stop them when one fails.
+    running: Mutex<Vec<(usize, u32)>>,
 }
 
 impl Ctx<'_> {
@@ -165,6 +206,25 @@ impl Ctx<'_> {
         self.progress.warning(&message);
         if let Ok(mut w) = self.warnings.lock() {
             w.push(message);
+        }
+    }
+
+    fn failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+
+    /// Record a failed command and stop the others.
+    fn command_failed(&self, index: usize, failure: CommandFailure) {
+        self.failed.store(true, Ordering::Relaxed);
+        if let Ok(mut f) = self.failures.lock() {
+            f.push((index, failure));
+        }
+        if let Ok(running) = self.running.lock() {
+            for (i, pid) in running.iter() {
+                if *i != index {
+                    terminate(*pid);
+                }
+            }
         }
     }
 
@@ -198,23 +258,111 @@ pub fn absolute_clean(path: &Path) -> Result<PathBuf> {
     Ok(out)
 }
 
-/// The snapshot's source tree: real paths under virtual directories that
-/// lead to them from the root.
+/// Where a stream's bytes come from.
+enum StreamInput {
+    Reader(Box<dyn Read + Send>),
+    Program(Vec<String>),
+    Shell(String),
+}
+
+/// A stream stored as one file of the snapshot.
+struct Stream {
+    /// Absolute path inside the snapshot.
+    path: PathBuf,
+    /// The command line, for messages and the report; None for stdin.
+    command: Option<String>,
+    /// Taken when the stream is read.
+    input: Mutex<Option<StreamInput>>,
+}
+
+impl Stream {
+    fn new(what: &'static str, filename: &str, input: StreamInput) -> Result<Self> {
+        let command = match &input {
+            StreamInput::Reader(_) => None,
+            StreamInput::Program(argv) => Some(argv.join(" ")),
+            StreamInput::Shell(line) => Some(line.clone()),
+        };
+        Ok(Stream {
+            path: stream_path(what, filename)?,
+            command,
+            input: Mutex::new(Some(input)),
+        })
+    }
+}
+
+/// The snapshot's source tree: real paths and streams under virtual
+/// directories that lead to them from the root. A virtual directory has a
+/// path on disk when a real path lies below it; one that leads only to
+/// streams is made up.
 enum Virtual {
     Real(PathBuf),
-    Dir(PathBuf, BTreeMap<Vec<u8>, Virtual>),
+    Stream(usize),
+    Dir(Option<PathBuf>, BTreeMap<Vec<u8>, Virtual>),
+}
+
+fn normal_parts(path: &Path) -> Vec<&std::ffi::OsStr> {
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Place each stream's file among the real paths; a stream may not land
+/// inside a backed-up directory or on another stream.
+fn add_streams(root: &mut Virtual, streams: &[Stream]) -> Result<()> {
+    for (index, stream) in streams.iter().enumerate() {
+        let clash = |with: String| Error::InvalidArgument {
+            what: "stream file name",
+            detail: format!(
+                "{} would be {with}; choose another name",
+                stream.path.display()
+            ),
+        };
+        let parts = normal_parts(&stream.path);
+        let mut cur = &mut *root;
+        for (i, part) in parts.iter().enumerate() {
+            let children = match cur {
+                Virtual::Dir(_, children) => children,
+                Virtual::Real(p) => {
+                    return Err(clash(format!("inside the backed-up path {}", p.display())));
+                }
+                Virtual::Stream(other) => {
+                    let other = streams.get(*other).map(|s| s.path.display().to_string());
+                    return Err(clash(format!(
+                        "inside the stream file {}",
+                        other.unwrap_or_default()
+                    )));
+                }
+            };
+            let name = part.as_bytes().to_vec();
+            if i + 1 == parts.len() {
+                match children.get(&name) {
+                    None => {}
+                    Some(Virtual::Stream(_)) => return Err(clash("stored twice".to_owned())),
+                    Some(Virtual::Real(p)) => {
+                        return Err(clash(format!("the backed-up path {}", p.display())));
+                    }
+                    Some(Virtual::Dir(..)) => {
+                        return Err(clash("a directory that holds backed-up paths".to_owned()));
+                    }
+                }
+                children.insert(name, Virtual::Stream(index));
+                break;
+            }
+            cur = children
+                .entry(name)
+                .or_insert_with(|| Virtual::Dir(None, BTreeMap::new()));
+        }
+    }
+    Ok(())
 }
 
 fn build_virtual(paths: &[PathBuf]) -> Virtual {
-    let mut root = Virtual::Dir(PathBuf::from("/"), BTreeMap::new());
+    let mut root = Virtual::Dir(Some(PathBuf::from("/")), BTreeMap::new());
     for path in paths {
-        let parts: Vec<&std::ffi::OsStr> = path
-            .components()
-            .filter_map(|c| match c {
-                Component::Normal(n) => Some(n),
-                _ => None,
-            })
-            .collect();
+        let parts = normal_parts(path);
         if parts.is_empty() {
             root = Virtual::Real(PathBuf::from("/"));
             continue;
@@ -229,7 +377,7 @@ fn build_virtual(paths: &[PathBuf]) -> Virtual {
             let last = i + 1 == parts.len();
             let entry = children
                 .entry(part.as_bytes().to_vec())
-                .or_insert_with(|| Virtual::Dir(at.clone(), BTreeMap::new()));
+                .or_insert_with(|| Virtual::Dir(Some(at.clone()), BTreeMap::new()));
             if last {
                 *entry = Virtual::Real(at.clone());
             }
@@ -256,31 +404,66 @@ pub fn backup(
     let exclude = Patterns::new(&exclude_patterns, false)?;
     let iexclude = Patterns::new(&options.excludes.iexclude, true)?;
 
-    let (paths, command) = match &source {
-        Source::Paths(p) => {
-            let mut abs = Vec::new();
-            for path in p {
-                let a = absolute_clean(path)?;
-                std::fs::symlink_metadata(&a).map_err(|source| Error::SourceUnreadable {
-                    path: path.clone(),
-                    source,
-                })?;
-                abs.push(a);
-            }
-            abs.sort();
-            abs.dedup();
-            (abs, None)
+    let (sources, streams, command) = match source {
+        Source::Paths(paths) => (paths, Vec::new(), None),
+        Source::PathsAndCommands { paths, commands } => {
+            // Recorded as the options that made the snapshot (SPEC.md §7.3).
+            let record: Vec<String> = commands
+                .iter()
+                .flat_map(|c| {
+                    [
+                        "--command".to_owned(),
+                        format!("{}={}", c.filename, c.shell),
+                    ]
+                })
+                .collect();
+            let streams = commands
+                .into_iter()
+                .map(|c| Stream::new("--command", &c.filename, StreamInput::Shell(c.shell)))
+                .collect::<Result<Vec<_>>>()?;
+            (paths, streams, (!record.is_empty()).then_some(record))
         }
-        Source::Stdin { filename, .. } | Source::Command { filename, .. } => {
-            let clean = stream_path(filename)?;
-            let argv = match &source {
-                Source::Command { argv, .. } => Some(argv.clone()),
-                _ => None,
-            };
-            (vec![clean], argv)
+        Source::Stdin { filename, reader } => (
+            Vec::new(),
+            vec![Stream::new(
+                "--stdin-filename",
+                &filename,
+                StreamInput::Reader(reader),
+            )?],
+            None,
+        ),
+        Source::Command { filename, argv } => {
+            if argv.is_empty() {
+                return Err(Error::InvalidArgument {
+                    what: "--stdin-from-command",
+                    detail: "give the command after --, for example -- pg_dump mydb".to_owned(),
+                });
+            }
+            let stream = Stream::new(
+                "--stdin-filename",
+                &filename,
+                StreamInput::Program(argv.clone()),
+            )?;
+            (Vec::new(), vec![stream], Some(argv))
         }
     };
-    let path_strings: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    let mut paths = Vec::new();
+    for path in &sources {
+        let a = absolute_clean(path)?;
+        std::fs::symlink_metadata(&a).map_err(|source| Error::SourceUnreadable {
+            path: path.clone(),
+            source,
+        })?;
+        paths.push(a);
+    }
+    paths.sort();
+    paths.dedup();
+    let mut tree = build_virtual(&paths);
+    add_streams(&mut tree, &streams)?;
+    let mut all_paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    all_paths.extend(streams.iter().map(|s| s.path.as_path()));
+    all_paths.sort();
+    let path_strings: Vec<String> = all_paths.iter().map(|p| p.display().to_string()).collect();
 
     repo.load_index()?;
     let snapshots = repo.snapshots()?;
@@ -309,32 +492,36 @@ pub fn backup(
         counters: Counters::default(),
         errors: Mutex::new(Vec::new()),
         warnings: Mutex::new(Vec::new()),
+        streams,
+        stream_reports: Mutex::new(Vec::new()),
+        failures: Mutex::new(Vec::new()),
+        failed: AtomicBool::new(false),
+        running: Mutex::new(Vec::new()),
     };
-    let mut stream_bytes = None;
-    let root = match source {
-        Source::Paths(_) => {
-            let parent_tree = parent_tree.map(|t| repo.load_tree(&t)).transpose()?;
-            match build_virtual(&paths) {
-                Virtual::Real(root) => {
-                    let meta = std::fs::symlink_metadata(&root)
-                        .map_err(|e| Error::io("back up", &root, e))?;
-                    let limit = options.excludes.one_file_system.then(|| meta.dev());
-                    save_dir_contents(&ctx, &root, parent_tree.as_ref(), limit)?
-                }
-                Virtual::Dir(_, children) => save_virtual(&ctx, &children, parent_tree.as_ref())?,
-            }
+    let parent_tree = parent_tree.map(|t| repo.load_tree(&t)).transpose()?;
+    let root = match &tree {
+        Virtual::Real(root) => {
+            let meta =
+                std::fs::symlink_metadata(root).map_err(|e| Error::io("back up", root, e))?;
+            let limit = options.excludes.one_file_system.then(|| meta.dev());
+            save_dir_contents(&ctx, root, parent_tree.as_ref(), limit)?
         }
-        Source::Stdin { filename, reader } => {
-            let (root, n) = save_stream(&ctx, &filename, reader)?;
-            stream_bytes = Some(n);
-            root
-        }
-        Source::Command { filename, argv } => {
-            let (root, n) = save_command(&ctx, &filename, &argv)?;
-            stream_bytes = Some(n);
-            root
-        }
+        Virtual::Dir(_, children) => save_virtual(&ctx, children, parent_tree.as_ref())?,
+        Virtual::Stream(_) => return Err(Error::Internal("a stream at the snapshot root")),
     };
+    let mut failures = ctx.failures.into_inner().unwrap_or_default();
+    if !failures.is_empty() {
+        // Nothing is committed: the packs written so far are unreferenced,
+        // as after an interrupted backup (SPEC.md §8).
+        failures.sort_by_key(|(i, _)| *i);
+        return Err(Error::CommandFailed {
+            failures: failures.into_iter().map(|(_, f)| f).collect(),
+        });
+    }
+    let mut streams = ctx.stream_reports.into_inner().unwrap_or_default();
+    streams.sort_by_key(|(i, _)| *i);
+    let streams: Vec<StreamReport> = streams.into_iter().map(|(_, r)| r).collect();
+    let stream_bytes = (!streams.is_empty()).then(|| streams.iter().map(|s| s.bytes).sum());
 
     let packs = saver.finish()?;
     let s = saver.stats();
@@ -366,6 +553,7 @@ pub fn backup(
             errors,
             warnings,
             stream_bytes,
+            streams,
         });
     }
     // Packs, then the index that names them, then the snapshot that needs
@@ -405,6 +593,7 @@ pub fn backup(
         errors,
         warnings,
         stream_bytes,
+        streams,
     })
 }
 
@@ -423,7 +612,7 @@ pub fn timestamp<Tz: chrono::TimeZone>(t: &chrono::DateTime<Tz>) -> Timestamp {
 }
 
 /// The snapshot path of a stream's file: `/` + the cleaned name.
-fn stream_path(filename: &str) -> Result<PathBuf> {
+fn stream_path(what: &'static str, filename: &str) -> Result<PathBuf> {
     let mut out = PathBuf::from("/");
     for c in Path::new(filename).components() {
         match c {
@@ -431,7 +620,7 @@ fn stream_path(filename: &str) -> Result<PathBuf> {
             Component::RootDir | Component::CurDir => {}
             _ => {
                 return Err(Error::InvalidArgument {
-                    what: "--stdin-filename",
+                    what,
                     detail: format!("{filename:?} must not contain '..'"),
                 });
             }
@@ -439,7 +628,7 @@ fn stream_path(filename: &str) -> Result<PathBuf> {
     }
     if out == Path::new("/") {
         return Err(Error::InvalidArgument {
-            what: "--stdin-filename",
+            what,
             detail: "give a file name, for example mydb.sql".to_owned(),
         });
     }
@@ -479,7 +668,17 @@ fn save_virtual(
             let old = find(parent, name);
             match child {
                 Virtual::Real(path) => save_entry(ctx, path, name.clone(), old, None),
-                Virtual::Dir(path, grandchildren) => {
+                Virtual::Stream(index) => save_stream(ctx, *index, name.clone(), old),
+                Virtual::Dir(None, grandchildren) => {
+                    let old_tree = load_subtree(ctx, old);
+                    let subtree = save_virtual(ctx, grandchildren, old_tree.as_ref())?;
+                    let mut node = made_up_node(name.clone(), NodeKind::Dir);
+                    node.mode = 0o755;
+                    node.subtree = Some(subtree);
+                    ctx.count_dir(old, &subtree);
+                    Ok(Some(node))
+                }
+                Virtual::Dir(Some(path), grandchildren) => {
                     // A directory that leads to a source may be reached
                     // through a symlink (/proc/self, /var/run): it is stored
                     // as the directory it stands for, or nothing below it
@@ -540,7 +739,7 @@ fn save_entry(
     old: Option<&Node>,
     device: Option<u64>,
 ) -> Result<Option<Node>> {
-    if ctx.excluded(path) {
+    if ctx.excluded(path) || ctx.failed() {
         return Ok(None);
     }
     let meta = match std::fs::symlink_metadata(path) {
@@ -737,125 +936,313 @@ fn save_chunks(
     Ok((content, size))
 }
 
-/// Store a stream as the file at `filename` inside otherwise virtual
-/// directories; returns the root tree and the bytes read.
-fn save_stream(ctx: &Ctx<'_>, filename: &str, reader: impl Read) -> Result<(BlobId, u64)> {
-    let (content, size) = match save_chunks(ctx, reader, 1 << 20) {
-        Ok(r) => r,
-        Err(ChunkError::Read(e)) => return Err(Error::io("read", "standard input", e)),
-        Err(ChunkError::Repo(e)) => return Err(e),
-    };
-    ctx.counters.files_new.fetch_add(1, Ordering::Relaxed);
-    ctx.counters.files.fetch_add(1, Ordering::Relaxed);
-    let root = stream_tree(ctx, &stream_path(filename)?, content, size)?;
-    Ok((root, size))
-}
-
-fn stream_tree(ctx: &Ctx<'_>, path: &Path, content: Vec<BlobId>, size: u64) -> Result<BlobId> {
+/// A node for something that is not on disk (a stream, or a directory that
+/// leads only to streams): owned by this process's user, dated now.
+fn made_up_node(name: Vec<u8>, kind: NodeKind) -> Node {
     let now = timestamp(&chrono::Utc::now());
-    let uid = nix::unistd::getuid().as_raw();
-    let gid = nix::unistd::getgid().as_raw();
-    let names: Vec<Vec<u8>> = path
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n.as_bytes().to_vec()),
-            _ => None,
-        })
-        .collect();
-    let mut below: Option<(Vec<u8>, Node)> = None;
-    for (i, name) in names.iter().enumerate().rev() {
-        let last = i + 1 == names.len();
-        let mut node = Node::new(
-            name.clone(),
-            if last { NodeKind::File } else { NodeKind::Dir },
-        );
-        node.uid = uid;
-        node.gid = gid;
-        node.mtime = now;
-        node.atime = now;
-        node.ctime = now;
-        if last {
-            node.mode = 0o644;
-            node.size = size;
-            node.content = content.clone();
-        } else {
-            node.mode = 0o755;
-            let (_, child) = below.take().ok_or(Error::Internal("stream tree"))?;
-            node.subtree = Some(save_tree(ctx, vec![child])?);
-            ctx.counters.dirs_new.fetch_add(1, Ordering::Relaxed);
-        }
-        below = Some((name.clone(), node));
-    }
-    let (_, top) = below.ok_or(Error::Internal("stream tree"))?;
-    save_tree(ctx, vec![top])
+    let mut node = Node::new(name, kind);
+    node.uid = nix::unistd::getuid().as_raw();
+    node.gid = nix::unistd::getgid().as_raw();
+    node.mtime = now;
+    node.atime = now;
+    node.ctime = now;
+    node
 }
 
-/// Back up a command's standard output; fail, saving no snapshot, when the
-/// command fails.
-fn save_command(ctx: &Ctx<'_>, filename: &str, argv: &[String]) -> Result<(BlobId, u64)> {
-    let (program, args) = argv.split_first().ok_or(Error::InvalidArgument {
-        what: "--stdin-from-command",
-        detail: "give the command after --, for example -- pg_dump mydb".to_owned(),
-    })?;
-    let mut child = std::process::Command::new(program)
-        .args(args)
+/// Store stream `index` as a file; `Ok(None)` when its command failed or was
+/// stopped (the failure is recorded and the backup saves no snapshot).
+fn save_stream(
+    ctx: &Ctx<'_>,
+    index: usize,
+    name: Vec<u8>,
+    old: Option<&Node>,
+) -> Result<Option<Node>> {
+    let stream = ctx
+        .streams
+        .get(index)
+        .ok_or(Error::Internal("stream index"))?;
+    let input = stream
+        .input
+        .lock()
+        .ok()
+        .and_then(|mut i| i.take())
+        .ok_or(Error::Internal("stream read twice"))?;
+    if ctx.failed() {
+        return Ok(None);
+    }
+    let (content, size) = match input {
+        StreamInput::Reader(reader) => match save_chunks(ctx, reader, STREAM_SIZE_HINT) {
+            Ok(r) => r,
+            Err(ChunkError::Read(e)) => return Err(Error::io("read", "standard input", e)),
+            Err(ChunkError::Repo(e)) => return Err(e),
+        },
+        StreamInput::Program(argv) => {
+            let (program, args) = argv.split_first().ok_or(Error::Internal("empty argv"))?;
+            let mut command = std::process::Command::new(program);
+            command.args(args);
+            match save_command(ctx, index, stream, command)? {
+                Some(r) => r,
+                None => return Ok(None),
+            }
+        }
+        StreamInput::Shell(line) => {
+            let mut command = std::process::Command::new("sh");
+            command.arg("-c").arg(line);
+            match save_command(ctx, index, stream, command)? {
+                Some(r) => r,
+                None => return Ok(None),
+            }
+        }
+    };
+    if let Ok(mut reports) = ctx.stream_reports.lock() {
+        reports.push((
+            index,
+            StreamReport {
+                path: stream.path.display().to_string(),
+                command: stream.command.clone(),
+                bytes: size,
+            },
+        ));
+    }
+    let c = &ctx.counters;
+    match old {
+        Some(_) => c.files_changed.fetch_add(1, Ordering::Relaxed),
+        None => c.files_new.fetch_add(1, Ordering::Relaxed),
+    };
+    c.files.fetch_add(1, Ordering::Relaxed);
+    let mut node = made_up_node(name, NodeKind::File);
+    node.mode = 0o644;
+    node.size = size;
+    node.content = content;
+    Ok(Some(node))
+}
+
+/// Streams have no size to go by; this picks the chunker's read buffer.
+const STREAM_SIZE_HINT: u64 = 1 << 20;
+
+/// Stderr kept for the error: at most this many bytes, then lines.
+const STDERR_TAIL_BYTES: usize = 2048;
+const STDERR_TAIL_LINES: usize = 10;
+
+/// The end of a command's stderr as kept for the error message.
+fn stderr_tail(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let lines: Vec<&str> = text.trim_end().lines().collect();
+    let from = lines.len().saturating_sub(STDERR_TAIL_LINES);
+    lines.get(from..).unwrap_or_default().join("\n")
+}
+
+/// How a process ended, in words.
+fn describe_status(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit status {code}"),
+        (None, Some(sig)) => match nix::sys::signal::Signal::try_from(sig) {
+            Ok(name) => format!("killed by signal {sig} ({name})"),
+            Err(_) => format!("killed by signal {sig}"),
+        },
+        _ => status.to_string(),
+    }
+}
+
+/// Ask a command, and every process it started, to stop (another command
+/// failed, so its output is not needed). Each command leads its own process
+/// group, so that a shell's children (`pg_dump … | gzip`) are reached too.
+/// Errors are ignored: it may have ended already.
+fn terminate(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(-pid),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+    }
+}
+
+/// A reader that fails once another command has failed, so that a command
+/// whose output is no longer wanted is not read to its end.
+struct UnlessFailed<'a, R> {
+    inner: R,
+    failed: &'a AtomicBool,
+}
+
+impl<R: Read> Read for UnlessFailed<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.failed.load(Ordering::Relaxed) {
+            return Err(std::io::Error::other("another command failed"));
+        }
+        self.inner.read(buf)
+    }
+}
+
+/// Run a command and chunk its standard output as it comes (never holding
+/// more than a chunk of it). Its stderr passes through to ours, keeping the
+/// tail for the error. `Ok(None)` when it failed or was stopped; the
+/// failure is recorded in `ctx`.
+fn save_command(
+    ctx: &Ctx<'_>,
+    index: usize,
+    stream: &Stream,
+    mut command: std::process::Command,
+) -> Result<Option<(Vec<BlobId>, u64)>> {
+    let path = stream.path.display().to_string();
+    let line = stream.command.clone().unwrap_or_default();
+    let failure = |status: String, stderr_tail: String| CommandFailure {
+        path: path.clone(),
+        command: line.clone(),
+        status,
+        stderr_tail,
+    };
+    let spawned = std::os::unix::process::CommandExt::process_group(&mut command, 0)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::CommandFailed {
-            command: argv.join(" "),
-            status: format!("could not start: {e}"),
-            stderr_tail: String::new(),
-        })?;
+        .spawn();
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            ctx.command_failed(
+                index,
+                failure(format!("could not start: {e}"), String::new()),
+            );
+            return Ok(None);
+        }
+    };
+    if let Ok(mut running) = ctx.running.lock() {
+        running.push((index, child.id()));
+    }
+    if ctx.failed() {
+        terminate(child.id());
+    }
     let stdout = child.stdout.take().ok_or(Error::Internal("child stdout"))?;
     let stderr = child.stderr.take().ok_or(Error::Internal("child stderr"))?;
-    // Pass the command's stderr through, keeping its tail for the error.
-    let tail_reader = std::thread::spawn(move || {
-        let mut tail: Vec<u8> = Vec::new();
-        let mut buf = [0u8; 4096];
-        let mut stderr = stderr;
-        let mut out = std::io::stderr();
-        while let Ok(n) = stderr.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            let chunk = buf.get(..n).unwrap_or_default();
-            let _ = std::io::Write::write_all(&mut out, chunk);
-            tail.extend_from_slice(chunk);
-            if tail.len() > 4096 {
-                tail.drain(..tail.len() - 4096);
-            }
-        }
-        String::from_utf8_lossy(&tail).into_owned()
-    });
-    let result = save_chunks(ctx, stdout, 1 << 20);
-    let status = child
-        .wait()
-        .map_err(|e| Error::io("wait for", program, e))?;
-    let stderr_tail = tail_reader.join().unwrap_or_default();
-    if !status.success() {
-        let status = match (
-            status.code(),
-            std::os::unix::process::ExitStatusExt::signal(&status),
-        ) {
-            (Some(code), _) => format!("exit status {code}"),
-            (None, Some(sig)) => format!("killed by signal {sig}"),
-            _ => status.to_string(),
-        };
-        return Err(Error::CommandFailed {
-            command: argv.join(" "),
-            status,
-            stderr_tail,
-        });
+    let tail_reader = std::thread::spawn(move || pass_stderr_through(stderr));
+    let result = save_chunks(
+        ctx,
+        UnlessFailed {
+            inner: stdout,
+            failed: &ctx.failed,
+        },
+        STREAM_SIZE_HINT,
+    );
+    if result.is_err() {
+        // Not read to the end: stop it rather than wait for it to finish.
+        terminate(child.id());
     }
-    let (content, size) = match result {
-        Ok(r) => r,
-        Err(ChunkError::Read(e)) => return Err(Error::io("read output of", program, e)),
+    let waited = child.wait();
+    if let Ok(mut running) = ctx.running.lock() {
+        running.retain(|(i, _)| *i != index);
+    }
+    let status = waited.map_err(|e| Error::io("wait for", &line, e))?;
+    if !status.success() {
+        // What it left running would hold its stderr open.
+        terminate(child.id());
+    }
+    let tail = tail_reader.join().unwrap_or_default();
+    let result = match result {
         Err(ChunkError::Repo(e)) => return Err(e),
+        Err(ChunkError::Read(e)) => Err(e),
+        Ok(r) => Ok(r),
     };
-    ctx.counters.files_new.fetch_add(1, Ordering::Relaxed);
-    ctx.counters.files.fetch_add(1, Ordering::Relaxed);
-    let root = stream_tree(ctx, &stream_path(filename)?, content, size)?;
-    Ok((root, size))
+    if ctx.failed() && (result.is_err() || !status.success()) {
+        // Stopped because another command failed: that one is the error.
+        return Ok(None);
+    }
+    if !status.success() {
+        ctx.command_failed(index, failure(describe_status(status), tail));
+        return Ok(None);
+    }
+    match result {
+        Ok(r) => Ok(Some(r)),
+        Err(e) => {
+            ctx.command_failed(
+                index,
+                failure(format!("reading its output failed: {e}"), tail),
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// Copy a command's stderr to ours as it comes; return its tail.
+fn pass_stderr_through(mut stderr: impl Read) -> String {
+    let mut tail: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut out = std::io::stderr();
+    while let Ok(n) = stderr.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        let chunk = buf.get(..n).unwrap_or_default();
+        let _ = std::io::Write::write_all(&mut out, chunk);
+        tail.extend_from_slice(chunk);
+        if tail.len() > STDERR_TAIL_BYTES {
+            tail.drain(..tail.len() - STDERR_TAIL_BYTES);
+        }
+    }
+    stderr_tail(&tail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stderr_tail_keeps_the_last_ten_lines() {
+        let text: String = (1..=15).map(|i| format!("line {i}\n")).collect();
+        let tail = stderr_tail(text.as_bytes());
+        assert_eq!(tail.lines().count(), 10);
+        assert!(tail.starts_with("line 6\n"), "{tail}");
+        assert!(tail.ends_with("line 15"), "{tail}");
+    }
+
+    #[test]
+    fn add_streams_refuses_a_stream_inside_a_backed_up_path() {
+        let mut tree = build_virtual(&[PathBuf::from("/srv/app")]);
+        let inside = Stream::new(
+            "--command",
+            "srv/app/db.sql",
+            StreamInput::Shell("true".into()),
+        );
+        let err = add_streams(&mut tree, &[inside.unwrap()]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("inside the backed-up path /srv/app"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn add_streams_refuses_the_same_name_twice_and_a_backed_up_ancestor() {
+        let mut tree = build_virtual(&[PathBuf::from("/srv/app")]);
+        let twice = ["db.sql", "./db.sql"]
+            .map(|n| Stream::new("--command", n, StreamInput::Shell("true".into())).unwrap());
+        let err = add_streams(&mut tree, &twice).unwrap_err();
+        assert!(err.to_string().contains("stored twice"), "{err}");
+        let srv = Stream::new("--command", "srv", StreamInput::Shell("true".into())).unwrap();
+        let err = add_streams(&mut tree, &[srv]).unwrap_err();
+        assert!(err.to_string().contains("holds backed-up paths"), "{err}");
+    }
+
+    #[test]
+    fn add_streams_puts_streams_beside_real_paths() {
+        let mut tree = build_virtual(&[PathBuf::from("/srv/app")]);
+        let streams = ["srv/db.sql", "dumps/a.sql", "dumps/b.sql"]
+            .map(|n| Stream::new("--command", n, StreamInput::Shell("true".into())).unwrap());
+        add_streams(&mut tree, &streams).unwrap();
+        let Virtual::Dir(_, root) = &tree else {
+            panic!("root")
+        };
+        let Some(Virtual::Dir(Some(srv), srv_children)) = root.get(&b"srv"[..]) else {
+            panic!("srv")
+        };
+        assert_eq!(srv, Path::new("/srv"));
+        assert!(matches!(
+            srv_children.get(&b"db.sql"[..]),
+            Some(Virtual::Stream(0))
+        ));
+        let Some(Virtual::Dir(None, dumps)) = root.get(&b"dumps"[..]) else {
+            panic!("dumps")
+        };
+        assert_eq!(dumps.len(), 2);
+    }
 }

@@ -12,6 +12,9 @@
 #   VAULT_TEST_SKIP_INSTALL=1   do not touch system packages (you installed them)
 #   VAULT_TEST_NO_NEXTEST=1     use `cargo test` even when cargo-nextest is installed
 #
+# The tests need /dev/fuse (tests/mount.rs mounts for real) and an S3 server
+# (started here, see start_moto_s3).
+#
 # Exits non-zero on the first failure and says which step failed.
 set -euo pipefail
 
@@ -44,8 +47,8 @@ APT_PACKAGES=(
     python3
     python3-venv
     curl
-    # HOOK(mount issue): `vault mount` tests need fusermount3.
-    # fuse3
+    # `vault mount` mounts directly as root; other users need fusermount3.
+    fuse3
     # HOOK(database issue): tests start a throwaway cluster with initdb/pg_ctl
     # from /usr/lib/postgresql/15/bin and use pg_dump/psql.
     # postgresql
@@ -141,6 +144,10 @@ if [ "${#APT_PACKAGES[@]}" -gt 0 ]; then
 else
     echo "none needed"
 fi
+
+# The mount tests mount for real (tests/mount.rs): a machine without FUSE
+# fails them instead of skipping.
+export VAULT_TEST_FUSE_REQUIRED=1
 
 section "S3 test server"
 start_moto_s3

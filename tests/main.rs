@@ -18,6 +18,7 @@ mod incremental;
 mod inspect;
 mod keys;
 mod locks;
+mod mount;
 mod prune;
 mod restore;
 mod roundtrip;

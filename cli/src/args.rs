@@ -124,6 +124,18 @@ pub enum Command {
     Repair(RepairArgs),
     /// Copy snapshots to another repository (only the data it lacks)
     Copy(CopyArgs),
+    /// Serve every snapshot as a read-only file system (FUSE) until Ctrl-C
+    Mount(MountArgs),
+}
+
+/// `vault mount`.
+#[derive(Args, Debug)]
+pub struct MountArgs {
+    /// An empty directory to mount the snapshots on
+    pub mountpoint: PathBuf,
+    /// Let other users read the mount (needs root, or user_allow_other in /etc/fuse.conf); file modes still apply
+    #[arg(long)]
+    pub allow_other: bool,
 }
 
 /// Snapshot filters shared by several commands.

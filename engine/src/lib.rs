@@ -37,6 +37,7 @@ pub mod forget;
 pub mod index;
 pub mod lock;
 pub mod metadata;
+pub mod mount;
 pub mod packer;
 mod prefix;
 pub mod progress;

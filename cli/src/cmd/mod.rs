@@ -10,6 +10,7 @@ mod forget;
 mod init;
 mod key;
 mod list;
+mod mount;
 mod prune;
 mod read;
 mod repair;
@@ -61,6 +62,7 @@ fn run_command(g: &Global, command: Command) -> Result<u8> {
         Command::Check(a) => check::run(g, &a),
         Command::Repair(a) => repair::run(g, &a),
         Command::Copy(a) => copy::run(g, &a),
+        Command::Mount(a) => mount::run(g, &a),
     }
 }
 

@@ -576,3 +576,24 @@ fn verbose_backup_and_restore_name_each_file() {
         "{err}"
     );
 }
+
+#[test]
+fn init_chunk_size_sets_the_chunker_and_refuses_sizes_it_cannot_use() {
+    let repo = Repo::uninitialised();
+    for bad in ["1M", "3KiB", "128B", "4MiB", "big"] {
+        let out = repo.run(args!["init", "--chunk-size", bad]);
+        assert_error(&out, 1);
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("--chunk-size"),
+            "{}",
+            describe(&out)
+        );
+    }
+    // Nothing was created by the refusals, or this would find a repository.
+    repo.ok(args!["init", "--chunk-size", "256KiB"]);
+    let out = repo.ok(args!["cat", "config"]);
+    let config: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(config["chunker"]["min_size"], 128 << 10);
+    assert_eq!(config["chunker"]["avg_size"], 256 << 10);
+    assert_eq!(config["chunker"]["max_size"], 2 << 20);
+}

@@ -161,6 +161,10 @@ pub struct InitArgs {
     /// Target size of pack files, 1MiB to 128MiB (larger packs mean fewer objects on remote stores)
     #[arg(long, value_name = "SIZE", default_value = "8MiB")]
     pub pack_size: String,
+    /// Target average chunk size, a power of two from 256B to 2MiB; chunks are
+    /// then cut between half and eight times that [default: 1MiB]
+    #[arg(long, value_name = "SIZE", conflicts_with = "copy_chunker_params")]
+    pub chunk_size: Option<String>,
     /// Chunk and name blobs like the repository given with --from, so that
     /// `vault copy` between the two deduplicates (shares its chunker
     /// parameters, chunker seed and id key; not its data key)

@@ -22,6 +22,25 @@ pub fn compression_level(value: &str) -> Result<i32> {
     })
 }
 
+/// The chunker parameters of `--chunk-size AVG`: chunks between half and
+/// eight times the average, as the defaults (512 KiB / 1 MiB / 8 MiB).
+fn chunker_params(text: &str) -> Result<engine::repo_format::config::ChunkerParams> {
+    let avg = super::parse_size("--chunk-size", text)?;
+    let params = u32::try_from(avg)
+        .ok()
+        .filter(|a| a.is_power_of_two())
+        .map(|avg| engine::repo_format::config::ChunkerParams {
+            min_size: avg / 2,
+            avg_size: avg,
+            max_size: avg.saturating_mul(8),
+            ..engine::repo_format::config::ChunkerParams::DEFAULT
+        })
+        .filter(|p| p.validate().is_ok());
+    params.with_context(|| {
+        format!("invalid --chunk-size {text:?}: give a power of two from 256B to 2MiB, for example 256KiB")
+    })
+}
+
 /// Run `init`.
 pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
     let url = super::repo_url(g)?;
@@ -32,11 +51,14 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
             a.pack_size
         );
     }
-    let options = InitOptions {
+    let mut options = InitOptions {
         compression_level: compression_level(&a.compression)?,
         pack_size: pack_size as u32,
         ..InitOptions::default()
     };
+    if let Some(text) = &a.chunk_size {
+        options.chunker = chunker_params(text)?;
+    }
     // Refuse before asking for a password or creating a directory.
     if let Ok(b) = super::open_backend(g, url)
         && b.exists("config")?

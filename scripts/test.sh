@@ -49,9 +49,12 @@ APT_PACKAGES=(
     curl
     # `vault mount` mounts directly as root; other users need fusermount3.
     fuse3
-    # HOOK(database issue): tests start a throwaway cluster with initdb/pg_ctl
-    # from /usr/lib/postgresql/15/bin and use pg_dump/psql.
-    # postgresql
+    # tests/postgres.rs starts a throwaway cluster of its own (initdb and
+    # pg_ctl from /usr/lib/postgresql/*/bin, a Unix socket in a temp dir,
+    # no TCP) and uses pg_dump, pg_dumpall, pgbench and psql.
+    postgresql
+    # tests/mount.rs opens a database through the mount.
+    sqlite3
 )
 
 apt_updated=0
@@ -139,6 +142,16 @@ cargo fmt --version
 cargo clippy --version
 
 section "system packages"
+# Debian's postgresql package would create and start a system cluster on
+# port 5432; the tests need only the programs, so ask it not to (a drop-in
+# that postgresql-common's createcluster.conf includes).
+if ! dpkg-query -W -f='${Status}' postgresql 2>/dev/null | grep -q 'install ok installed' &&
+    [ "${VAULT_TEST_SKIP_INSTALL:-0}" != 1 ]; then
+    as_root=()
+    [ "$(id -u)" -eq 0 ] || as_root=(sudo)
+    "${as_root[@]}" mkdir -p /etc/postgresql-common/createcluster.d
+    echo 'create_main_cluster = false' | "${as_root[@]}" tee /etc/postgresql-common/createcluster.d/vault-tests.conf >/dev/null
+fi
 if [ "${#APT_PACKAGES[@]}" -gt 0 ]; then
     apt_install "${APT_PACKAGES[@]}"
 else
@@ -148,6 +161,8 @@ fi
 # The mount tests mount for real (tests/mount.rs): a machine without FUSE
 # fails them instead of skipping.
 export VAULT_TEST_FUSE_REQUIRED=1
+# Likewise the PostgreSQL tests (tests/postgres.rs), now that it is installed.
+export VAULT_TEST_PG_REQUIRED=1
 
 section "S3 test server"
 start_moto_s3

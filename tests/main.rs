@@ -2,12 +2,10 @@
 //!
 //! One harness with scenario modules; every test makes its own temporary
 //! repository and source tree, so tests are independent and run in parallel.
-
-mod common;
-
 mod cache;
 mod check;
 mod commands;
+mod common;
 mod copy;
 mod corruption;
 mod crash;
@@ -19,6 +17,7 @@ mod inspect;
 mod keys;
 mod locks;
 mod mount;
+mod postgres;
 mod prune;
 mod restore;
 mod roundtrip;

@@ -380,3 +380,88 @@ fn mount_refuses_bad_mountpoints_and_ends_on_outside_unmount() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(repo.list("locks").is_empty(), "lock left behind: {stderr}");
 }
+
+/// Whether a program is on PATH; fails instead when FUSE tests are required
+/// (scripts/test.sh installs what they use).
+fn have(program: &str) -> bool {
+    let found = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found {
+        assert!(
+            std::env::var("VAULT_TEST_FUSE_REQUIRED").as_deref() != Ok("1"),
+            "{program} is required with VAULT_TEST_FUSE_REQUIRED=1 but not installed"
+        );
+        eprintln!("skipped the {program} part: {program} is not installed");
+    }
+    found
+}
+
+#[track_caller]
+fn run_ok(program: &str, args: &[&OsStr]) -> String {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run {program}: {e}"));
+    assert!(out.status.success(), "{program} failed: {}", describe(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn mount_serves_cp_grep_and_sqlite3_like_a_disk() {
+    if !fuse_available() {
+        return;
+    }
+    let repo = Repo::new();
+    let src = source_tree(repo.dir.path());
+    write(
+        &src.join("logs/app.log"),
+        b"started\nneedle-4711 found here\nstopped\n",
+    );
+    let db = src.join("app.sqlite");
+    let sqlite = have("sqlite3");
+    if sqlite {
+        run_ok(
+            "sqlite3",
+            args![
+                db,
+                "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT);
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+                 INSERT INTO t SELECT i, printf('row %06d', i) FROM n;"
+            ],
+        );
+    }
+    repo.backup(args![src]);
+    let point = repo.dir.path().join("mnt");
+    fs::create_dir(&point).unwrap();
+    let _mount = Mount::start(&repo, args![], &point);
+    let inside = restored(&point.join("snapshots/latest"), &src);
+
+    // cp -a copies the tree out as it was (content, modes, times, links).
+    let copy = repo.dir.path().join("copy");
+    run_ok("cp", args!["-a", inside, copy]);
+    assert_same_tree(&src, &copy, true);
+    // grep -r reads every file and finds the one line.
+    let found = run_ok("grep", args!["-r", "-l", "needle-4711", inside]);
+    assert_eq!(
+        found.trim(),
+        inside.join("logs/app.log").to_string_lossy(),
+        "grep -r"
+    );
+    // sqlite3 queries the database in place, with random reads.
+    if sqlite {
+        let answer = run_ok(
+            "sqlite3",
+            args![
+                "-readonly",
+                inside.join("app.sqlite"),
+                "SELECT count(*), max(v) FROM t WHERE id % 7 = 0"
+            ],
+        );
+        assert_eq!(answer.trim(), "2857|row 019999");
+    }
+}

@@ -597,3 +597,21 @@ fn init_chunk_size_sets_the_chunker_and_refuses_sizes_it_cannot_use() {
     assert_eq!(config["chunker"]["avg_size"], 256 << 10);
     assert_eq!(config["chunker"]["max_size"], 2 << 20);
 }
+
+#[test]
+fn init_with_the_smallest_chunk_size_backs_up_and_restores() {
+    // Chunks under 32 KiB once made the chunker panic (its first buffer).
+    let repo = Repo::uninitialised();
+    repo.ok(args!["init", "--chunk-size", "256B"]);
+    let tmp = temp_dir();
+    let src = source_dir(tmp.path());
+    write(&src.join("f"), &random_bytes(3, 200_000));
+    let summary = repo.backup(args![src]);
+    assert!(
+        summary["data_blobs"].as_u64().unwrap_or(0) > 100,
+        "200 kB in 256 B chunks: {summary}"
+    );
+    let target = tmp.path().join("restored");
+    repo.ok(args!["restore", "latest", "--target", target]);
+    assert_same_tree(&src, &restored(&target, &src), true);
+}

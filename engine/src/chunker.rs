@@ -53,7 +53,10 @@ impl<R: Read> Chunker<R> {
         let max = params.max_size as usize;
         let first = usize::try_from(hint.saturating_add(1))
             .unwrap_or(usize::MAX)
-            .clamp(MIN_BUFFER, 2 * max);
+            .max(MIN_BUFFER)
+            // Not `clamp`: with chunks under 32 KiB, 2 × max < MIN_BUFFER
+            // (and clamp panics).
+            .min(2 * max);
         let (gear, gear_ls) = get_gear_with_seed(seed);
         Chunker {
             reader,

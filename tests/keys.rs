@@ -141,3 +141,42 @@ fn key_bad_arguments_exit_1() {
     );
     assert!(repo.file_listing() == before);
 }
+
+#[test]
+fn passwords_never_appear_in_any_output() {
+    let repo = Repo::new();
+    let tmp = temp_dir();
+    let src = tmp.path().join("src");
+    write(&src.join("f"), b"content");
+    let new_pw = tmp.path().join("new-password");
+    fs::write(&new_pw, "a second secret phrase\n").unwrap();
+    let mut outputs = vec![
+        repo.run(args!["-vv", "backup", src]),
+        repo.run(args!["-vv", "backup", "--json", src]),
+        repo.run(args!["-vv", "snapshots", "--json"]),
+        repo.run(args!["-vv", "check", "--read-data"]),
+        repo.run(args!["-vv", "cat", "config"]),
+        repo.run(args!["key", "add", "--new-password-file", new_pw]),
+        repo.run(args!["key", "list", "--json"]),
+    ];
+    for out in &outputs {
+        assert_success(out);
+    }
+    // A wrong password: the error must not echo what was typed.
+    let mut wrong = repo.cmd();
+    wrong
+        .env("VAULT_PASSWORD", "wrong but secret guess")
+        .args(["-vv", "snapshots"]);
+    outputs.push(output_with_stdin(wrong, None));
+    for out in &outputs {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for secret in [PASSWORD, "a second secret phrase", "wrong but secret guess"] {
+            assert!(!text.contains(secret), "{secret:?} printed:\n{text}");
+        }
+    }
+    assert_eq!(outputs.last().unwrap().status.code(), Some(12));
+}

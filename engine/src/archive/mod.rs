@@ -16,6 +16,7 @@ use crate::metadata::{OwnerNames, node_from_metadata};
 use crate::progress::Progress;
 use crate::repo::{Repository, current_user_and_host};
 use rayon::prelude::*;
+use repo_format::config::ChunkerParams;
 use repo_format::crypto::BlobKind;
 use repo_format::snapshot::{Snapshot, SnapshotSummary};
 use repo_format::tree::{Node, NodeKind, Timestamp, Tree};
@@ -873,7 +874,7 @@ fn save_file(
             return Ok(false);
         }
     };
-    let (content, size) = match save_chunks(ctx, &file, meta.size()) {
+    let (content, size) = match save_chunks(ctx, &file, meta.size(), &ctx.repo.config().chunker) {
         Ok(r) => r,
         Err(ChunkError::Read(e)) => {
             ctx.error(path, format!("read failed: {e}"));
@@ -912,16 +913,12 @@ fn save_chunks(
     ctx: &Ctx<'_>,
     reader: impl Read,
     size_hint: u64,
+    params: &ChunkerParams,
 ) -> std::result::Result<(Vec<BlobId>, u64), ChunkError> {
     let mut content = Vec::new();
     let mut size = 0u64;
     let key = ctx.repo.key();
-    for chunk in Chunker::with_size_hint(
-        reader,
-        &ctx.repo.config().chunker,
-        key.chunker_seed,
-        size_hint,
-    ) {
+    for chunk in Chunker::with_size_hint(reader, params, key.chunker_seed, size_hint) {
         let chunk = chunk.map_err(ChunkError::Read)?;
         let n = chunk.len() as u64;
         let (id, _) = ctx
@@ -971,11 +968,13 @@ fn save_stream(
         return Ok(None);
     }
     let (content, size) = match input {
-        StreamInput::Reader(reader) => match save_chunks(ctx, reader, STREAM_SIZE_HINT) {
-            Ok(r) => r,
-            Err(ChunkError::Read(e)) => return Err(Error::io("read", "standard input", e)),
-            Err(ChunkError::Repo(e)) => return Err(e),
-        },
+        StreamInput::Reader(reader) => {
+            match save_chunks(ctx, reader, STREAM_SIZE_HINT, &stream_params(ctx)) {
+                Ok(r) => r,
+                Err(ChunkError::Read(e)) => return Err(Error::io("read", "standard input", e)),
+                Err(ChunkError::Repo(e)) => return Err(e),
+            }
+        }
         StreamInput::Program(argv) => {
             let (program, args) = argv.split_first().ok_or(Error::Internal("empty argv"))?;
             let mut command = std::process::Command::new(program);
@@ -1015,6 +1014,12 @@ fn save_stream(
     node.size = size;
     node.content = content;
     Ok(Some(node))
+}
+
+/// How streams are chunked (smaller chunks than files: see
+/// [`ChunkerParams::for_streams`]).
+fn stream_params(ctx: &Ctx<'_>) -> ChunkerParams {
+    ctx.repo.config().chunker.for_streams()
 }
 
 /// Streams have no size to go by; this picks the chunker's read buffer.
@@ -1123,6 +1128,7 @@ fn save_command(
             failed: &ctx.failed,
         },
         STREAM_SIZE_HINT,
+        &stream_params(ctx),
     );
     if result.is_err() {
         // Not read to the end: stop it rather than wait for it to finish.

@@ -157,7 +157,13 @@ fn backup_running_during_prune_loses_nothing() {
     write(&old, &random_bytes(7, 6 << 20));
     let other = src.path().join("other");
     write(&other, &random_bytes(8, 2 << 20));
-    repo.backup(args![&old]);
+    // `old` goes in as a stream, as it will again below: streams are
+    // chunked alike (and unlike files: SPEC.md §5.4).
+    let stored = repo.run_stdin(
+        args!["backup", "--stdin", "--stdin-filename", "old"],
+        &std::fs::read(&old).expect("read"),
+    );
+    assert_success(&stored);
     repo.backup(args![&other]);
     repo.ok(args!["forget", "--keep-last", "1", "--group-by", ""]);
 

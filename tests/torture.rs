@@ -345,7 +345,9 @@ impl<'f> World<'f> {
                     .expect("symlink");
             }
             _ if !files.is_empty() => {
-                let modes = [0o644, 0o600, 0o755, 0o400, 0o664];
+                // Modes the owner can still write through (a later change
+                // rewrites the file, and the tests need not run as root).
+                let modes = [0o644, 0o600, 0o755, 0o700, 0o664];
                 let mode = modes[below(&mut self.rng, modes.len() as u64) as usize];
                 chmod(&root.join(pick(&mut self.rng, &files)), mode);
             }
@@ -382,9 +384,9 @@ impl<'f> World<'f> {
         cmd.stdin(Stdio::null())
             .stdout(fs::File::create(&stdout).expect("stdout file"))
             .stderr(fs::File::create(&stderr).expect("stderr file"));
+        let mut seen = names(watch);
         let started = Instant::now();
         let mut child = cmd.spawn().expect("start vault");
-        let mut seen = names(watch);
         let mut events = 0;
         let status = loop {
             if let Some(status) = child.try_wait().expect("wait for vault") {

@@ -61,6 +61,9 @@ struct Figures {
     /// How long each kind of command takes when it runs to its end (a
     /// moving average), to spread time-based kills over its run.
     durations: HashMap<&'static str, Duration>,
+    /// How many repository names each kind of command makes or removes (a
+    /// moving average), to spread event-counted kills over its run.
+    events: HashMap<&'static str, usize>,
 }
 
 #[test]
@@ -376,7 +379,8 @@ impl<'f> World<'f> {
                 // Up to 1.2 times the usual run: most kills land inside it.
                 Trigger::After(typical.mul_f64(below(rng, 1200) as f64 / 1000.0))
             } else {
-                Trigger::Events(1 + below(rng, 12) as usize)
+                let typical = self.figures.events.get(what).copied().unwrap_or(8);
+                Trigger::Events(1 + below(rng, typical.max(1) as u64) as usize)
             }
         });
         let stdout = self.dir.path().join("stdout");
@@ -384,7 +388,8 @@ impl<'f> World<'f> {
         cmd.stdin(Stdio::null())
             .stdout(fs::File::create(&stdout).expect("stdout file"))
             .stderr(fs::File::create(&stderr).expect("stderr file"));
-        let mut seen = names(watch);
+        let before = names(watch);
+        let mut seen = before.clone();
         let started = Instant::now();
         let mut child = cmd.spawn().expect("start vault");
         let mut events = 0;
@@ -427,6 +432,10 @@ impl<'f> World<'f> {
         let elapsed = started.elapsed();
         let typical = self.figures.durations.entry(what).or_insert(elapsed);
         *typical = (*typical * 3 + elapsed) / 4;
+        // Names that came or went, and the lock that did both.
+        let changed = names(watch).symmetric_difference(&before).count() + 2;
+        let typical = self.figures.events.entry(what).or_insert(changed);
+        *typical = (*typical * 3 + changed).div_ceil(4);
         let out = Output {
             status,
             stdout: fs::read(&stdout).expect("read stdout"),

@@ -1,6 +1,11 @@
 //! The torture test (issue 6): for many random seeds, a random source tree
 //! and a random sequence of backup / forget / prune / copy / check, each
-//! command killed with SIGKILL at a random moment in a share of runs.
+//! command killed with SIGKILL at a random moment in a share of runs: after
+//! a random delay, at a random count of names appearing in or leaving the
+//! repository (both from outside), or right after its Nth object write or
+//! delete (from inside, `VAULT_CRASH_AFTER_WRITES`: exact points between
+//! two steps, such as between an index file and its snapshot, which a kill
+//! from outside comes too late for).
 //!
 //! After every kill: `unlock` (or, one time in three, not: the lock of a
 //! dead process on this host is stale by itself), then `check` passes, no
@@ -148,6 +153,9 @@ enum Trigger {
     /// When this many names have appeared in or gone from the watched
     /// repository (locks, packs, index files, snapshots, notices...).
     Events(usize),
+    /// Right after its Nth object write or delete, exactly: vault kills
+    /// itself (`VAULT_CRASH_AFTER_WRITES`, a feature of test builds).
+    AfterWrites(usize),
 }
 
 /// How a command ended.
@@ -369,7 +377,9 @@ impl<'f> World<'f> {
         self.figures.ops += 1;
         let rng = &mut self.rng;
         let trigger = chance(rng, KILL_PERCENT).then(|| {
-            if chance(rng, 50) {
+            let typical_events = self.figures.events.get(what).copied().unwrap_or(8);
+            let pick = below(rng, 3);
+            if pick == 0 {
                 let typical = self
                     .figures
                     .durations
@@ -378,11 +388,15 @@ impl<'f> World<'f> {
                     .unwrap_or(Duration::from_millis(400));
                 // Up to 1.2 times the usual run: most kills land inside it.
                 Trigger::After(typical.mul_f64(below(rng, 1200) as f64 / 1000.0))
+            } else if pick == 1 {
+                Trigger::Events(1 + below(rng, typical_events.max(1) as u64) as usize)
             } else {
-                let typical = self.figures.events.get(what).copied().unwrap_or(8);
-                Trigger::Events(1 + below(rng, typical.max(1) as u64) as usize)
+                Trigger::AfterWrites(1 + below(rng, typical_events.max(1) as u64) as usize)
             }
         });
+        if let Some(Trigger::AfterWrites(n)) = trigger {
+            cmd.env("VAULT_CRASH_AFTER_WRITES", n.to_string());
+        }
         let stdout = self.dir.path().join("stdout");
         let stderr = self.dir.path().join("stderr");
         cmd.stdin(Stdio::null())
@@ -398,7 +412,7 @@ impl<'f> World<'f> {
                 break status;
             }
             let due = match trigger {
-                None => false,
+                None | Some(Trigger::AfterWrites(_)) => false,
                 Some(Trigger::After(delay)) => started.elapsed() >= delay,
                 Some(Trigger::Events(n)) => {
                     let now = names(watch);
@@ -408,7 +422,8 @@ impl<'f> World<'f> {
                 }
             };
             if due {
-                // SIGKILL; the command may have ended just before it.
+                // SIGKILL; the command may have ended just before it
+                // (whether it did is told by how it ended, below).
                 let _ = child.kill();
                 break child.wait().expect("wait for vault");
             }

@@ -57,8 +57,10 @@ struct Figures {
     unlocks_skipped: u64,
     checks: u64,
     restores: u64,
-    /// Files in data/ that are not objects, left by killed writes.
+    /// Files in data/ that check reports as not objects.
     stray_files: u64,
+    /// Staging files of killed writes left in the repositories at the end.
+    staging_files: u64,
     /// One line per failed seed: the seed, the message and the ops log.
     problems: Vec<String>,
     /// What the current seed did, for the failure report.
@@ -115,7 +117,8 @@ fn torture_random_operations_and_kills_lose_nothing() {
     eprintln!(
         "torture summary: seeds {}, ops {}, kills tried {}, kills landed mid-command {}, \
          unlocks skipped {}, checks passed {}, snapshots restored and compared {}, \
-         stray files left by kills {}, problems {}",
+         stray files reported by check {}, staging files of killed writes left after prune {}, \
+         problems {}",
         figures.seeds,
         figures.ops,
         figures.kills_tried,
@@ -124,6 +127,7 @@ fn torture_random_operations_and_kills_lose_nothing() {
         figures.checks,
         figures.restores,
         figures.stray_files,
+        figures.staging_files,
         figures.problems.len()
     );
     assert!(
@@ -390,8 +394,12 @@ impl<'f> World<'f> {
                 Trigger::After(typical.mul_f64(below(rng, 1200) as f64 / 1000.0))
             } else if pick == 1 {
                 Trigger::Events(1 + below(rng, typical_events.max(1) as u64) as usize)
-            } else {
+            } else if chance(rng, 50) {
                 Trigger::AfterWrites(1 + below(rng, typical_events.max(1) as u64) as usize)
+            } else {
+                // One of the last few writes, where a command commits (its
+                // index, snapshot, notice), rather than among its packs.
+                Trigger::AfterWrites(typical_events.saturating_sub(below(rng, 4) as usize).max(1))
             }
         });
         if let Some(Trigger::AfterWrites(n)) = trigger {
@@ -756,8 +764,7 @@ impl<'f> World<'f> {
         let mut left = Vec::new();
         for info in report["info"].as_array().expect("check info") {
             match info["kind"].as_str().expect("info kind") {
-                // The staging file of a write the kill cut short: not an
-                // object, and nothing vault made reference it.
+                // A file that is not an object: nothing references it.
                 "stray_file" => self.figures.stray_files += 1,
                 _ => left.push(info.to_string()),
             }
@@ -766,6 +773,13 @@ impl<'f> World<'f> {
             left.is_empty(),
             "{name} after prune --max-unused 0: check still reports {left:?}"
         );
+        // The store's staging files (`<name>#<n>`) of writes a kill cut
+        // short: neither check nor prune sees them (the store's listing
+        // hides them), so they are counted here, not asserted on.
+        self.figures.staging_files += names(&self.repos[r].path)
+            .iter()
+            .filter(|p| p.to_string_lossy().contains('#'))
+            .count() as u64;
         self.unchanged(r, "the last prune");
     }
 }

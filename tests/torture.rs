@@ -415,7 +415,12 @@ impl<'f> World<'f> {
         let started = Instant::now();
         let mut child = cmd.spawn().expect("start vault");
         let mut events = 0;
+        // Nothing to watch from outside: just wait.
+        let watched = matches!(trigger, Some(Trigger::After(_) | Trigger::Events(_)));
         let status = loop {
+            if !watched {
+                break child.wait().expect("wait for vault");
+            }
             if let Some(status) = child.try_wait().expect("wait for vault") {
                 break status;
             }

@@ -10,29 +10,9 @@ use crate::args;
 use crate::common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Names of the files below `dir` (recursively), relative to it.
-fn names(dir: &Path) -> BTreeSet<PathBuf> {
-    let mut out = BTreeSet::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if let Ok(rel) = p.strip_prefix(dir) {
-                out.insert(rel.to_path_buf());
-            }
-        }
-    }
-    out
-}
 
 /// Says whether a watched point of a command is reached.
 type Watch = Box<dyn Fn() -> bool>;

@@ -23,3 +23,4 @@ mod restore;
 mod roundtrip;
 mod s3;
 mod stdin;
+mod torture;

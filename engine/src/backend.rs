@@ -395,7 +395,10 @@ impl Backend {
             opts,
         ));
         match res {
-            Ok(_) => Ok(PutOutcome::Created),
+            Ok(_) => {
+                crash_point();
+                Ok(PutOutcome::Created)
+            }
             Err(object_store::Error::AlreadyExists { .. }) => Ok(PutOutcome::AlreadyExists),
             Err(object_store::Error::NotImplemented { .. }) => {
                 if self.exists(path)? {
@@ -403,7 +406,10 @@ impl Backend {
                 }
                 self.runtime
                     .block_on(self.store.put(&full, PutPayload::from(bytes)))
-                    .map(|_| PutOutcome::Created)
+                    .map(|_| {
+                        crash_point();
+                        PutOutcome::Created
+                    })
                     .map_err(|e| self.map_err("put", path, e))
             }
             Err(e) => Err(self.map_err("put", path, e)),
@@ -473,11 +479,41 @@ impl Backend {
     pub fn delete(&self, path: &str) -> Result<()> {
         let full = self.full(path);
         match self.runtime.block_on(self.store.delete(&full)) {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Ok(()) => {
+                crash_point();
+                Ok(())
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.map_err("delete", path, e)),
         }
     }
 }
+
+/// With the feature `crash-points` (test builds only: the integration
+/// tests enable it), `VAULT_CRASH_AFTER_WRITES=N` kills the process with
+/// SIGKILL right after its Nth object write or delete through
+/// [`Backend::put_once`] and [`Backend::delete`]: a crash exactly between
+/// two steps of a command, which a kill timed from outside rarely hits
+/// (tests/torture.rs).
+#[cfg(feature = "crash-points")]
+fn crash_point() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LEFT: OnceLock<Option<AtomicU64>> = OnceLock::new();
+    let left = LEFT.get_or_init(|| {
+        std::env::var("VAULT_CRASH_AFTER_WRITES")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .map(AtomicU64::new)
+    });
+    if let Some(left) = left
+        && left.fetch_sub(1, Ordering::SeqCst) == 1
+    {
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+#[cfg(not(feature = "crash-points"))]
+fn crash_point() {}
 
 /// What to do when the store says no.
 const ACCESS_DENIED: &str = "access denied: check the credentials (for S3 AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and the bucket's permissions";

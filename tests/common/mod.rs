@@ -434,6 +434,26 @@ fn collect_files(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) 
     }
 }
 
+/// Names of the files below `dir` (recursively), relative to it.
+pub fn names(dir: &Path) -> BTreeSet<PathBuf> {
+    let mut out = BTreeSet::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(rel) = p.strip_prefix(dir) {
+                out.insert(rel.to_path_buf());
+            }
+        }
+    }
+    out
+}
+
 /// The bucket of the S3 test server that scripts/test.sh starts
 /// (`VAULT_TEST_S3_BUCKET`, with the standard `AWS_*` variables). When it is
 /// absent the S3 tests print why and return, unless `VAULT_TEST_S3_REQUIRED=1`

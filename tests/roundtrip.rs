@@ -598,20 +598,25 @@ fn init_chunk_size_sets_the_chunker_and_refuses_sizes_it_cannot_use() {
     assert_eq!(config["chunker"]["max_size"], 2 << 20);
 }
 
+/// Fuzz finding (issue 6, target `config`): with `--chunk-size` at 2 KiB or
+/// less the largest chunk is under 32 KiB, and every backup panicked in the
+/// chunker (`clamp` with min > max).
 #[test]
-fn init_with_the_smallest_chunk_size_backs_up_and_restores() {
-    // Chunks under 32 KiB once made the chunker panic (its first buffer).
-    let repo = Repo::uninitialised();
-    repo.ok(args!["init", "--chunk-size", "256B"]);
-    let tmp = temp_dir();
-    let src = source_dir(tmp.path());
-    write(&src.join("f"), &random_bytes(3, 200_000));
-    let summary = repo.backup(args![src]);
-    assert!(
-        summary["data_blobs"].as_u64().unwrap_or(0) > 100,
-        "200 kB in 256 B chunks: {summary}"
-    );
-    let target = tmp.path().join("restored");
-    repo.ok(args!["restore", "latest", "--target", target]);
-    assert_same_tree(&src, &restored(&target, &src), true);
+fn regression_6_init_smallest_chunk_sizes_back_up_and_restore() {
+    for size in ["256B", "1KiB", "2KiB"] {
+        let repo = Repo::uninitialised();
+        repo.ok(args!["init", "--chunk-size", size]);
+        let tmp = temp_dir();
+        let src = tmp.path().join("src");
+        fs::create_dir(&src).unwrap();
+        write(&src.join("data.bin"), &random_bytes(6, 100_000));
+        repo.ok(args!["backup", &src]);
+        let target = tmp.path().join("target");
+        repo.ok(args!["restore", "latest", "--target", &target]);
+        assert_eq!(
+            fs::read(restored(&target, &src).join("data.bin")).unwrap(),
+            random_bytes(6, 100_000),
+            "{size}"
+        );
+    }
 }

@@ -124,6 +124,74 @@ fn runtime() -> Result<Arc<tokio::runtime::Runtime>> {
     Ok(RUNTIME.get_or_init(|| Arc::new(rt)).clone())
 }
 
+/// Where a repository URL points, parsed without touching any store: the
+/// syntax half of [`Backend::open`], pure so that the fuzzer reaches it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location<'a> {
+    /// `s3://`, `gs://` or `az://` with a bucket (container) and a prefix.
+    Remote {
+        /// `s3`, `gs` or `az`.
+        scheme: &'a str,
+        /// The bucket or container, not empty.
+        bucket: &'a str,
+        /// The prefix inside it, normalised (no leading or trailing `/`).
+        prefix: StorePath,
+    },
+    /// `memory://NAME`: a store in this process.
+    Memory(&'a str),
+    /// A path or `file:///abs/path`, as given (not yet made absolute).
+    Local(std::path::PathBuf),
+}
+
+impl<'a> Location<'a> {
+    /// Parse `url` (see [`Backend::open`] for the forms).
+    pub fn parse(url: &'a str) -> Result<Self> {
+        let invalid = |detail: String| Error::InvalidUrl {
+            url: url.to_owned(),
+            detail,
+        };
+        if let Some((scheme, rest)) = url.split_once("://")
+            && matches!(scheme, "s3" | "gs" | "az")
+        {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(invalid(format!(
+                    "no bucket: write {scheme}://BUCKET[/PREFIX]"
+                )));
+            }
+            let prefix = StorePath::parse(prefix.trim_matches('/'))
+                .map_err(|e| invalid(format!("bad prefix: {e}")))?;
+            return Ok(Location::Remote {
+                scheme,
+                bucket,
+                prefix,
+            });
+        }
+        if let Some(name) = url.strip_prefix("memory://") {
+            return Ok(Location::Memory(name));
+        }
+        if let Some(rest) = url.strip_prefix("file://") {
+            if !rest.starts_with('/') {
+                return Err(invalid(
+                    "file:// URLs need an absolute path (file:///abs/path)".to_owned(),
+                ));
+            }
+            return Ok(Location::Local(std::path::PathBuf::from(rest)));
+        }
+        if let Some((scheme, _)) = url.split_once("://") {
+            return Err(invalid(format!(
+                "the {scheme}:// scheme is not supported (use a path, file://, s3://, gs://, az:// or memory://)"
+            )));
+        }
+        if url.is_empty() {
+            return Err(invalid(
+                "empty; give -r PATH or set VAULT_REPOSITORY".to_owned(),
+            ));
+        }
+        Ok(Location::Local(std::path::PathBuf::from(url)))
+    }
+}
+
 impl Backend {
     /// Open the location named by `url` (a path, `file:///abs`,
     /// `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix`
@@ -151,50 +219,30 @@ impl Backend {
     fn parse(url: &str, create: bool, options: &BackendOptions) -> Result<Self> {
         let runtime = runtime()?;
         let connections = options.connections.max(1);
-        if let Some((scheme, rest)) = url.split_once("://")
-            && matches!(scheme, "s3" | "gs" | "az")
-        {
-            return Self::remote(url, scheme, rest, options, runtime);
-        }
-        if let Some(name) = url.strip_prefix("memory://") {
-            let mut stores = memory_stores()
-                .lock()
-                .map_err(|_| Error::Internal("memory store lock"))?;
-            let store = stores
-                .entry(name.to_owned())
-                .or_insert_with(|| Arc::new(InMemory::new()));
-            return Ok(Backend {
-                store: store.clone(),
-                prefix: StorePath::default(),
-                runtime,
-                url: url.to_owned(),
-                local_root: None,
-                remote: false,
-                connections,
-            });
-        }
-        let path = if let Some(rest) = url.strip_prefix("file://") {
-            if !rest.starts_with('/') {
-                return Err(Error::InvalidUrl {
+        let path = match Location::parse(url)? {
+            Location::Remote {
+                scheme,
+                bucket,
+                prefix,
+            } => return Self::remote(url, scheme, bucket, prefix, options, runtime),
+            Location::Memory(name) => {
+                let mut stores = memory_stores()
+                    .lock()
+                    .map_err(|_| Error::Internal("memory store lock"))?;
+                let store = stores
+                    .entry(name.to_owned())
+                    .or_insert_with(|| Arc::new(InMemory::new()));
+                return Ok(Backend {
+                    store: store.clone(),
+                    prefix: StorePath::default(),
+                    runtime,
                     url: url.to_owned(),
-                    detail: "file:// URLs need an absolute path (file:///abs/path)".to_owned(),
+                    local_root: None,
+                    remote: false,
+                    connections,
                 });
             }
-            std::path::PathBuf::from(rest)
-        } else if let Some((scheme, _)) = url.split_once("://") {
-            return Err(Error::InvalidUrl {
-                url: url.to_owned(),
-                detail: format!(
-                    "the {scheme}:// scheme is not supported (use a path, file://, s3://, gs://, az:// or memory://)"
-                ),
-            });
-        } else if url.is_empty() {
-            return Err(Error::InvalidUrl {
-                url: url.to_owned(),
-                detail: "empty; give -r PATH or set VAULT_REPOSITORY".to_owned(),
-            });
-        } else {
-            std::path::PathBuf::from(url)
+            Location::Local(path) => path,
         };
         let path = std::path::absolute(&path).map_err(|e| Error::io("resolve", &path, e))?;
         if create {
@@ -229,7 +277,8 @@ impl Backend {
     fn remote(
         url: &str,
         scheme: &str,
-        rest: &str,
+        bucket: &str,
+        prefix: StorePath,
         options: &BackendOptions,
         runtime: Arc<tokio::runtime::Runtime>,
     ) -> Result<Self> {
@@ -237,14 +286,6 @@ impl Backend {
             url: url.to_owned(),
             detail,
         };
-        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.is_empty() {
-            return Err(invalid(format!(
-                "no bucket: write {scheme}://BUCKET[/PREFIX]"
-            )));
-        }
-        let prefix = StorePath::parse(prefix.trim_matches('/'))
-            .map_err(|e| invalid(format!("bad prefix: {e}")))?;
         let retry = options.retry();
         let built = match scheme {
             "s3" => s3_builder()
@@ -723,5 +764,32 @@ mod tests {
                 other => panic!("{url}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn location_parse_names_each_form_without_touching_a_store() {
+        let remote = Location::parse("s3://bucket//a/b/").unwrap();
+        assert_eq!(
+            remote,
+            Location::Remote {
+                scheme: "s3",
+                bucket: "bucket",
+                prefix: StorePath::from("a/b"),
+            }
+        );
+        assert_eq!(
+            Location::parse("memory://m").unwrap(),
+            Location::Memory("m")
+        );
+        assert_eq!(
+            Location::parse("file:///no/such/dir").unwrap(),
+            Location::Local("/no/such/dir".into())
+        );
+        assert_eq!(
+            Location::parse("rel/dir").unwrap(),
+            Location::Local("rel/dir".into())
+        );
+        assert!(Location::parse("").is_err());
+        assert!(Location::parse("s3://b/a//../x").is_err());
     }
 }

@@ -51,11 +51,12 @@ impl<R: Read> Chunker<R> {
     /// `hint` bytes.
     pub fn with_size_hint(reader: R, params: &ChunkerParams, seed: u64, hint: u64) -> Self {
         let max = params.max_size as usize;
+        // Never more than the buffer ever needs (twice the largest chunk),
+        // which is below MIN_BUFFER when chunks are small (`clamp` would
+        // panic then).
         let first = usize::try_from(hint.saturating_add(1))
             .unwrap_or(usize::MAX)
             .max(MIN_BUFFER)
-            // Not `clamp`: with chunks under 32 KiB, 2 × max < MIN_BUFFER
-            // (and clamp panics).
             .min(2 * max);
         let (gear, gear_ls) = get_gear_with_seed(seed);
         Chunker {
@@ -197,6 +198,34 @@ mod tests {
             buf[..n].copy_from_slice(&self.0[..n]);
             self.0 = &self.0[n..];
             Ok(n)
+        }
+    }
+
+    /// Fuzz finding (target `config`): a config whose largest chunk is
+    /// under 32 KiB, which `validate` accepts and `init --chunk-size 1KiB`
+    /// writes, made the chunker panic (`clamp` with min > max).
+    #[test]
+    fn regression_6_config_with_small_chunks_chunks_without_panic() {
+        let config = repo_format::config::Config::decode(&[
+            0x01, 0xa0, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab, 0xfc, 0x00, 0xae, 0xaf, 0xb0,
+            0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0x13, 0x00, 0x00, 0x00, 0xba, 0xbb, 0xbc, 0xbd, 0xbe,
+            0xbe, 0xfc, 0x00, 0x00, 0x08, 0x90, 0xfc, 0x00, 0x10, 0x00, 0x00, 0xfc, 0x80, 0x13,
+            0x00, 0x00, 0x00, 0x00, 0x01,
+        ])
+        .unwrap();
+        assert!(config.chunker.max_size < 16 * 1024);
+        let input = data(100_000);
+        for hint in [0, 100_000, u64::MAX] {
+            let chunks: Vec<Vec<u8>> =
+                Chunker::with_size_hint(&input[..], &config.chunker, 1, hint)
+                    .collect::<std::io::Result<_>>()
+                    .unwrap();
+            assert!(
+                chunks
+                    .iter()
+                    .all(|c| c.len() <= config.chunker.max_size as usize)
+            );
+            assert_eq!(chunks.concat(), input);
         }
     }
 

@@ -49,6 +49,7 @@ pub mod snapshots;
 pub mod stats;
 pub mod tag;
 pub mod tree_walk;
+pub mod units;
 mod workers;
 
 pub use backend::Backend;

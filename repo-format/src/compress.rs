@@ -15,6 +15,11 @@ pub const FLAG_RAW: u8 = 0;
 /// Flag byte: the payload is one zstd frame.
 pub const FLAG_ZSTD: u8 = 1;
 
+/// The most plaintext one byte of zstd frame can produce: a block yields at
+/// most 128 KiB and takes at least 4 bytes (an RLE block: 3-byte header and
+/// the byte).
+const MAX_EXPANSION: u64 = (128 << 10) / 4;
+
 /// zstd level used for `auto` compression.
 pub const AUTO_LEVEL: i32 = 3;
 
@@ -91,10 +96,9 @@ pub fn unframe(what: &'static str, framed: &[u8], max_len: usize) -> Result<Vec<
             // One allocation of the exact size when the frame records it
             // (vault's writer always does); the streaming path below is for
             // frames that do not, and enforces the same bound.
-            if let Ok(Some(size)) = zstd::zstd_safe::get_frame_content_size(payload)
-                && size <= max_len as u64
-                && let Some(out) = with_decompressor(|d| d.decompress(payload, size as usize).ok())
-                && out.len() as u64 == size
+            if let Some(size) = trusted_content_size(payload, max_len)
+                && let Some(out) = with_decompressor(|d| d.decompress(payload, size).ok())
+                && out.len() == size
             {
                 return Ok(out);
             }
@@ -126,6 +130,19 @@ pub fn unframe(what: &'static str, framed: &[u8], max_len: usize) -> Result<Vec<
             value: u32::from(other),
         }),
     }
+}
+
+/// The content size a zstd frame records, if it is at most `max_len` and at
+/// most what the frame could possibly produce: the size is a claim, trusted
+/// for an up-front allocation only so far, so that a few bytes cannot make
+/// the reader allocate `max_len`.
+fn trusted_content_size(frame: &[u8], max_len: usize) -> Option<usize> {
+    let size = zstd::zstd_safe::get_frame_content_size(frame).ok()??;
+    let possible = (frame.len() as u64).saturating_mul(MAX_EXPANSION);
+    if size > possible {
+        return None;
+    }
+    usize::try_from(size).ok().filter(|s| *s <= max_len)
 }
 
 thread_local! {
@@ -171,6 +188,36 @@ mod tests {
             .collect();
         let f = frame(AUTO_LEVEL, &data);
         assert_eq!(f.first(), Some(&FLAG_RAW));
+        assert_eq!(unframe("t", &f, data.len()), Ok(data));
+    }
+
+    /// Fuzz finding (target `blob_open`): a 22-byte frame whose header
+    /// claims a huge content size made `unframe` allocate the claim (up to
+    /// `max_len`, which an index entry sets as high as 4 GiB) before
+    /// decompressing anything.
+    #[test]
+    fn regression_6_frame_claiming_a_huge_size_is_error_without_allocating_it() {
+        for claim in [0xFFFF_FFF0u64, 1 << 60] {
+            let mut framed = vec![FLAG_ZSTD, 0x28, 0xB5, 0x2F, 0xFD, 0xE0];
+            framed.extend_from_slice(&claim.to_le_bytes());
+            framed.extend_from_slice(&[1, 0, 0]);
+            let frame = framed.get(1..).unwrap_or_default();
+            assert_eq!(trusted_content_size(frame, usize::MAX), None);
+            assert!(matches!(
+                unframe("t", &framed, usize::MAX),
+                Err(FormatError::Compression { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn frame_of_highly_compressible_data_unframes_exactly() {
+        let data = vec![0u8; 16 << 20];
+        let f = frame(AUTO_LEVEL, &data);
+        assert!(f.len() < 4096, "{}", f.len());
+        let frame = f.get(1..).unwrap_or_default();
+        assert_eq!(trusted_content_size(frame, data.len()), Some(data.len()));
+        assert_eq!(trusted_content_size(frame, data.len() - 1), None);
         assert_eq!(unframe("t", &f, data.len()), Ok(data));
     }
 

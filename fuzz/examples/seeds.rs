@@ -1,0 +1,332 @@
+//! Writes the seed corpora in `fuzz/seeds/<target>/` from the golden
+//! vectors and, when given one, from a real repository made by the `vault`
+//! binary (see `seed-corpus.sh`, which makes it and runs this):
+//!
+//! ```text
+//! cargo run --release --example seeds -- OUT_DIR VECTORS_DIR [REPO PASSWORD]
+//! ```
+//!
+//! Objects of a real repository are sealed under its own key, so for the
+//! targets that decode payloads this opens them with the password and
+//! writes the plaintext; for the targets that decrypt, it re-seals them
+//! under the fuzzers' fixed key (packs are rebuilt blob by blob).
+
+use engine::{Backend, Repository};
+use repo_format::codec;
+use repo_format::compress::{self, AUTO_LEVEL};
+use repo_format::crypto::{BlobKind, ObjectKind};
+use repo_format::layout::{FileKind, object_path};
+use repo_format::pack::{self, PackEntry};
+use repo_format::{BlobId, Id};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use vault_fuzz::{NONCE, OBJECT_KINDS, key};
+
+/// Seeds larger than this are left out: a seed corpus is committed.
+const MAX_SEED: usize = 4096;
+/// At most this many seeds per target from the repository.
+const MAX_PER_TARGET: usize = 6;
+
+struct Seeds {
+    out: PathBuf,
+    counts: BTreeMap<&'static str, usize>,
+}
+
+impl Seeds {
+    fn add(&mut self, target: &'static str, name: &str, bytes: &[u8], limit: usize) {
+        let count = self.counts.entry(target).or_default();
+        if bytes.len() > limit || *count >= 30 {
+            return;
+        }
+        *count += 1;
+        let dir = self.out.join(target);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+
+    fn object(&mut self, kind: ObjectKind, name: &str, payload: &[u8]) {
+        let selector = OBJECT_KINDS.iter().position(|k| *k == kind).unwrap() as u8;
+        for level in [0, AUTO_LEVEL] {
+            let mut input = vec![selector, repo_format::crypto::OBJECT_VERSION];
+            input.extend_from_slice(&compress::frame(level, payload));
+            self.add("object_open", &format!("{name}-{level}"), &input, MAX_SEED);
+        }
+    }
+
+    fn blob(&mut self, kind: BlobKind, name: &str, plain: &[u8]) {
+        let id = key().blob_id(plain);
+        for level in [0, AUTO_LEVEL] {
+            let mut input = vec![kind.as_u8()];
+            input.extend_from_slice(&(plain.len() as u32).to_le_bytes());
+            input.extend_from_slice(id.as_bytes());
+            input.extend_from_slice(&compress::frame(level, plain));
+            self.add("blob_open", &format!("{name}-{level}"), &input, MAX_SEED);
+        }
+    }
+
+    fn pack_parts(&mut self, name: &str, pack: &[u8]) {
+        let trailer = pack.get(pack.len().saturating_sub(4)..).unwrap_or_default();
+        let mut input = (pack.len() as u64).to_le_bytes().to_vec();
+        input.extend_from_slice(trailer);
+        self.add("pack_trailer", name, &input, MAX_SEED);
+        self.add("pack", name, pack, 4 * MAX_SEED);
+    }
+}
+
+fn hex_file(dir: &Path, name: &str) -> Vec<u8> {
+    let text = std::fs::read_to_string(dir.join(format!("{name}.hex"))).unwrap();
+    let digits: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    (0..digits.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+fn header_seed(payload: &[u8]) -> Vec<u8> {
+    let entries: Vec<PackEntry> = codec::decode("pack header", payload).unwrap();
+    let end = entries.last().map_or(0, PackEntry::end);
+    let mut input = end.to_le_bytes().to_vec();
+    input.extend_from_slice(payload);
+    input
+}
+
+fn vectors(seeds: &mut Seeds, dir: &Path) {
+    let v = |name| hex_file(dir, name);
+    seeds.add("key_file", "vector-key-file", &v("key-file"), MAX_SEED);
+    seeds.add("key_file", "vector-master-key", &v("master-key"), MAX_SEED);
+    let payloads = [
+        ("config", ObjectKind::Config, "config-payload"),
+        ("index", ObjectKind::Index, "index-payload"),
+        ("snapshot", ObjectKind::Snapshot, "snapshot-payload"),
+        ("lock", ObjectKind::Lock, "lock-payload"),
+        ("ledger", ObjectKind::Ledger, "ledger-payload"),
+        ("deletion", ObjectKind::Deletion, "deletion-payload"),
+    ];
+    for (target, kind, file) in payloads {
+        let payload = v(file);
+        seeds.add(target, &format!("vector-{file}"), &payload, MAX_SEED);
+        seeds.object(kind, &format!("vector-{file}"), &payload);
+    }
+    let header = v("pack-header-payload");
+    seeds.add("pack_header", "vector", &header_seed(&header), MAX_SEED);
+    seeds.object(ObjectKind::PackHeader, "vector-pack-header", &header);
+    seeds.pack_parts("vector", &v("pack"));
+    let tree = v("tree-plain");
+    seeds.add("tree", "vector", &tree, MAX_SEED);
+    seeds.blob(BlobKind::Tree, "vector-tree", &tree);
+    let id = BlobId(Id(v("data-blob-id").try_into().unwrap()));
+    let data = key()
+        .open_blob(BlobKind::Data, &id, &v("data-blob-raw"), 1 << 20)
+        .unwrap();
+    seeds.blob(BlobKind::Data, "vector-data", &data);
+}
+
+fn repository(seeds: &mut Seeds, url: &str, password: &str) {
+    let repo = Repository::open(Backend::open(url).unwrap(), password.as_bytes()).unwrap();
+    let backend = repo.backend();
+    for id in repo.list_ids(FileKind::Key).unwrap() {
+        let bytes = backend.get(&object_path(FileKind::Key, &id)).unwrap();
+        seeds.add(
+            "key_file",
+            &format!("repo-{}", id.short()),
+            &bytes,
+            MAX_SEED,
+        );
+    }
+    seeds.add(
+        "key_file",
+        "repo-master-key",
+        &repo.key().encode(),
+        MAX_SEED,
+    );
+    let config = repo.config().encode();
+    seeds.add("config", "repo", &config, MAX_SEED);
+    seeds.object(ObjectKind::Config, "repo-config", &config);
+    let kinds = [
+        ("index", FileKind::Index, ObjectKind::Index),
+        ("snapshot", FileKind::Snapshot, ObjectKind::Snapshot),
+        ("lock", FileKind::Lock, ObjectKind::Lock),
+        ("ledger", FileKind::Ledger, ObjectKind::Ledger),
+        ("deletion", FileKind::Deletion, ObjectKind::Deletion),
+    ];
+    for (target, file, kind) in kinds {
+        for id in repo
+            .list_ids(file)
+            .unwrap()
+            .into_iter()
+            .take(MAX_PER_TARGET)
+        {
+            let payload = repo.load_object(file, kind, &id).unwrap();
+            let name = format!("repo-{}", id.short());
+            seeds.add(target, &name, &payload, MAX_SEED);
+            seeds.object(kind, &format!("repo-{target}-{}", id.short()), &payload);
+        }
+    }
+    for id in repo
+        .list_ids(FileKind::Pack)
+        .unwrap()
+        .into_iter()
+        .take(MAX_PER_TARGET)
+    {
+        let id = repo_format::PackId(id);
+        let path = object_path(FileKind::Pack, &id.0);
+        let size = backend.size(&path).unwrap();
+        let entries = repo.read_pack_header(&id, size).unwrap();
+        // The pack rebuilt under the fixed key: its blobs, header, trailer.
+        let mut rebuilt = Vec::new();
+        let mut rebuilt_entries = Vec::new();
+        for e in &entries {
+            let sealed = backend
+                .get_range(&path, u64::from(e.offset)..e.end())
+                .unwrap();
+            let plain = repo
+                .key()
+                .open_blob(e.kind, &e.id, &sealed, e.raw_length as usize)
+                .unwrap();
+            let name = format!("repo-{}", e.id.short());
+            if e.kind == BlobKind::Tree {
+                seeds.add("tree", &name, &plain, MAX_SEED);
+            }
+            seeds.blob(e.kind, &name, &plain);
+            let id = key().blob_id(&plain);
+            let sealed = key().seal_blob(e.kind, &id, &plain, AUTO_LEVEL, NONCE);
+            rebuilt_entries.push(PackEntry {
+                kind: e.kind,
+                id,
+                offset: rebuilt.len() as u32,
+                length: sealed.len() as u32,
+                raw_length: plain.len() as u32,
+            });
+            rebuilt.extend_from_slice(&sealed);
+        }
+        let header = pack::encode_header(&rebuilt_entries);
+        seeds.add(
+            "pack_header",
+            &format!("repo-{}", id.short()),
+            &header_seed(&header),
+            MAX_SEED,
+        );
+        seeds.object(
+            ObjectKind::PackHeader,
+            &format!("repo-pack-{}", id.short()),
+            &header,
+        );
+        let sealed = key().seal_object(ObjectKind::PackHeader, &header, AUTO_LEVEL, NONCE);
+        rebuilt.extend_from_slice(&sealed);
+        rebuilt.extend_from_slice(&pack::encode_trailer(sealed.len() as u32));
+        seeds.pack_parts(&format!("repo-{}", id.short()), &rebuilt);
+        let listed = path.clone();
+        seeds.add(
+            "layout",
+            &format!("repo-{}", id.short()),
+            listed.as_bytes(),
+            MAX_SEED,
+        );
+    }
+}
+
+/// Seeds of the targets that parse what a person types.
+fn text(seeds: &mut Seeds) {
+    let sets: [(&'static str, &[&str]); 6] = [
+        (
+            "repo_url",
+            &[
+                "/srv/backup",
+                "relative/repo",
+                "file:///srv/backup",
+                "s3://bucket/some/prefix",
+                "gs://bucket",
+                "az://container/p/",
+                "memory://test",
+                "sftp://host/x",
+                "file://rel",
+                "",
+            ],
+        ),
+        (
+            "snapshot_id",
+            &[
+                "latest",
+                "aaaa",
+                "AAAA01",
+                "abcd\0a\0x,y\0/src/1",
+                "f00d\0\0\0\0aaaa01\0latest",
+                "bbbb010000000000000000000000000000000000000000000000000000000000",
+                "zz",
+            ],
+        ),
+        (
+            "duration",
+            &[
+                "0",
+                "30s",
+                "5m",
+                "2h30m",
+                "1d12h",
+                "2y5m7d3h",
+                "unlimited",
+                "-1",
+                "7",
+                "1.5h",
+            ],
+        ),
+        (
+            "size",
+            &[
+                "100M",
+                "2G",
+                "1.5 GiB",
+                "512k",
+                "5%",
+                "2/5",
+                "host,paths",
+                "tags",
+                "0",
+                "1e3",
+            ],
+        ),
+        (
+            "exclude_pattern",
+            &[
+                "\0*.log\n/srv/cache\ntmp/x\n/a/tmp/x/y.log",
+                "\x01*.JPG\n# comment\n\n/a/B.jpg",
+                "\0**/node_modules/**\n{a,b}/[!c]?\\*\n/x/a/n",
+                "\0a[\n/a",
+            ],
+        ),
+        (
+            "layout",
+            &[
+                "config",
+                "keys/0000000000000000000000000000000000000000000000000000000000000000",
+                "data/ab/abababababababababababababababababababababababababababababababab",
+                "index/FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
+            ],
+        ),
+    ];
+    for (target, inputs) in sets {
+        for (i, input) in inputs.iter().enumerate() {
+            seeds.add(target, &format!("text-{i}"), input.as_bytes(), MAX_SEED);
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [out, vectors_dir, rest @ ..] = args.as_slice() else {
+        eprintln!("usage: seeds OUT_DIR VECTORS_DIR [REPO PASSWORD]");
+        std::process::exit(2);
+    };
+    let mut seeds = Seeds {
+        out: PathBuf::from(out),
+        counts: BTreeMap::new(),
+    };
+    vectors(&mut seeds, Path::new(vectors_dir));
+    text(&mut seeds);
+    if let [repo, password] = rest {
+        repository(&mut seeds, repo, password);
+    }
+    for (target, count) in &seeds.counts {
+        println!("{target}: {count} seeds");
+    }
+}

@@ -1,0 +1,20 @@
+//! Object names read back from a store listing (SPEC.md §3): a name that
+//! parses as an object of a kind is exactly the name of that object.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use repo_format::Id;
+use repo_format::layout::{FileKind, object_path, parse_object_path};
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(name) = std::str::from_utf8(data) else {
+        return;
+    };
+    for kind in FileKind::DIRECTORIES.into_iter().chain([FileKind::Config]) {
+        if let Some(id) = parse_object_path(kind, name) {
+            assert_eq!(object_path(kind, &id), name);
+        }
+    }
+    if let Ok(id) = Id::from_hex(name) {
+        assert_eq!(id.to_hex(), name.to_ascii_lowercase());
+    }
+});

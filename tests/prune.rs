@@ -227,3 +227,62 @@ fn backup_running_during_prune_loses_nothing() {
     let id = others[0]["id"].as_str().expect("id").to_owned();
     repo.ok(args!["restore", &id, "--target", target.path()]);
 }
+
+/// What a process killed mid-write leaves in a local repository: the local
+/// store's staging file `<name>#<n>`, which no listing shows.
+fn plant_staging_files(repo: &Repo) -> Vec<std::path::PathBuf> {
+    let pack_dir = std::fs::read_dir(repo.path.join("data"))
+        .expect("data/")
+        .next()
+        .expect("a pack folder")
+        .expect("entry")
+        .path();
+    let files = vec![
+        pack_dir.join(format!("{}#1", "ab".repeat(32))),
+        repo.path
+            .join("index")
+            .join(format!("{}#7", "cd".repeat(32))),
+    ];
+    for f in &files {
+        write(f, &random_bytes(5, 1000));
+    }
+    files
+}
+
+#[test]
+fn prune_removes_staging_files_of_killed_writers_only_when_no_one_else_is_locked_in() {
+    let repo = Repo::local();
+    let src = temp_dir();
+    write(&src.path().join("f"), &random_bytes(1, 100_000));
+    repo.backup(args![src.path()]);
+    let staging = plant_staging_files(&repo);
+    repo.ok(args!["check"]);
+
+    // A backup holds its lock meanwhile: its own writes may be staging.
+    let script = format!(
+        "while [ ! -e '{}' ]; do sleep 0.05; done",
+        src.path().join("go").display()
+    );
+    let mut backup = repo.cmd();
+    backup
+        .args(["backup", "--stdin-from-command", "--", "sh", "-c", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut backup = backup.spawn().expect("start backup");
+    wait_for_file(&repo.path.join("locks"));
+    let busy = prune_json(&repo, args![]);
+    write(&src.path().join("go"), b"");
+    assert!(backup.wait().expect("backup").success());
+    assert_eq!(busy["staging_files_removed"], 0, "{busy}");
+    assert!(
+        staging.iter().all(|f| f.exists()),
+        "removed under a live lock"
+    );
+
+    let quiet = prune_json(&repo, args![]);
+    assert_eq!(quiet["staging_files_removed"], 2, "{quiet}");
+    assert_eq!(quiet["staging_bytes_removed"], 2000, "{quiet}");
+    assert!(staging.iter().all(|f| !f.exists()), "staging files left");
+    assert_check_read_data(&repo);
+    assert_eq!(repo.snapshots().len(), 2);
+}

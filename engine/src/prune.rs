@@ -123,6 +123,11 @@ pub struct PruneReport {
     /// Blobs that a snapshot written during the prune needed from a
     /// condemned pack, copied before deletion.
     pub blobs_rescued: u64,
+    /// Half-written files a killed process left in a local repository
+    /// (`<name>#<n>`, invisible to listings), removed.
+    pub staging_files_removed: u64,
+    /// Their size.
+    pub staging_bytes_removed: u64,
 }
 
 /// Where the live lock sessions come from (the lock module, or a test).
@@ -271,7 +276,49 @@ pub fn prune(
     report.blobs_rescued = rescued + last.rescued;
     report.pending = last.pending;
     report.pending_notices = last.pending_notices;
+    if sessions.live()?.is_empty() {
+        check_lock(options)?;
+        let removed = remove_staging_files(repo)?;
+        report.staging_files_removed = removed.packs;
+        report.staging_bytes_removed = removed.bytes;
+    }
     Ok(report)
+}
+
+/// Remove the staging files of a local repository. The local store writes
+/// an object to `<name>#<n>` and renames it into place; a process killed
+/// in between leaves the staging file behind, and store listings (so
+/// `check` and prune's plan) never see it. Called only when no other
+/// process holds a lock, so no write is in progress.
+fn remove_staging_files(repo: &Repository) -> Result<PackCount> {
+    let mut removed = PackCount::default();
+    let Some(root) = repo.backend().local_root() else {
+        return Ok(removed);
+    };
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io("list", &dir, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io("list", &dir, e))?;
+            let path = entry.path();
+            let kind = entry.file_type().map_err(|e| Error::io("stat", &path, e))?;
+            if kind.is_dir() {
+                dirs.push(path);
+            } else if kind.is_file() && entry.file_name().as_encoded_bytes().contains(&b'#') {
+                let size = entry.metadata().map_or(0, |m| m.len());
+                match std::fs::remove_file(&path) {
+                    Ok(()) => removed.add(size),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io("remove", &path, e)),
+                }
+            }
+        }
+    }
+    Ok(removed)
 }
 
 /// What phase two did.

@@ -112,6 +112,13 @@ fn print_report(r: &PruneReport) -> engine::Result<()> {
         );
     }
     out!("deleted {}", packs(&r.deleted));
+    if r.staging_files_removed > 0 {
+        out!(
+            "removed {} half-written file(s) ({}) left by interrupted commands",
+            r.staging_files_removed,
+            size(r.staging_bytes_removed)
+        );
+    }
     if r.pending.packs > 0 {
         out!(
             "{} wait for deletion until the backups running meanwhile have finished; the next prune removes them",

@@ -16,16 +16,20 @@
 
 use crate::error::{Error, Result};
 use futures::TryStreamExt;
+#[cfg(feature = "cloud")]
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+#[cfg(feature = "cloud")]
 use object_store::azure::MicrosoftAzureBuilder;
+#[cfg(feature = "cloud")]
 use object_store::gcp::GoogleCloudStorageBuilder;
+#[cfg(feature = "cloud")]
 use object_store::limit::LimitStore;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path as StorePath;
-use object_store::{
-    BackoffConfig, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload, RetryConfig,
-};
+#[cfg(feature = "cloud")]
+use object_store::{BackoffConfig, RetryConfig};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -64,6 +68,7 @@ impl Default for BackendOptions {
 }
 
 impl BackendOptions {
+    #[cfg(feature = "cloud")]
     fn retry(&self) -> RetryConfig {
         RetryConfig {
             backoff: BackoffConfig {
@@ -274,6 +279,7 @@ impl Backend {
     /// A cloud store: `scheme://bucket[/prefix]`, configured from the
     /// standard environment of each provider (and, for S3, the AWS shared
     /// credentials and config files).
+    #[cfg(feature = "cloud")]
     fn remote(
         url: &str,
         scheme: &str,
@@ -313,6 +319,24 @@ impl Backend {
             local_root: None,
             remote: true,
             connections: options.connections.max(1),
+        })
+    }
+
+    /// Built without the `cloud` feature: cloud URLs parse but do not open.
+    #[cfg(not(feature = "cloud"))]
+    fn remote(
+        url: &str,
+        _scheme: &str,
+        _bucket: &str,
+        _prefix: StorePath,
+        _options: &BackendOptions,
+        _runtime: Arc<tokio::runtime::Runtime>,
+    ) -> Result<Self> {
+        Err(Error::InvalidUrl {
+            url: url.to_owned(),
+            detail: "this vault was built without cloud stores (the engine's `cloud` feature); \
+                     use a local path or a build with it"
+                .to_owned(),
         })
     }
 
@@ -560,6 +584,7 @@ fn crash_point() {}
 const ACCESS_DENIED: &str = "access denied: check the credentials (for S3 AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and the bucket's permissions";
 
 /// `store` with at most `connections` requests in flight.
+#[cfg(feature = "cloud")]
 fn limited<T: ObjectStore>(store: T, connections: usize) -> Arc<dyn ObjectStore> {
     Arc::new(LimitStore::new(store, connections.max(1)))
 }
@@ -594,6 +619,7 @@ async fn put_multipart(
 /// the shared credentials and config files (`AWS_SHARED_CREDENTIALS_FILE`,
 /// `AWS_CONFIG_FILE`, default `~/.aws/credentials` and `~/.aws/config`, for
 /// the profile `AWS_PROFILE` or `default`) where the environment is silent.
+#[cfg(feature = "cloud")]
 fn s3_builder() -> AmazonS3Builder {
     let mut builder = AmazonS3Builder::from_env();
     let home = std::env::var_os("HOME").map(std::path::PathBuf::from);

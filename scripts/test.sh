@@ -4,13 +4,15 @@
 #   1. installs the system packages the tests need (only those missing),
 #   2. cargo fmt --check,
 #   3. cargo clippy --workspace --all-targets -D warnings,
-#   4. the tests: doctests, then cargo-nextest when installed (else cargo test).
+#   4. the tests: doctests, then cargo-nextest when installed (else cargo test),
+#   5. a fuzz smoke run: every fuzz target for a few seconds from its seeds.
 #
 # Usage: bash scripts/test.sh      (from anywhere; .ci/run calls exactly this)
 #
 # Environment:
 #   VAULT_TEST_SKIP_INSTALL=1   do not touch system packages (you installed them)
 #   VAULT_TEST_NO_NEXTEST=1     use `cargo test` even when cargo-nextest is installed
+#   VAULT_TEST_FUZZ_SECONDS=N   seconds per fuzz target in the smoke run (default 5)
 #
 # The tests need /dev/fuse (tests/mount.rs mounts for real) and an S3 server
 # (started here, see start_moto_s3).
@@ -55,6 +57,8 @@ APT_PACKAGES=(
     postgresql
     # tests/mount.rs opens a database through the mount.
     sqlite3
+    # The fuzz smoke run: libfuzzer-sys compiles libFuzzer (C++).
+    g++
 )
 
 apt_updated=0
@@ -190,6 +194,14 @@ else
         roundtrip:: restore:: incremental:: stdin:: excludes:: inspect:: forget:: prune:: \
         check:: keys:: locks:: errors:: copy:: cache::
 fi
+
+# Every target replays its committed seeds (among them each input a finding
+# was fixed for) and then fuzzes briefly, with AddressSanitizer; any crash,
+# leak, timeout or out-of-memory fails the run. The long run is
+# `bash fuzz/run-all.sh 600` (fuzz/README.md).
+fuzz_seconds=${VAULT_TEST_FUZZ_SECONDS:-5}
+section "fuzz smoke (every target, ${fuzz_seconds} s each)"
+bash fuzz/run-all.sh "$fuzz_seconds"
 
 current_step="done"
 printf '\n==== all checks passed in %ds ====\n' $((SECONDS - started))

@@ -9,6 +9,7 @@ use repo_format::index::IndexPack;
 use repo_format::pack::PackEntry;
 use repo_format::{BlobId, Id, PackId};
 use std::collections::HashMap;
+use std::ops::Range;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Entry {
@@ -23,6 +24,29 @@ struct Entry {
 impl Entry {
     fn key(&self) -> ([u8; 32], u8) {
         (self.id, self.kind)
+    }
+
+    fn order(&self) -> ([u8; 32], u8, u32, u32) {
+        (self.id, self.kind, self.pack, self.offset)
+    }
+}
+
+/// Merge `added` (sorted) into `table`, whose first `kept` entries are
+/// sorted and whose remaining `added.len()` are room, writing from the
+/// back so that nothing is overwritten before it is moved. On equal order
+/// the table's entry stays first.
+fn merge_from_the_back(table: &mut [Entry], mut kept: usize, added: &[Entry]) {
+    let mut rest = added.len();
+    let mut out = table.len();
+    while rest > 0 {
+        out -= 1;
+        if kept > 0 && table[kept - 1].order() > added[rest - 1].order() {
+            table[out] = table[kept - 1];
+            kept -= 1;
+        } else {
+            table[out] = added[rest - 1];
+            rest -= 1;
+        }
     }
 }
 
@@ -44,9 +68,20 @@ pub struct BlobLocation {
 pub struct Index {
     packs: Vec<PackId>,
     pack_sizes: Vec<u64>,
+    /// How many added index files (or saves) named each pack.
+    pack_refs: Vec<u32>,
     pack_numbers: HashMap<PackId, u32>,
     sorted: Vec<Entry>,
     unsorted: Vec<Entry>,
+}
+
+/// What one index file added to an [`Index`] (see [`Index::add_file`]):
+/// enough to take it out again before [`Index::finish`], when another
+/// index file turns out to supersede it.
+#[derive(Debug)]
+pub struct AddedFile {
+    entries: Range<usize>,
+    packs: Vec<u32>,
 }
 
 impl Index {
@@ -55,30 +90,111 @@ impl Index {
         Self::default()
     }
 
-    /// Add every pack of an index file. Call [`Index::finish`] after a batch.
+    /// Add a pack of an index file. Call [`Index::finish`] after a batch.
     pub fn add_pack(&mut self, pack: &IndexPack) {
+        self.add_pack_numbered(pack);
+    }
+
+    fn add_pack_numbered(&mut self, pack: &IndexPack) -> u32 {
         let number = match self.pack_numbers.get(&pack.id) {
             Some(n) => *n,
             None => {
                 let n = u32::try_from(self.packs.len()).unwrap_or(u32::MAX);
                 self.packs.push(pack.id);
                 self.pack_sizes.push(pack.size);
+                self.pack_refs.push(0);
                 self.pack_numbers.insert(pack.id, n);
                 n
             }
         };
+        if let Some(refs) = self.pack_refs.get_mut(number as usize) {
+            *refs = refs.saturating_add(1);
+        }
         self.unsorted
             .extend(pack.blobs.iter().map(|b| entry(number, b)));
+        number
+    }
+
+    /// Add the packs of one index file, remembering what they added so
+    /// that [`Index::remove_files`] can take them out before the next
+    /// [`Index::finish`]. This is how the index loads file by file, with
+    /// no more than a few decoded files in memory beside the table.
+    pub fn add_file(&mut self, packs: &[IndexPack]) -> AddedFile {
+        let start = self.unsorted.len();
+        let packs = packs.iter().map(|p| self.add_pack_numbered(p)).collect();
+        AddedFile {
+            entries: start..self.unsorted.len(),
+            packs,
+        }
+    }
+
+    /// Take out what the given files added since the last
+    /// [`Index::finish`]: their entries, and the packs no other file names.
+    pub fn remove_files(&mut self, files: &[AddedFile]) {
+        if files.is_empty() {
+            return;
+        }
+        let mut gone: Vec<&Range<usize>> = files.iter().map(|f| &f.entries).collect();
+        gone.sort_by_key(|r| r.start);
+        let mut position = 0;
+        let mut next = gone.iter().peekable();
+        self.unsorted.retain(|_| {
+            while next.peek().is_some_and(|r| r.end <= position) {
+                next.next();
+            }
+            let keep = !next.peek().is_some_and(|r| r.contains(&position));
+            position += 1;
+            keep
+        });
+        for number in files.iter().flat_map(|f| &f.packs) {
+            if let Some(refs) = self.pack_refs.get_mut(*number as usize) {
+                *refs = refs.saturating_sub(1);
+            }
+        }
+        if self.pack_refs.iter().all(|&r| r > 0) {
+            return;
+        }
+        // Renumber the packs still named; no entry refers to a dropped one
+        // (its entries came only from the removed files).
+        let mut renumbered = vec![u32::MAX; self.packs.len()];
+        let mut next_number = 0u32;
+        for (old, refs) in self.pack_refs.iter().enumerate() {
+            if *refs > 0 {
+                renumbered[old] = next_number;
+                next_number += 1;
+            }
+        }
+        retain_renumbered(&mut self.packs, &renumbered);
+        retain_renumbered(&mut self.pack_sizes, &renumbered);
+        self.pack_refs.retain(|&r| r > 0);
+        self.pack_numbers = self
+            .packs
+            .iter()
+            .enumerate()
+            .map(|(n, id)| (*id, n as u32))
+            .collect();
+        for e in self.sorted.iter_mut().chain(self.unsorted.iter_mut()) {
+            e.pack = renumbered.get(e.pack as usize).copied().unwrap_or(u32::MAX);
+        }
     }
 
     /// Merge added entries into the sorted table (keeping the first location
-    /// of a blob stored twice).
+    /// of a blob stored twice, by pack number). Sorts the added entries in
+    /// place and merges them in from the back: beside the table, memory
+    /// for the added entries only, and time linear in the table's size.
     pub fn finish(&mut self) {
-        if self.unsorted.is_empty() {
+        let mut added = std::mem::take(&mut self.unsorted);
+        if added.is_empty() {
             return;
         }
-        self.sorted.append(&mut self.unsorted);
-        self.sorted.sort_by_key(|e| (e.key(), e.pack));
+        added.sort_unstable_by_key(Entry::order);
+        if self.sorted.is_empty() {
+            self.sorted = added;
+        } else {
+            let kept = self.sorted.len();
+            self.sorted.resize(kept + added.len(), added[0]);
+            merge_from_the_back(&mut self.sorted, kept, &added);
+        }
         self.sorted.dedup_by_key(|e| e.key());
         self.sorted.shrink_to_fit();
     }
@@ -150,8 +266,17 @@ impl Index {
     /// Bytes of memory the table uses (for measurements).
     pub fn memory_bytes(&self) -> usize {
         self.sorted.capacity() * std::mem::size_of::<Entry>()
-            + self.packs.capacity() * (32 + 8 + 48)
+            + self.packs.capacity() * (32 + 8 + 4 + 48)
     }
+}
+
+/// Keep the items whose number `renumbered` does not mark as dropped.
+fn retain_renumbered<T>(items: &mut Vec<T>, renumbered: &[u32]) {
+    let mut old = 0;
+    items.retain(|_| {
+        old += 1;
+        renumbered.get(old - 1).is_some_and(|&n| n != u32::MAX)
+    });
 }
 
 fn entry(pack: u32, b: &PackEntry) -> Entry {
@@ -206,5 +331,56 @@ mod tests {
         assert_eq!(idx.at(pos), Some((BlobKind::Data, loc)));
         assert!(idx.at(idx.len()).is_none());
         assert_eq!(std::mem::size_of::<Entry>(), 52);
+    }
+
+    fn pack(id: u8, blobs: &[u8]) -> IndexPack {
+        IndexPack {
+            id: PackId(Id([id; 32])),
+            size: 100 * u64::from(id),
+            blobs: blobs
+                .iter()
+                .enumerate()
+                .map(|(i, b)| PackEntry {
+                    kind: BlobKind::Data,
+                    id: blob_id([*b; 32]),
+                    offset: i as u32 * 10,
+                    length: 10,
+                    raw_length: 9,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn removed_files_leave_neither_their_entries_nor_packs_only_they_named() {
+        let mut idx = Index::new();
+        let old = idx.add_file(&[pack(1, &[10, 11]), pack(2, &[20])]);
+        let other = idx.add_file(&[pack(3, &[30, 31])]);
+        // The file superseding `old`: pack 1 was repacked into 4, pack 2 kept.
+        let newer = idx.add_file(&[pack(2, &[20]), pack(4, &[10, 11])]);
+        idx.remove_files(&[old]);
+        idx.finish();
+        let packs: Vec<PackId> = idx.pack_ids().collect();
+        assert_eq!(
+            packs,
+            [2, 3, 4].map(|p| PackId(Id([p; 32]))),
+            "pack 1 was named only by the removed file"
+        );
+        assert_eq!(idx.len(), 5);
+        let at = |b: u8| idx.get(BlobKind::Data, &blob_id([b; 32])).map(|l| l.pack);
+        assert_eq!(at(10), Some(PackId(Id([4; 32]))));
+        assert_eq!(at(20), Some(PackId(Id([2; 32]))));
+        assert_eq!(at(31), Some(PackId(Id([3; 32]))));
+        for p in 0..idx.len() {
+            let (_, loc) = idx.at(p).unwrap();
+            assert!(packs.contains(&loc.pack));
+        }
+        // Removing the rest after a finish touches only unsorted entries.
+        drop((other, newer));
+        let late = idx.add_file(&[pack(5, &[50])]);
+        idx.remove_files(&[late]);
+        idx.finish();
+        assert_eq!(idx.len(), 5);
+        assert_eq!(idx.pack_count(), 3);
     }
 }

@@ -313,16 +313,55 @@ impl Repository {
         let ids = self.list_ids(FileKind::Index)?;
         Ok(ids
             .par_iter()
-            .map(|id| {
-                let file = self
-                    .load_object(FileKind::Index, ObjectKind::Index, id)
-                    .and_then(|payload| {
-                        IndexFile::decode(&payload)
-                            .map_err(|e| Error::format(object_path(FileKind::Index, id), e))
-                    });
-                (IndexId(*id), file)
-            })
+            .map(|id| (IndexId(*id), self.read_index_file(id)))
             .collect())
+    }
+
+    fn read_index_file(&self, id: &Id) -> Result<IndexFile> {
+        let payload = self.load_object(FileKind::Index, ObjectKind::Index, id)?;
+        IndexFile::decode(&payload).map_err(|e| Error::format(object_path(FileKind::Index, id), e))
+    }
+
+    /// Add every index file to the in-memory index, a batch of files at a
+    /// time (decoded in parallel), so that beside the table only a batch
+    /// of decoded files is ever in memory; then take out the files another
+    /// one supersedes. `tolerant`: a file that cannot be read or decoded is
+    /// skipped and returned with its error; otherwise it fails the call,
+    /// leaving the index as it was.
+    fn stream_index(&self, tolerant: bool) -> Result<Vec<(IndexId, Error)>> {
+        let ids = self.list_ids(FileKind::Index)?;
+        // A poisoned lock means a panic elsewhere already failed the command.
+        let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+        let mut added = Vec::with_capacity(ids.len());
+        let mut superseded = std::collections::HashSet::new();
+        let mut damaged = Vec::new();
+        let batch = rayon::current_num_threads().max(1) * 4;
+        for ids in ids.chunks(batch) {
+            let files: Vec<Result<IndexFile>> =
+                ids.par_iter().map(|id| self.read_index_file(id)).collect();
+            for (id, file) in ids.iter().zip(files) {
+                match file {
+                    Ok(file) => {
+                        superseded.extend(file.supersedes.iter().copied());
+                        added.push((IndexId(*id), index.add_file(&file.packs)));
+                    }
+                    Err(e) if tolerant => damaged.push((IndexId(*id), e)),
+                    Err(e) => {
+                        let all: Vec<_> = added.into_iter().map(|(_, a)| a).collect();
+                        index.remove_files(&all);
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        let gone: Vec<_> = added
+            .into_iter()
+            .filter(|(id, _)| superseded.contains(id))
+            .map(|(_, a)| a)
+            .collect();
+        index.remove_files(&gone);
+        index.finish();
+        Ok(damaged)
     }
 
     /// Every index file, strictly (a damaged one fails the call): the ids
@@ -347,7 +386,7 @@ impl Repository {
     /// read or decoded; returns those, each with its error (for `check`,
     /// which reports a damaged index file and carries on with the rest).
     pub fn load_index_tolerant(&self) -> Result<Vec<(IndexId, Error)>> {
-        Ok(self.load_index_files_tolerant()?.1)
+        self.stream_index(true)
     }
 
     /// [`Repository::load_index_tolerant`], also returning the index files
@@ -380,19 +419,18 @@ impl Repository {
 
     /// Read every index file into memory (adding to what is loaded).
     pub fn load_index(&self) -> Result<()> {
-        let files = self.index_set()?;
-        self.add_to_index(files.active.iter().flat_map(|(_, f)| &f.packs));
+        self.stream_index(false)?;
         self.retain_cached_trees();
         Ok(())
     }
 
-    /// Replace the in-memory index with the index files now in the store.
+    /// Replace the in-memory index with the index files now in the store
+    /// (keeping the old one if that fails).
     pub fn reload_index(&self) -> Result<()> {
-        let files = self.index_set()?;
-        *self.index.write().unwrap_or_else(|p| p.into_inner()) = Index::new();
-        self.add_to_index(files.active.iter().flat_map(|(_, f)| &f.packs));
-        self.retain_cached_trees();
-        Ok(())
+        let old = std::mem::take(&mut *self.index.write().unwrap_or_else(|p| p.into_inner()));
+        self.load_index().inspect_err(|_| {
+            *self.index.write().unwrap_or_else(|p| p.into_inner()) = old;
+        })
     }
 
     /// With the whole index loaded (strictly: no index file skipped),

@@ -386,8 +386,10 @@ fn any_batches() -> impl Strategy<Value = Vec<Vec<IndexPack>>> {
 proptest! {
     #![proptest_config(cases(300))]
 
-    /// Every indexed blob is found where it was first stored; nothing else
-    /// is found; positions are dense and lead back to the same location.
+    /// Every indexed blob is found in the first pack that stored it (by the
+    /// order packs were first added; within one pack, at its lowest
+    /// offset); nothing else is found; positions are dense and lead back to
+    /// the same location.
     #[test]
     fn index_finds_each_blob_where_it_was_first_stored(batches in any_batches()) {
         let mut index = Index::new();
@@ -407,7 +409,7 @@ proptest! {
                 };
                 for e in &pack.blobs {
                     let slot = model.entry((e.kind.as_u8(), e.id)).or_insert((number, e));
-                    if number < slot.0 {
+                    if (number, e.offset) < (slot.0, slot.1.offset) {
                         *slot = (number, e);
                     }
                 }
@@ -421,7 +423,7 @@ proptest! {
             let kind = BlobKind::from_u8(*kind).unwrap();
             let got = index.get(kind, id).expect("an indexed blob is found");
             prop_assert_eq!(got.pack, pack_order[*number]);
-            // A blob stored twice in one pack: its first place.
+            // A blob stored twice in one pack: its lowest offset.
             prop_assert_eq!((got.offset, got.length, got.raw_length), (e.offset, e.length, e.raw_length));
             let position = index.position(kind, id).expect("position");
             prop_assert!(position < index.len());
@@ -436,6 +438,58 @@ proptest! {
             prop_assert_eq!(
                 index.contains(other, id),
                 model.contains_key(&(other.as_u8(), *id))
+            );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(300))]
+
+    /// Index files added one by one, some taken out again before `finish`
+    /// (as superseded ones are when the index loads): the index is exactly
+    /// what the files kept name, blobs and packs.
+    #[test]
+    fn index_without_removed_files_is_what_the_kept_files_name(
+        files in any_batches(),
+        removed in prop::collection::vec(prop::bool::ANY, 5),
+        before in any_batches(),
+    ) {
+        let mut index = Index::new();
+        // Some packs finished earlier, as in a backup after the load.
+        for pack in before.iter().flatten() {
+            index.add_pack(pack);
+        }
+        index.finish();
+        let mut gone = Vec::new();
+        for (n, file) in files.iter().enumerate() {
+            let added = index.add_file(file);
+            if removed[n] {
+                gone.push(added);
+            }
+        }
+        index.remove_files(&gone);
+        index.finish();
+        let kept: Vec<&IndexPack> = before
+            .iter()
+            .flatten()
+            .chain(files.iter().enumerate().filter(|(n, _)| !removed[*n]).flat_map(|(_, f)| f))
+            .collect();
+        let packs: BTreeSet<PackId> = kept.iter().map(|p| p.id).collect();
+        prop_assert_eq!(index.pack_count(), packs.len());
+        prop_assert_eq!(index.pack_ids().collect::<BTreeSet<_>>(), packs);
+        let blobs: BTreeSet<(u8, BlobId)> = kept
+            .iter()
+            .flat_map(|p| p.blobs.iter().map(|e| (e.kind.as_u8(), e.id)))
+            .collect();
+        prop_assert_eq!(index.len(), blobs.len());
+        for (kind, id) in &blobs {
+            let kind = BlobKind::from_u8(*kind).unwrap();
+            let got = index.get(kind, id).expect("a blob a kept file names is found");
+            prop_assert!(
+                kept.iter().any(|p| p.id == got.pack
+                    && p.blobs.iter().any(|e| e.kind == kind && e.id == *id && e.offset == got.offset)),
+                "found in a pack that a kept file lists it in"
             );
         }
     }

@@ -287,7 +287,8 @@ run_tool() {
         fi
         step "$tool" "$s"
         case $s in
-        backup? | dump? | prune) du -sb "$repo" | awk '{print $1}' >"$results/$tool.$s.repo" ;;
+        # (after a failed step there may be no repository; the table says "failed")
+        backup? | dump? | prune) { du -sb "$repo" 2>/dev/null || echo 0; } | awk '{print $1}' >"$results/$tool.$s.repo" ;;
         restore) verify_restore "$tool" "$target" ;;
         esac
     done

@@ -31,175 +31,30 @@
 # written to $BENCH_DIR/results.md; each step's output is in $BENCH_DIR/results/.
 set -euo pipefail
 
-repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR=${BENCH_DIR:-/tmp/vault-bench-dump}
 scale=${BENCH_PG_SCALE:-50}
 sizes=${BENCH_CHUNK_SIZES:-"64KiB 128KiB 256KiB 512KiB 1MiB 2MiB"}
 seeds=${BENCH_SEEDS:-3}
-password='bench-password-not-secret'
-export VAULT_PASSWORD=$password RESTIC_PASSWORD=$password
-unset VAULT_REPOSITORY VAULT_PASSWORD_FILE VAULT_PASSWORD_COMMAND VAULT_CACHE_DIR RESTIC_REPOSITORY || true
-log() { printf '==> %s\n' "$*" >&2; }
-
-if [ "$(id -u)" != 0 ]; then
-    echo "run this as root: it installs packages and runs PostgreSQL as the postgres user" >&2
-    exit 1
-fi
-
-# ---------------------------------------------------------------- tools
-need_pkgs=()
-compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_pkgs+=(postgresql)
-command -v restic >/dev/null || need_pkgs+=(restic)
-command -v jq >/dev/null || need_pkgs+=(jq)
-[ -x /usr/bin/time ] || need_pkgs+=(time)
-if [ "${#need_pkgs[@]}" -gt 0 ]; then
-    log "installing ${need_pkgs[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_pkgs[@]}" >/dev/null
-fi
-PGBIN=$(find /usr/lib/postgresql -mindepth 2 -maxdepth 2 -name bin -type d | sort -V | tail -n 1)
-
-if [ -n "${VAULT_BIN:-}" ]; then
-    vault=$VAULT_BIN
-else
-    log "building vault (release)"
-    (cd "$repo_root" && cargo build --release -p vault-cli)
-    vault=$repo_root/target/release/vault
-fi
-# The commit the binary was built from (VAULT_BIN inside another clone: that clone's).
-# A copy outside any checkout: say so rather than guess.
-if src=$(cd "$(dirname "$vault")" && git rev-parse --show-toplevel 2>/dev/null); then
-    vault_rev=$(git -C "$src" rev-parse --short HEAD)
-    if [ -n "$(git -C "$src" status --porcelain --untracked-files=no)" ]; then vault_rev="$vault_rev+dirty"; fi
-else
-    vault_rev="(commit unknown: $vault is outside a checkout)"
-fi
-restic_version=$(restic version | awk '{print $2}')
-restic_global=()
-if restic --help 2>/dev/null | grep -q -- '--compression'; then
-    restic_global=(--compression auto)
-fi
+rm -rf "$BENCH_DIR"
+# The tools, the measuring helpers and the PostgreSQL cluster; no files dataset.
+BENCH_FILES=0
+source "$(dirname "${BASH_SOURCE[0]}")/compare/lib.sh"
+command -v jq >/dev/null || install_missing jq
 
 # ---------------------------------------------------------------- PostgreSQL
-rm -rf "$BENCH_DIR"
-mkdir -p "$BENCH_DIR"
-results=$BENCH_DIR/results
-mkdir -p "$results"
-pgdir=$(mktemp -d "$BENCH_DIR/pg.XXXXXX")
-chown postgres "$pgdir"
-as_pg() { runuser -u postgres -- "$@"; }
 cleanup() {
-    if [ -f "$pgdir/data/postmaster.pid" ]; then
-        as_pg "$PGBIN/pg_ctl" -D "$pgdir/data" stop -m fast >/dev/null 2>&1 || true
-    fi
-    rm -rf "$pgdir"
+    pg_stop
     if [ "${KEEP:-0}" != 1 ]; then
         rm -rf "$BENCH_DIR"/repo-* "$BENCH_DIR"/dump*.sql "$BENCH_DIR/file" "$BENCH_DIR/cache-restic"
     fi
 }
 trap cleanup EXIT
-
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-log "starting PostgreSQL ($PGBIN) in $pgdir, socket port $port"
-as_pg "$PGBIN/initdb" -D "$pgdir/data" -A trust -U postgres >/dev/null
-as_pg "$PGBIN/pg_ctl" -D "$pgdir/data" -w -l "$pgdir/log" \
-    -o "-p $port -k $pgdir -c listen_addresses= -c fsync=off -c synchronous_commit=off -c full_page_writes=off" start >/dev/null
-export PGHOST=$pgdir PGPORT=$port PGUSER=postgres PGDATABASE=bench
-pg_version=$("$PGBIN/postgres" --version | awk '{print $3}')
-"$PGBIN/createdb" bench
-psql() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
-sql() { psql -o /dev/null; } # runs the SQL on stdin, printing only errors
-
-accounts=$((scale * 100000))
-events=$((scale * 20000))
-# Each TPC-B transaction updates one random account: 0.1% of them by default.
-transactions=${BENCH_PG_TRANSACTIONS:-$((accounts / 1000))}
-new_accounts=$((accounts / 100))
-new_events=$((events / 100))
-purged_events=$((events / 100))
-edited_events=$((events / 1000))
-invoices=$((scale * 200))
-
-log "filling the database: pgbench -i -s $scale ($accounts accounts) and $events events"
-"$PGBIN/pgbench" -i -q -s "$scale" >"$results/pgbench-init.log" 2>&1
-# A table of text, so the dump is not only numbers and padding: an event log
-# with a short sentence of words per row, deterministic (setseed).
-sql <<EOF
-SELECT setseed(0.42);
-CREATE TABLE events (
-    id bigint PRIMARY KEY,
-    at timestamptz NOT NULL,
-    account integer NOT NULL,
-    kind text NOT NULL,
-    body text NOT NULL
-);
-CREATE FUNCTION sentence(n integer) RETURNS text LANGUAGE sql VOLATILE AS \$\$
-    SELECT string_agg((ARRAY['the', 'order', 'was', 'shipped', 'to', 'customer', 'after',
-        'payment', 'failed', 'retry', 'invoice', 'sent', 'address', 'changed', 'by', 'support',
-        'ticket', 'closed', 'refund', 'issued', 'for', 'item', 'delayed', 'in', 'warehouse',
-        'north', 'south', 'login', 'from', 'new', 'device', 'password', 'reset'])
-        [1 + floor(random() * 33)::int], ' ')
-    FROM generate_series(1, n)
-\$\$;
-INSERT INTO events
-SELECT i,
-       timestamptz '2026-01-01 00:00:00+00' + i * interval '7 seconds',
-       1 + floor(random() * $accounts)::int,
-       (ARRAY['login', 'logout', 'purchase', 'refund', 'comment', 'view'])[1 + floor(random() * 6)::int],
-       sentence(4 + i % 13) || ' #' || md5(i::text)
-FROM generate_series(1, $events) AS i;
-CREATE INDEX events_at ON events (at);
-VACUUM ANALYZE;
-EOF
-
-log "dump 1"
-"$PGBIN/pg_dump" bench >"$BENCH_DIR/dump1.sql"
-
-log "one night of changes"
-if [ "$transactions" -gt 0 ]; then
-    "$PGBIN/pgbench" -n -c 2 -j 2 -t $(((transactions + 1) / 2)) --random-seed=7 >"$results/pgbench-run.log" 2>&1
-fi
-sql <<EOF
-SELECT setseed(0.17);
--- 1% new accounts, appended.
-INSERT INTO pgbench_accounts (aid, bid, abalance, filler)
-SELECT aid, 1 + (aid - 1) / 100000, 0, ''
-FROM generate_series($accounts + 1, $accounts + $new_accounts) AS aid;
--- The event log: 1% new events, the oldest 1% purged (retention), 0.1% edited.
-INSERT INTO events
-SELECT i,
-       timestamptz '2026-01-01 00:00:00+00' + i * interval '7 seconds',
-       1 + floor(random() * $accounts)::int,
-       (ARRAY['login', 'logout', 'purchase', 'refund', 'comment', 'view'])[1 + floor(random() * 6)::int],
-       sentence(4 + i % 13) || ' #' || md5(i::text)
-FROM generate_series($events + 1, $events + $new_events) AS i;
-DELETE FROM events WHERE id <= $purged_events;
-UPDATE events SET body = body || ' (edited)', kind = 'comment'
-WHERE id IN (SELECT $purged_events + 1 + floor(random() * ($events - $purged_events))::bigint
-             FROM generate_series(1, $edited_events));
--- A new small table.
-CREATE TABLE invoices (
-    id integer PRIMARY KEY,
-    account integer NOT NULL,
-    amount numeric(12, 2) NOT NULL,
-    issued date NOT NULL,
-    note text NOT NULL
-);
-INSERT INTO invoices
-SELECT i, 1 + floor(random() * $accounts)::int, round((random() * 1000)::numeric, 2),
-       date '2026-11-23', sentence(3 + i % 5)
-FROM generate_series(1, $invoices) AS i;
-EOF
-updated_accounts=$(psql -At -c "SELECT count(DISTINCT aid) FROM pgbench_history")
-
-log "dump 2"
-"$PGBIN/pg_dump" bench >"$BENCH_DIR/dump2.sql"
+pg_dumps "$scale" "$BENCH_DIR"
 dump1_bytes=$(stat -c %s "$BENCH_DIR/dump1.sql")
 dump2_bytes=$(stat -c %s "$BENCH_DIR/dump2.sql")
 # A floor for any chunker: the bytes of the lines of dump 2 that `diff` finds
 # new (a line-level delta, which a content-defined chunker can only approach).
 new_line_bytes=$(diff "$BENCH_DIR/dump1.sql" "$BENCH_DIR/dump2.sql" | sed -n 's/^> //p' | wc -c || true)
-as_pg "$PGBIN/pg_ctl" -D "$pgdir/data" stop -m fast >/dev/null
 log "dump 1: $dump1_bytes bytes, dump 2: $dump2_bytes bytes, new lines: $new_line_bytes bytes"
 
 # ---------------------------------------------------------------- backups

@@ -43,13 +43,7 @@ run_tool() {
         ;;
     esac
     { du -sb "$repo" 2>/dev/null || echo 0; } | awk '{print $1}' >"$results/$tool.repo_bytes"
-    if diff -r --no-dereference "$DATA" "$(restored_root "$target")" >"$results/$tool.diff" 2>&1; then
-        echo identical >"$results/$tool.verdict"
-    else
-        echo "DIFFERS ($(wc -l <"$results/$tool.diff") lines in $results/$tool.diff)" >"$results/$tool.verdict"
-    fi
-    log "$tool restore: $(cat "$results/$tool.verdict")"
-    if [ "${KEEP:-0}" != 1 ]; then rm -rf "$target"; fi
+    verify_restore "$tool" "$target"
 }
 
 run_tool vault

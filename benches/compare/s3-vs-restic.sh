@@ -63,13 +63,7 @@ run() {
         measure restic "restore-$store" restic -r "$repo" restore latest --target "$target"
         ;;
     esac
-    if diff -r --no-dereference "$DATA" "$(restored_root "$target")" >"$results/$tool.$store.diff" 2>&1; then
-        echo identical >"$results/$tool.$store.verdict"
-    else
-        echo "DIFFERS" >"$results/$tool.$store.verdict"
-    fi
-    log "$tool $store restore: $(cat "$results/$tool.$store.verdict")"
-    rm -rf "$target"
+    verify_restore "$tool.$store" "$target"
     if [ "${KEEP:-0}" != 1 ]; then rm -rf "$BENCH_DIR/repo-$tool" "$BENCH_DIR/cache-$tool-$store"; fi
 }
 

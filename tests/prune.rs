@@ -123,6 +123,14 @@ fn prune_rejects_bad_limits_and_changes_nothing() {
         args!["prune", "--max-unused", "150%"],
         args!["prune", "--max-unused", "lots"],
         args!["prune", "--max-repack-size", "big"],
+        // Regression (issue 6, the `size` fuzz target's finding): parse-size overflowed
+        // rounding a mantissa of more than 20 digits.
+        args!["prune", "--max-unused", "0.00184467440737095516156"],
+        args![
+            "prune",
+            "--max-repack-size",
+            "0.00184467440737095516156 KiB"
+        ],
     ] {
         let out = repo.run(bad);
         assert_error(&out, 1);

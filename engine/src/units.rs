@@ -1,8 +1,25 @@
 //! Values given on the command line that are not tied to one command:
-//! durations such as `30s` or `2h30m`. Pure functions over strings, so the
-//! fuzzer reaches them; the CLI adds the flag's name to the error.
+//! durations such as `30s` or `2h30m`, sizes such as `100M`. Pure
+//! functions over strings, so the fuzzer reaches them; the CLI adds the
+//! flag's name to the error.
 
 use std::time::Duration;
+
+/// Most digits a size may have. parse-size 1.1.0 rounds a mantissa that
+/// overflows `u64` by adding one to it, which panics (debug) or wraps to
+/// a wrong size (release) for `0.00184467440737095516156` (found by the
+/// `size` fuzz target); no real size needs more than 20 digits.
+const MAX_SIZE_DIGITS: usize = 20;
+
+/// Parse a size (`100M`, `2GiB`, `1.5 KB`, `4096`) with the parse-size
+/// crate, refusing more than 20 digits before it sees them.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let digits = text.chars().filter(char::is_ascii_digit).count();
+    if digits > MAX_SIZE_DIGITS {
+        return Err(format!("more than {MAX_SIZE_DIGITS} digits"));
+    }
+    parse_size::parse_size(text).map_err(|e| e.to_string())
+}
 
 /// Parse a duration made of `<number><unit>` parts, units `d`, `h`, `m`,
 /// `s` (`2h30m`, `1d12h`); a bare `0` is zero. `None` when `text` is not
@@ -41,6 +58,21 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regression_6_size_with_an_overflowing_mantissa_is_an_error_not_a_panic() {
+        // The `size` fuzz target's input: parse-size 1.1.0 alone panics on
+        // it with "attempt to add with overflow" (debug builds).
+        let found = "00.00184467440737095516156\u{be}";
+        assert!(parse_size(found).is_err());
+        assert!(parse_size("0.00184467440737095516156 KiB").is_err());
+        assert!(parse_size("184467440737095516156").is_err());
+        for (text, bytes) in [("100M", 100_000_000), ("2GiB", 2 << 30), ("4096", 4096)] {
+            assert_eq!(parse_size(text), Ok(bytes), "{text}");
+        }
+        assert_eq!(parse_size("18446744073709551615"), Ok(u64::MAX));
+        assert!(parse_size("lots").is_err());
+    }
 
     #[test]
     fn parse_duration_accepts_units_and_combinations() {

@@ -1,8 +1,8 @@
 //! Sizes and other values from the command line: `--pack-size`,
 //! `--chunk-size`, `--exclude-larger-than`, `--max-repack-size` and
-//! `--max-unused` go through the parse-size crate (the CLI adds only the
-//! flag's name to its error); `--read-data-subset` and `--group-by` parse
-//! in the engine.
+//! `--max-unused` go through `engine::units::parse_size` (the parse-size
+//! crate behind a guard; the CLI adds only the flag's name to its error);
+//! `--read-data-subset` and `--group-by` parse in the engine.
 #![no_main]
 use engine::check::ReadData;
 use engine::forget::GroupBy;
@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let _ = parse_size::parse_size(text);
+    let _ = engine::units::parse_size(text);
     match ReadData::parse_subset(text) {
         Ok(ReadData::Percent(p)) => assert!(p > 0.0 && p <= 100.0),
         Ok(ReadData::Bucket { n, m }) => assert!((1..=256).contains(&m) && (1..=m).contains(&n)),

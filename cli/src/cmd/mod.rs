@@ -115,8 +115,8 @@ impl std::ops::Deref for Session {
 
 /// A size flag's value (`100M`, `2GiB`, `4096`), or a clear error.
 pub fn parse_size(flag: &str, text: &str) -> Result<u64> {
-    parse_size::parse_size(text)
-        .with_context(|| format!("invalid {flag} {text:?}: use a size like 100M or 2G"))
+    engine::units::parse_size(text)
+        .map_err(|e| anyhow::anyhow!("invalid {flag} {text:?} ({e}): use a size like 100M or 2G"))
 }
 
 /// How to talk to remote stores, from the global options.

@@ -3,7 +3,7 @@
 use crate::args::{Global, PruneArgs};
 use crate::exit;
 use crate::output::{self, size};
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use engine::lock::LockKind;
 use engine::prune::{MaxUnused, OtherLocks, PackCount, PruneOptions, PruneReport};
 
@@ -19,8 +19,10 @@ pub fn parse_max_unused(value: &str) -> Result<MaxUnused> {
             _ => bail!("invalid --max-unused {value:?}: a percentage must be between 0% and 100%"),
         };
     }
-    parse_size::parse_size(v).map(MaxUnused::Bytes).with_context(|| {
-        format!("invalid --max-unused {value:?}: use a percentage (5%), a size (100M) or 'unlimited'")
+    engine::units::parse_size(v).map(MaxUnused::Bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "invalid --max-unused {value:?} ({e}): use a percentage (5%), a size (100M) or 'unlimited'"
+        )
     })
 }
 

@@ -83,7 +83,7 @@ const LEVELS: [(&str, i32); 6] = [
 fn zstd_frame(c: &mut Criterion) {
     let text = text_corpus(8 * MIB);
     eprintln!(
-        "text corpus: {} bytes, BLAKE3 {} (b3sum of benches/micro.sh's corpus file)",
+        "text corpus: {} bytes, BLAKE3 {} (as benches/micro-limits.sh prints it)",
         text.len(),
         blake3::hash(&text).to_hex()
     );
@@ -102,6 +102,9 @@ fn zstd_frame(c: &mut Criterion) {
             let data = if level >= 19 { &data[..MIB] } else { &data[..] };
             let blobs: Vec<&[u8]> = data.chunks(MIB).collect();
             let framed: Vec<Vec<u8>> = blobs.iter().map(|b| frame(level, b)).collect();
+            for (blob, f) in blobs.iter().zip(&framed) {
+                assert_eq!(unframe("blob", f, MIB).as_deref(), Ok(*blob));
+            }
             let stored: usize = framed.iter().map(Vec::len).sum();
             eprintln!(
                 "zstd-{input} {name}: {} -> {} bytes (ratio {:.2})",
@@ -138,8 +141,19 @@ fn seal_open(c: &mut Criterion) {
         let data = random_bytes(4, size);
         let id = key.blob_id(&data);
         let nonce = [7u8; crypto::NONCE_LEN];
-        // Level 0: the envelope alone (plus the raw frame's copy).
+        // Level 0: the envelope plus the raw frame's copy.
         let sealed = key.seal_blob(BlobKind::Data, &id, &data, 0, nonce);
+        assert_eq!(
+            key.open_blob(BlobKind::Data, &id, &sealed, MIB).ok(),
+            Some(data.clone())
+        );
+        // The envelope alone, as OpenSSL measures it.
+        let aad = b"bench";
+        let bare = crypto::seal(&key.data_key, nonce, aad, &data);
+        assert_eq!(
+            crypto::open(&key.data_key, aad, &bare, "blob").ok(),
+            Some(data.clone())
+        );
         g.throughput(Throughput::BytesDecimal(size as u64));
         let size = label(size);
         g.bench_function(format!("seal_blob/{size}"), |b| {
@@ -149,9 +163,11 @@ fn seal_open(c: &mut Criterion) {
         g.bench_function(format!("open_blob/{size}"), |b| {
             b.iter(|| key.open_blob(BlobKind::Data, &id, black_box(&sealed), MIB))
         });
-        // The envelope alone, without the id check.
+        g.bench_function(format!("seal/{size}"), |b| {
+            b.iter(|| crypto::seal(&key.data_key, nonce, aad, black_box(&data)))
+        });
         g.bench_function(format!("open/{size}"), |b| {
-            b.iter(|| crypto::open(&key.data_key, b"", black_box(&sealed), "blob"))
+            b.iter(|| crypto::open(&key.data_key, aad, black_box(&bare), "blob"))
         });
     }
     g.finish();
@@ -231,6 +247,7 @@ fn index_lookup(c: &mut Criterion) {
 fn tree(c: &mut Criterion) {
     let tree = sample_tree(7, 1000);
     let encoded = tree.encode();
+    assert_eq!(Tree::decode(&encoded).as_ref(), Ok(&tree));
     eprintln!(
         "tree of {} nodes: {} bytes encoded",
         tree.nodes.len(),

@@ -60,7 +60,7 @@ fn regular_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// Real text written by others (licences, package documentation): the
 /// regular files under [`CORPUS_ROOTS`] that are licences, `copyright`
 /// files or named `*.txt`, `*.html`, `*.md`, `*.rst`, in byte order of
-/// their paths, concatenated and cut at `limit` bytes. `benches/micro.sh`
+/// their paths, concatenated and cut at `limit` bytes. `benches/micro-limits.sh`
 /// builds the same corpus with `find | sort | cat` for the reference tools.
 pub fn text_corpus(limit: usize) -> Vec<u8> {
     let mut files = Vec::new();

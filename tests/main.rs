@@ -16,6 +16,7 @@ mod incremental;
 mod inspect;
 mod keys;
 mod locks;
+mod memory;
 mod mount;
 mod postgres;
 mod prune;

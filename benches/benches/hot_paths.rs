@@ -185,7 +185,9 @@ fn build_index(packs: &[IndexPack]) -> Index {
     for pack in packs {
         index.add_pack(pack);
     }
-    index.finish();
+    index
+        .finish()
+        .expect("an index in memory cannot fail to finish");
     index
 }
 

@@ -54,7 +54,9 @@ fn main() {
         }
     }
     let added = started.elapsed();
-    index.finish();
+    index
+        .finish()
+        .expect("an index in memory cannot fail to finish");
     let finished = started.elapsed();
     drop(held);
     let live = ALLOCATOR.allocated() - before;

@@ -81,6 +81,11 @@ pub struct Global {
     /// Use no cache: read all metadata from the repository, write no cache
     #[arg(long, global = true)]
     pub no_cache: bool,
+    /// Stay within about this much memory (e.g. 256MiB): the part of the
+    /// index that does not fit goes to a scratch file in the cache
+    /// directory, else $TMPDIR, else /var/tmp (default: all in memory)
+    #[arg(long, global = true, env = "VAULT_MAX_MEMORY", value_name = "SIZE")]
+    pub max_memory: Option<String>,
 }
 
 /// The commands.

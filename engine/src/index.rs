@@ -3,6 +3,15 @@
 //! A sorted table of fixed-size entries (52 bytes: no per-entry heap
 //! allocation) searched by binary search. Packs are numbered; the table
 //! stores the number, and a side table maps numbers to pack ids.
+//!
+//! Given a memory budget ([`Index::set_spill`]), a table that outgrows it
+//! moves to a scratch file on disk with only every 64th key in memory
+//! (see [`disk`]); entries added later stay in memory until they outgrow
+//! the budget in turn.
+
+mod disk;
+
+pub use disk::{Spill, read_error, tables_written};
 
 use repo_format::crypto::BlobKind;
 use repo_format::index::IndexPack;
@@ -21,8 +30,11 @@ struct Entry {
     kind: u8,
 }
 
+/// What the table is sorted and searched by: blob id, then kind.
+type Key = ([u8; 32], u8);
+
 impl Entry {
-    fn key(&self) -> ([u8; 32], u8) {
+    fn key(&self) -> Key {
         (self.id, self.kind)
     }
 
@@ -73,6 +85,16 @@ pub struct Index {
     pack_numbers: HashMap<PackId, u32>,
     sorted: Vec<Entry>,
     unsorted: Vec<Entry>,
+    /// The memory budget, when there is one.
+    spill: Option<Spill>,
+    /// Sorted runs of entries written since the last finish, when loading
+    /// outgrew the budget.
+    runs: Vec<disk::Run>,
+    /// The table on disk: positions below its length; `sorted` follows.
+    disk: Option<disk::DiskTable>,
+    /// Pack numbering not yet applied to `runs` and `disk` (see
+    /// [`Index::remove_files`]): old number → new, u32::MAX for dropped.
+    renumber: Option<Vec<u32>>,
 }
 
 /// What one index file added to an [`Index`] (see [`Index::add_file`]):
@@ -128,24 +150,80 @@ impl Index {
         }
     }
 
+    /// Keep at most `spill.budget` bytes of entries in memory; past it the
+    /// table goes to disk at the next [`Index::spill`] or
+    /// [`Index::finish`].
+    pub fn set_spill(&mut self, spill: Option<Spill>) {
+        self.spill = spill;
+    }
+
+    /// Where scratch files go: the budget's directory, else the system's
+    /// temporary directory.
+    pub fn spill_dir(&self) -> std::path::PathBuf {
+        self.spill
+            .as_ref()
+            .map_or_else(std::env::temp_dir, |s| s.dir.clone())
+    }
+
+    /// An empty index with the same budget.
+    pub fn emptied(&self) -> Index {
+        Index {
+            spill: self.spill.clone(),
+            ..Index::default()
+        }
+    }
+
+    /// Undo a load that failed half-way: take out what `files` added, as
+    /// [`Index::remove_files`] and [`Index::finish`] do, dropping the runs
+    /// the load wrote. Entries that were there before it stay.
+    pub fn abandon(&mut self, files: &[AddedFile]) -> std::io::Result<()> {
+        self.remove_files(files);
+        self.runs.clear();
+        self.unsorted.clear();
+        self.finish()
+    }
+
+    /// Whether the table, or runs of it, are on disk.
+    pub fn on_disk(&self) -> bool {
+        self.disk.is_some() || !self.runs.is_empty()
+    }
+
+    fn over_budget(&self) -> Option<&Spill> {
+        let bytes = (self.sorted.len() + self.unsorted.len()) * std::mem::size_of::<Entry>();
+        self.spill.as_ref().filter(|s| bytes > s.budget)
+    }
+
+    /// While loading: if the entries in memory outgrew the budget, write
+    /// the added ones to disk as a sorted run (merged by the next
+    /// [`Index::finish`]).
+    pub fn spill(&mut self) -> std::io::Result<()> {
+        let Some(spill) = self.over_budget().cloned() else {
+            return Ok(());
+        };
+        if self.renumber.is_some() {
+            // Runs written from here on would hold the new numbering.
+            return self.merge_to_disk(&spill.dir);
+        }
+        self.unsorted.sort_unstable_by_key(Entry::order);
+        self.runs.push(disk::write_run(&spill.dir, &self.unsorted)?);
+        self.unsorted = Vec::new();
+        Ok(())
+    }
+
     /// Take out what the given files added since the last
     /// [`Index::finish`]: their entries, and the packs no other file names.
+    ///
+    /// With entries on disk, only the packs are taken out (with their
+    /// entries, at the next finish): an index file lists every blob of
+    /// each pack it names (SPEC §7.1), so a pack another file still names
+    /// has the same entries there.
     pub fn remove_files(&mut self, files: &[AddedFile]) {
         if files.is_empty() {
             return;
         }
-        let mut gone: Vec<&Range<usize>> = files.iter().map(|f| &f.entries).collect();
-        gone.sort_by_key(|r| r.start);
-        let mut position = 0;
-        let mut next = gone.iter().peekable();
-        self.unsorted.retain(|_| {
-            while next.peek().is_some_and(|r| r.end <= position) {
-                next.next();
-            }
-            let keep = !next.peek().is_some_and(|r| r.contains(&position));
-            position += 1;
-            keep
-        });
+        if !self.on_disk() {
+            self.remove_entries(files);
+        }
         for number in files.iter().flat_map(|f| &f.packs) {
             if let Some(refs) = self.pack_refs.get_mut(*number as usize) {
                 *refs = refs.saturating_sub(1);
@@ -154,8 +232,9 @@ impl Index {
         if self.pack_refs.iter().all(|&r| r > 0) {
             return;
         }
-        // Renumber the packs still named; no entry refers to a dropped one
-        // (its entries came only from the removed files).
+        // Renumber the packs still named. In memory no entry refers to a
+        // dropped one (its entries came only from the removed files); on
+        // disk, the merge drops them.
         let mut renumbered = vec![u32::MAX; self.packs.len()];
         let mut next_number = 0u32;
         for (old, refs) in self.pack_refs.iter().enumerate() {
@@ -173,19 +252,60 @@ impl Index {
             .enumerate()
             .map(|(n, id)| (*id, n as u32))
             .collect();
+        let new = |old: u32| renumbered.get(old as usize).copied().unwrap_or(u32::MAX);
         for e in self.sorted.iter_mut().chain(self.unsorted.iter_mut()) {
-            e.pack = renumbered.get(e.pack as usize).copied().unwrap_or(u32::MAX);
+            e.pack = new(e.pack);
         }
+        if self.on_disk() {
+            self.renumber = Some(match self.renumber.take() {
+                Some(earlier) => earlier
+                    .into_iter()
+                    .map(|n| if n == u32::MAX { n } else { new(n) })
+                    .collect(),
+                None => renumbered,
+            });
+        }
+    }
+
+    fn remove_entries(&mut self, files: &[AddedFile]) {
+        let mut gone: Vec<&Range<usize>> = files.iter().map(|f| &f.entries).collect();
+        gone.sort_by_key(|r| r.start);
+        let mut position = 0;
+        let mut next = gone.iter().peekable();
+        self.unsorted.retain(|_| {
+            while next.peek().is_some_and(|r| r.end <= position) {
+                next.next();
+            }
+            let keep = !next.peek().is_some_and(|r| r.contains(&position));
+            position += 1;
+            keep
+        });
     }
 
     /// Merge added entries into the sorted table (keeping the first location
     /// of a blob stored twice, by pack number). Sorts the added entries in
     /// place and merges them in from the back: beside the table, memory
     /// for the added entries only, and time linear in the table's size.
-    pub fn finish(&mut self) {
+    ///
+    /// With runs on disk, or past the budget, everything is merged into a
+    /// new table on disk instead; only that can fail.
+    pub fn finish(&mut self) -> std::io::Result<()> {
+        let to_disk = if !self.runs.is_empty() || self.renumber.is_some() {
+            Some(self.spill_dir())
+        } else {
+            self.over_budget().map(|s| s.dir.clone())
+        };
+        if let Some(dir) = to_disk {
+            return self.merge_to_disk(&dir);
+        }
         let mut added = std::mem::take(&mut self.unsorted);
+        if let Some(disk) = &self.disk {
+            // A blob the table on disk holds keeps that entry, as one
+            // table would (its pack is older, or the same).
+            added.retain(|e| disk.find(&e.key()).is_none());
+        }
         if added.is_empty() {
-            return;
+            return Ok(());
         }
         added.sort_unstable_by_key(Entry::order);
         if self.sorted.is_empty() {
@@ -197,10 +317,50 @@ impl Index {
         }
         self.sorted.dedup_by_key(|e| e.key());
         self.sorted.shrink_to_fit();
+        Ok(())
     }
 
-    fn find(&self, kind: BlobKind, id: &BlobId) -> Option<&Entry> {
-        self.position(kind, id).and_then(|i| self.sorted.get(i))
+    /// Merge the runs, the table on disk and every entry in memory into a
+    /// new table on disk. On failure nothing changes.
+    fn merge_to_disk(&mut self, dir: &std::path::Path) -> std::io::Result<()> {
+        self.unsorted.sort_unstable_by_key(Entry::order);
+        self.unsorted.retain(|e| e.pack != u32::MAX);
+        let table = disk::merge(
+            dir,
+            &self.runs,
+            self.disk.as_ref(),
+            self.renumber.as_deref(),
+            &[&self.sorted, &self.unsorted],
+        )?;
+        self.disk = Some(table);
+        self.runs.clear();
+        self.renumber = None;
+        self.sorted = Vec::new();
+        self.unsorted = Vec::new();
+        Ok(())
+    }
+
+    /// Position and entry: the table on disk first, then memory.
+    fn find(&self, kind: BlobKind, id: &BlobId) -> Option<(usize, Entry)> {
+        let key = (*id.as_bytes(), kind.as_u8());
+        let on_disk = match &self.disk {
+            Some(d) => match d.find(&key) {
+                Some(found) => return Some(found),
+                None => d.len(),
+            },
+            None => 0,
+        };
+        let i = self.sorted.binary_search_by_key(&key, |e| e.key()).ok()?;
+        Some((on_disk + i, *self.sorted.get(i)?))
+    }
+
+    fn location(&self, e: &Entry) -> Option<BlobLocation> {
+        Some(BlobLocation {
+            pack: *self.packs.get(e.pack as usize)?,
+            offset: e.offset,
+            length: e.length,
+            raw_length: e.raw_length,
+        })
     }
 
     /// Whether the blob is indexed.
@@ -210,13 +370,7 @@ impl Index {
 
     /// Where the blob is.
     pub fn get(&self, kind: BlobKind, id: &BlobId) -> Option<BlobLocation> {
-        let e = self.find(kind, id)?;
-        Some(BlobLocation {
-            pack: *self.packs.get(e.pack as usize)?,
-            offset: e.offset,
-            length: e.length,
-            raw_length: e.raw_length,
-        })
+        self.location(&self.find(kind, id)?.1)
     }
 
     /// The blob's place in the sorted table: a dense number below
@@ -224,33 +378,29 @@ impl Index {
     /// blob (see [`crate::blob_set::BlobSet`]). Valid until the index
     /// changes.
     pub fn position(&self, kind: BlobKind, id: &BlobId) -> Option<usize> {
-        let key = (*id.as_bytes(), kind.as_u8());
-        self.sorted.binary_search_by_key(&key, |e| e.key()).ok()
+        self.find(kind, id).map(|(p, _)| p)
     }
 
     /// Kind and location of the blob at `position` (see [`Index::position`]).
     pub fn at(&self, position: usize) -> Option<(BlobKind, BlobLocation)> {
-        let e = self.sorted.get(position)?;
+        let on_disk = self.disk.as_ref().map_or(0, disk::DiskTable::len);
+        let e = match (&self.disk, position.checked_sub(on_disk)) {
+            (Some(d), None) => d.at(position)?,
+            (_, Some(i)) => *self.sorted.get(i)?,
+            (None, None) => return None,
+        };
         let kind = BlobKind::from_u8(e.kind).ok()?;
-        Some((
-            kind,
-            BlobLocation {
-                pack: *self.packs.get(e.pack as usize)?,
-                offset: e.offset,
-                length: e.length,
-                raw_length: e.raw_length,
-            },
-        ))
+        Some((kind, self.location(&e)?))
     }
 
     /// Number of indexed blobs.
     pub fn len(&self) -> usize {
-        self.sorted.len()
+        self.disk.as_ref().map_or(0, disk::DiskTable::len) + self.sorted.len()
     }
 
     /// Whether no blob is indexed.
     pub fn is_empty(&self) -> bool {
-        self.sorted.is_empty()
+        self.len() == 0
     }
 
     /// The packs the index names.
@@ -266,6 +416,7 @@ impl Index {
     /// Bytes of memory the table uses (for measurements).
     pub fn memory_bytes(&self) -> usize {
         self.sorted.capacity() * std::mem::size_of::<Entry>()
+            + self.disk.as_ref().map_or(0, disk::DiskTable::memory_bytes)
             + self.packs.capacity() * (32 + 8 + 4 + 48)
     }
 }
@@ -322,7 +473,7 @@ mod tests {
                 blobs,
             });
         }
-        idx.finish();
+        idx.finish().unwrap();
         let loc = idx.get(BlobKind::Data, &blob_id([2; 32])).unwrap();
         assert_eq!((loc.pack, loc.offset), (PackId(Id([0; 32])), 20));
         assert!(idx.get(BlobKind::Tree, &blob_id([2; 32])).is_none());
@@ -359,7 +510,7 @@ mod tests {
         // The file superseding `old`: pack 1 was repacked into 4, pack 2 kept.
         let newer = idx.add_file(&[pack(2, &[20]), pack(4, &[10, 11])]);
         idx.remove_files(&[old]);
-        idx.finish();
+        idx.finish().unwrap();
         let packs: Vec<PackId> = idx.pack_ids().collect();
         assert_eq!(
             packs,
@@ -379,7 +530,7 @@ mod tests {
         drop((other, newer));
         let late = idx.add_file(&[pack(5, &[50])]);
         idx.remove_files(&[late]);
-        idx.finish();
+        idx.finish().unwrap();
         assert_eq!(idx.len(), 5);
         assert_eq!(idx.pack_count(), 3);
     }

@@ -12,6 +12,7 @@ use repo_format::index::IndexPack;
 use repo_format::layout::{FileKind, object_path};
 use repo_format::pack::{self, PackEntry};
 use repo_format::{BlobId, Id, PackId};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// How many packs are open at once.
@@ -35,6 +36,8 @@ struct Shared {
     pack_size: usize,
     slots: Vec<Mutex<OpenPack>>,
     written: Mutex<Vec<IndexPack>>,
+    /// Blobs in `written`.
+    written_blobs: AtomicUsize,
 }
 
 /// Writes packs; cheap to share between threads via `&`.
@@ -59,6 +62,7 @@ impl Packer {
                 .map(|_| Mutex::new(OpenPack::default()))
                 .collect(),
             written: Mutex::new(Vec::new()),
+            written_blobs: AtomicUsize::new(0),
         });
         let written = shared.clone();
         let uploaders = crate::workers::uploaders(&backend);
@@ -127,8 +131,24 @@ impl Packer {
         self.uploads.send((id, bytes, entries))
     }
 
+    /// Blobs in the packs uploaded and not yet taken.
+    pub fn uploaded_blobs(&self) -> usize {
+        self.shared.written_blobs.load(Ordering::Relaxed)
+    }
+
+    /// Take the packs uploaded so far (for the index).
+    pub fn take_uploaded(&self) -> Result<Vec<IndexPack>> {
+        let mut written = self
+            .shared
+            .written
+            .lock()
+            .map_err(|_| Error::Internal("written lock"))?;
+        self.shared.written_blobs.store(0, Ordering::Relaxed);
+        Ok(std::mem::take(&mut *written))
+    }
+
     /// Flush every open pack, wait for the uploads, and return what was
-    /// written (for the index).
+    /// written and not taken yet (for the index).
     pub fn finish(&self) -> Result<Vec<IndexPack>> {
         for slot in &self.shared.slots {
             let open =
@@ -136,24 +156,20 @@ impl Packer {
             self.finish_pack(open)?;
         }
         self.uploads.finish()?;
-        let written = std::mem::take(
-            &mut *self
-                .shared
-                .written
-                .lock()
-                .map_err(|_| Error::Internal("written lock"))?,
-        );
-        Ok(written)
+        self.take_uploaded()
     }
 }
 
 fn upload(backend: &Backend, shared: &Shared, (id, bytes, blobs): FinishedPack) -> Result<()> {
     let size = bytes.len() as u64;
     backend.put_once(&object_path(FileKind::Pack, &id.0), bytes)?;
-    shared
+    let mut written = shared
         .written
         .lock()
-        .map_err(|_| Error::Internal("written lock"))?
-        .push(IndexPack { id, size, blobs });
+        .map_err(|_| Error::Internal("written lock"))?;
+    shared
+        .written_blobs
+        .fetch_add(blobs.len(), Ordering::Relaxed);
+    written.push(IndexPack { id, size, blobs });
     Ok(())
 }

@@ -27,9 +27,6 @@ use std::collections::{HashMap, HashSet};
 /// A lock session id.
 pub type Session = [u8; SESSION_LEN];
 
-/// How many packs one index file written by prune describes at most.
-const PACKS_PER_INDEX_FILE: usize = 4096;
-
 /// How much unused data prune may leave in packs it keeps.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum MaxUnused {
@@ -603,18 +600,8 @@ fn write_index(
     packs: Vec<IndexPack>,
     old: &[repo_format::IndexId],
 ) -> Result<()> {
-    let mut chunks: Vec<Vec<IndexPack>> = Vec::new();
-    let mut packs = packs.into_iter().peekable();
-    while packs.peek().is_some() {
-        chunks.push(packs.by_ref().take(PACKS_PER_INDEX_FILE).collect());
-    }
-    if chunks.is_empty() {
-        chunks.push(Vec::new());
-    }
-    let last = chunks.len() - 1;
-    for (i, packs) in chunks.into_iter().enumerate() {
-        let supersedes = if i == last { old.to_vec() } else { Vec::new() };
-        repo.save_index_file(&IndexFile { supersedes, packs })?;
+    for file in crate::repo::index_files(packs, old.to_vec()) {
+        repo.save_index_file(&file)?;
     }
     Ok(())
 }

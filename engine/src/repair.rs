@@ -27,7 +27,7 @@ use crate::progress::Progress;
 use crate::repo::Repository;
 use rayon::prelude::*;
 use repo_format::crypto::{BlobKind, ObjectKind};
-use repo_format::index::{IndexFile, IndexPack};
+use repo_format::index::IndexPack;
 use repo_format::layout::{FileKind, object_path};
 use repo_format::snapshot::Snapshot;
 use repo_format::tree::{NodeKind, Tree};
@@ -39,10 +39,6 @@ use std::sync::Arc;
 
 /// The tag every repaired snapshot carries.
 pub const REPAIRED_TAG: &str = "repaired";
-
-/// Blob entries per new index file (about 24 MiB encoded), far below the
-/// 256 MiB payload limit.
-const BLOBS_PER_INDEX_FILE: usize = 500_000;
 
 /// Options of [`repair_index`].
 #[derive(Clone, Debug, Default)]
@@ -157,21 +153,7 @@ pub fn repair_index(
     }
 
     progress.stage("write index");
-    // Every file but the last supersedes nothing: until the last one is
-    // written, the old files stay in force and a crash loses nothing.
-    let mut files: Vec<IndexFile> = Vec::new();
-    let mut current = IndexFile::default();
-    let mut blobs = 0;
-    for pack in packs {
-        if blobs + pack.blobs.len() > BLOBS_PER_INDEX_FILE && !current.packs.is_empty() {
-            files.push(std::mem::take(&mut current));
-            blobs = 0;
-        }
-        blobs += pack.blobs.len();
-        current.packs.push(pack);
-    }
-    current.supersedes = old_ids.clone();
-    files.push(current);
+    let files = crate::repo::index_files(packs, old_ids.clone());
     for file in &files {
         let id = repo.save_object(FileKind::Index, ObjectKind::Index, &file.encode())?;
         report.index_written.push(IndexId(id));

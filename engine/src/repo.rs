@@ -4,7 +4,7 @@
 use crate::backend::{Backend, PutOutcome};
 use crate::cache::{Cache, CacheKind};
 use crate::error::{Error, Result};
-use crate::index::Index;
+use crate::index::{Index, Spill};
 use crate::prefix::{Matches, by_prefix};
 use rayon::prelude::*;
 use repo_format::compress::AUTO_LEVEL;
@@ -336,7 +336,8 @@ impl Repository {
         let mut superseded = std::collections::HashSet::new();
         let mut damaged = Vec::new();
         let batch = rayon::current_num_threads().max(1) * 4;
-        for ids in ids.chunks(batch) {
+        let mut failed = None;
+        'batches: for ids in ids.chunks(batch) {
             let files: Vec<Result<IndexFile>> =
                 ids.par_iter().map(|id| self.read_index_file(id)).collect();
             for (id, file) in ids.iter().zip(files) {
@@ -347,12 +348,21 @@ impl Repository {
                     }
                     Err(e) if tolerant => damaged.push((IndexId(*id), e)),
                     Err(e) => {
-                        let all: Vec<_> = added.into_iter().map(|(_, a)| a).collect();
-                        index.remove_files(&all);
-                        return Err(e);
+                        failed = Some(e);
+                        break 'batches;
                     }
                 }
             }
+            if let Err(e) = index.spill() {
+                failed = Some(spill_error(&index, e));
+                break;
+            }
+        }
+        if let Some(e) = failed {
+            let all: Vec<_> = added.into_iter().map(|(_, a)| a).collect();
+            // The load's own error is the one to report.
+            let _ = index.abandon(&all);
+            return Err(e);
         }
         let gone: Vec<_> = added
             .into_iter()
@@ -360,8 +370,17 @@ impl Repository {
             .map(|(_, a)| a)
             .collect();
         index.remove_files(&gone);
-        index.finish();
+        index.finish().map_err(|e| spill_error(&index, e))?;
         Ok(damaged)
+    }
+
+    /// Keep at most `spill.budget` bytes of index entries in memory and the
+    /// rest in scratch files in `spill.dir` (see [`crate::index`]); None:
+    /// all in memory.
+    pub fn set_index_spill(&self, spill: Option<Spill>) {
+        // A poisoned lock means a panic elsewhere already failed the command.
+        let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+        index.set_spill(spill);
     }
 
     /// Every index file, strictly (a damaged one fails the call): the ids
@@ -413,8 +432,7 @@ impl Repository {
                 .iter()
                 .filter(|(id, _)| !superseded.contains(id))
                 .flat_map(|(_, f)| &f.packs),
-        );
-        Ok(())
+        )
     }
 
     /// Read every index file into memory (adding to what is loaded).
@@ -427,7 +445,11 @@ impl Repository {
     /// Replace the in-memory index with the index files now in the store
     /// (keeping the old one if that fails).
     pub fn reload_index(&self) -> Result<()> {
-        let old = std::mem::take(&mut *self.index.write().unwrap_or_else(|p| p.into_inner()));
+        let old = {
+            let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+            let empty = index.emptied();
+            std::mem::replace(&mut *index, empty)
+        };
         self.load_index().inspect_err(|_| {
             *self.index.write().unwrap_or_else(|p| p.into_inner()) = old;
         })
@@ -444,13 +466,13 @@ impl Repository {
         }
     }
 
-    fn add_to_index<'a>(&self, packs: impl Iterator<Item = &'a IndexPack>) {
+    fn add_to_index<'a>(&self, packs: impl Iterator<Item = &'a IndexPack>) -> Result<()> {
         // A poisoned lock means a panic elsewhere already failed the command.
         let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
         for pack in packs {
             index.add_pack(pack);
         }
-        index.finish();
+        index.finish().map_err(|e| spill_error(&index, e))
     }
 
     /// Read access to the index.
@@ -459,18 +481,15 @@ impl Repository {
         self.index.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Write an index file for `packs` and add them to the in-memory index.
-    pub fn save_index(&self, packs: Vec<IndexPack>) -> Result<Option<IndexId>> {
-        if packs.is_empty() {
-            return Ok(None);
+    /// Write index files for `packs` (see [`index_files`]) and add them to
+    /// the in-memory index; returns their ids.
+    pub fn save_index(&self, packs: Vec<IndexPack>) -> Result<Vec<IndexId>> {
+        let mut ids = Vec::new();
+        for file in index_files(packs, Vec::new()) {
+            ids.push(self.save_index_file(&file)?);
+            self.add_to_index(file.packs.iter())?;
         }
-        let file = IndexFile {
-            supersedes: Vec::new(),
-            packs,
-        };
-        let id = self.save_index_file(&file)?;
-        self.add_to_index(file.packs.iter());
-        Ok(Some(id))
+        Ok(ids)
     }
 
     /// Write one index file as it is.
@@ -716,6 +735,43 @@ fn open_object(
     }
     key.open_object(kind, sealed)
         .map_err(|e| Error::format(path, e))
+}
+
+/// Blobs one index file names at most (unless one pack holds more): the
+/// index loads a few files at a time, so this bounds the memory of
+/// loading (about 3 MiB a file decoded), and a backup writes an index file
+/// each time it has packed this many blobs.
+pub const BLOBS_PER_INDEX_FILE: usize = 1 << 16;
+
+/// `packs` as index files of at most [`BLOBS_PER_INDEX_FILE`] blobs each;
+/// only the last supersedes `supersedes`, so that until it is written the
+/// old files stay in force and a crash loses nothing. At least one file
+/// when something is superseded, none for nothing.
+pub fn index_files(packs: Vec<IndexPack>, supersedes: Vec<IndexId>) -> Vec<IndexFile> {
+    let mut files = Vec::new();
+    let mut current = IndexFile::default();
+    let mut blobs = 0;
+    for pack in packs {
+        if blobs + pack.blobs.len() > BLOBS_PER_INDEX_FILE && !current.packs.is_empty() {
+            files.push(std::mem::take(&mut current));
+            blobs = 0;
+        }
+        blobs += pack.blobs.len();
+        current.packs.push(pack);
+    }
+    if !current.packs.is_empty() || !supersedes.is_empty() {
+        current.supersedes = supersedes;
+        files.push(current);
+    }
+    files
+}
+
+fn spill_error(index: &Index, e: std::io::Error) -> Error {
+    Error::io(
+        "write the index table to a scratch file in",
+        index.spill_dir(),
+        e,
+    )
 }
 
 /// The index files that another of `files` supersedes.

@@ -63,10 +63,14 @@ fn index_of_a_million_blobs_under_64_bytes_per_blob() {
         }
         index.add_pack(&p);
         if n + 1 == packs / 2 {
-            index.finish();
+            index
+                .finish()
+                .expect("an index in memory cannot fail to finish");
         }
     }
-    index.finish();
+    index
+        .finish()
+        .expect("an index in memory cannot fail to finish");
     let live = ALLOCATOR.allocated() - before;
     let (again, first_pack) = first.unwrap();
     assert_eq!(index.len(), BLOBS - 1);

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Datelike, FixedOffset, TimeZone, Utc};
 use engine::chunker::Chunker;
 use engine::forget::{Candidate, Keep, Policy, Verdict, apply};
-use engine::index::Index;
+use engine::index::{Index, Spill};
 use proptest::prelude::*;
 use repo_format::config::ChunkerParams;
 use repo_format::crypto::BlobKind;
@@ -363,10 +363,10 @@ fn blob(n: u16) -> BlobId {
     BlobId(Id(b))
 }
 
-/// Batches of packs; blob ids are drawn from a small range so that some
+/// A pack entry whose blob id is drawn from a small range, so that some
 /// blobs are stored twice, in one pack or in several.
-fn any_batches() -> impl Strategy<Value = Vec<Vec<IndexPack>>> {
-    let entry = (0u16..200, prop::bool::ANY, 0u32..1 << 20, 1u32..1 << 16).prop_map(
+fn any_entry() -> impl Strategy<Value = PackEntry> {
+    (0u16..200, prop::bool::ANY, 0u32..1 << 20, 1u32..1 << 16).prop_map(
         |(id, tree, offset, length)| PackEntry {
             kind: if tree { BlobKind::Tree } else { BlobKind::Data },
             id: blob(id),
@@ -374,7 +374,12 @@ fn any_batches() -> impl Strategy<Value = Vec<Vec<IndexPack>>> {
             length,
             raw_length: length / 2,
         },
-    );
+    )
+}
+
+/// Batches of packs (see [`any_entry`]).
+fn any_batches() -> impl Strategy<Value = Vec<Vec<IndexPack>>> {
+    let entry = any_entry();
     let pack = (0u8..30, prop::collection::vec(entry, 0..20)).prop_map(|(n, blobs)| IndexPack {
         id: pack_id(n),
         size: 1 << 22,
@@ -415,7 +420,7 @@ proptest! {
                 }
                 index.add_pack(pack);
             }
-            index.finish();
+            index.finish().expect("an index in memory cannot fail to finish");
         }
         prop_assert_eq!(index.len(), model.len());
         prop_assert_eq!(index.pack_count(), pack_order.len());
@@ -443,6 +448,100 @@ proptest! {
     }
 }
 
+/// Packs whose contents are fixed by their number (an index file lists a
+/// pack's whole header, SPEC §7.1), and index files naming some of them.
+fn any_pack_files() -> impl Strategy<Value = (Vec<IndexPack>, Vec<Vec<usize>>)> {
+    let entry = any_entry();
+    let packs = prop::collection::vec(prop::collection::vec(entry, 0..20), 12).prop_map(|all| {
+        all.into_iter()
+            .enumerate()
+            .map(|(n, blobs)| IndexPack {
+                id: pack_id(n as u8),
+                size: 1 << 22,
+                blobs,
+            })
+            .collect::<Vec<_>>()
+    });
+    let files = prop::collection::vec(prop::collection::vec(0usize..12, 0..4), 0..8);
+    (packs, files)
+}
+
+/// Load `files` into `index` as the repository does (a spill check after
+/// each file), with `removed` taken out, between packs added before and
+/// after (as a backup adds them).
+fn load(index: &mut Index, packs: &[IndexPack], files: &[Vec<usize>], removed: &[bool]) {
+    let pick = |numbers: &[usize]| -> Vec<IndexPack> {
+        numbers.iter().map(|n| packs[*n].clone()).collect()
+    };
+    let (before, files) = files.split_at(files.len() / 3);
+    for file in before {
+        for pack in pick(file) {
+            index.add_pack(&pack);
+        }
+        index.finish().expect("finish");
+    }
+    let mut gone = Vec::new();
+    for (n, file) in files.iter().enumerate() {
+        let added = index.add_file(&pick(file));
+        if removed[n] {
+            gone.push(added);
+        }
+        index.spill().expect("spill");
+    }
+    index.remove_files(&gone);
+    index.finish().expect("finish");
+    for pack in pick(&[0, 5, 11]) {
+        index.add_pack(&pack);
+    }
+    index.finish().expect("finish");
+}
+
+proptest! {
+    #![proptest_config(cases(300))]
+
+    /// With any memory budget, down to none, the index answers every
+    /// question as it does all in memory: what it holds, where, and at
+    /// which position.
+    #[test]
+    fn index_on_disk_answers_as_in_memory(
+        (packs, files) in any_pack_files(),
+        removed in prop::collection::vec(prop::bool::ANY, 8),
+        budget in 0usize..3000,
+    ) {
+        let scratch = tempfile::tempdir().unwrap();
+        let mut memory = Index::new();
+        load(&mut memory, &packs, &files, &removed);
+        let mut disk = Index::new();
+        disk.set_spill(Some(Spill { budget, dir: scratch.path().to_owned() }));
+        load(&mut disk, &packs, &files, &removed);
+        prop_assert_eq!(disk.len(), memory.len());
+        prop_assert_eq!(disk.pack_ids().collect::<Vec<_>>(), memory.pack_ids().collect::<Vec<_>>());
+        if budget < 52 && !memory.is_empty() {
+            prop_assert!(disk.on_disk(), "past the budget the table is on disk");
+        }
+        // Positions differ (the table on disk comes first) but are as
+        // good: one per blob, below the length, leading back to the blob.
+        let mut positions = BTreeSet::new();
+        for n in 0u16..210 {
+            for kind in [BlobKind::Data, BlobKind::Tree] {
+                let id = blob(n);
+                let got = disk.get(kind, &id);
+                prop_assert_eq!(got, memory.get(kind, &id));
+                let position = disk.position(kind, &id);
+                prop_assert_eq!(position.is_some(), got.is_some());
+                if let (Some(p), Some(got)) = (position, got) {
+                    prop_assert!(p < disk.len());
+                    prop_assert!(positions.insert(p), "one position per blob");
+                    prop_assert_eq!(disk.at(p), Some((kind, got)));
+                }
+            }
+        }
+        prop_assert_eq!(positions.len(), disk.len());
+        prop_assert_eq!(disk.at(disk.len()), None);
+        prop_assert!(engine::index::read_error().is_none());
+    }
+}
+
 proptest! {
     #![proptest_config(cases(300))]
 
@@ -460,7 +559,7 @@ proptest! {
         for pack in before.iter().flatten() {
             index.add_pack(pack);
         }
-        index.finish();
+        index.finish().expect("an index in memory cannot fail to finish");
         let mut gone = Vec::new();
         for (n, file) in files.iter().enumerate() {
             let added = index.add_file(file);
@@ -469,7 +568,7 @@ proptest! {
             }
         }
         index.remove_files(&gone);
-        index.finish();
+        index.finish().expect("an index in memory cannot fail to finish");
         let kept: Vec<&IndexPack> = before
             .iter()
             .flatten()

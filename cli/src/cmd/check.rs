@@ -38,6 +38,7 @@ pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
     };
     let report = match Repository::open(backend.clone(), password.as_bytes()) {
         Ok(repo) => {
+            super::limit_memory(g, &repo)?;
             let _lock = super::lock(g, &repo, super::Access::Read, "check")?;
             check(&repo, &options, &stages)?
         }

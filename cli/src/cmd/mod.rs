@@ -38,7 +38,18 @@ pub fn run(cli: Cli) -> Result<u8> {
     let g = &cli.global;
     let outcome = run_command(g, cli.command);
     report_caches(g);
-    outcome
+    let (tables, entries) = engine::index::tables_written();
+    if g.verbose > 0 && tables > 0 {
+        eprintln!(
+            "index: {tables} table(s) of {entries} entries in all moved to disk (--max-memory)"
+        );
+    }
+    match engine::index::read_error() {
+        // Lookups that failed answered "not indexed": the outcome cannot
+        // be trusted.
+        Some(e) => bail!("{e}; run the command again (with more --max-memory, or without it)"),
+        None => outcome,
+    }
 }
 
 fn run_command(g: &Global, command: Command) -> Result<u8> {
@@ -148,7 +159,47 @@ pub fn open_unlocked(g: &Global) -> Result<Repository> {
     let (backend, pw) = backend_and_password(g)?;
     let mut repo = Repository::open(backend, pw.as_bytes())?;
     attach_cache(g, &mut repo);
+    limit_memory(g, &repo)?;
     Ok(repo)
+}
+
+/// What vault needs beside the index table: the key derivation (64 MiB
+/// of Argon2id) and the backup pipeline's buffers (see
+/// benches/README.md, "Memory").
+const MEMORY_BESIDE_INDEX: u64 = 128 << 20;
+/// The smallest index table budget `--max-memory` leaves.
+const MIN_INDEX_BUDGET: u64 = 16 << 20;
+
+/// Give `repo` the index memory budget of `--max-memory`, with its scratch
+/// directory: the cache's, else $TMPDIR, else /var/tmp (a tmpfs /tmp
+/// would hold the table in memory again).
+pub fn limit_memory(g: &Global, repo: &Repository) -> Result<()> {
+    // VAULT_INDEX_MEMORY sets the table's budget itself (tests and
+    // experiments: 0 puts the whole table on disk).
+    let budget = match (std::env::var("VAULT_INDEX_MEMORY"), &g.max_memory) {
+        (Ok(text), _) => parse_size("VAULT_INDEX_MEMORY", &text)?,
+        (Err(_), Some(text)) => {
+            let max = parse_size("--max-memory", text)?;
+            if max < MEMORY_BESIDE_INDEX + MIN_INDEX_BUDGET {
+                bail!(
+                    "--max-memory {text} is too small: vault needs {} MiB beside the index; give at least {} MiB",
+                    MEMORY_BESIDE_INDEX >> 20,
+                    (MEMORY_BESIDE_INDEX + MIN_INDEX_BUDGET) >> 20
+                );
+            }
+            max - MEMORY_BESIDE_INDEX
+        }
+        (Err(_), None) => return Ok(()),
+    };
+    let dir = match (repo.cache(), std::env::var_os("TMPDIR")) {
+        (Some(cache), _) => cache.dir().to_owned(),
+        (None, Some(tmp)) if !tmp.is_empty() => PathBuf::from(tmp),
+        _ if std::path::Path::new("/var/tmp").is_dir() => PathBuf::from("/var/tmp"),
+        _ => std::env::temp_dir(),
+    };
+    let budget = usize::try_from(budget).unwrap_or(usize::MAX);
+    repo.set_index_spill(Some(engine::index::Spill { budget, dir }));
+    Ok(())
 }
 
 /// The global options with the cache turned off, for the commands that
@@ -254,6 +305,7 @@ pub fn open_second(
     let pw = password::get(sources, false)?;
     let mut repo = Repository::open(backend, pw.as_bytes())?;
     attach_cache(g, &mut repo);
+    limit_memory(g, &repo)?;
     let repo = Arc::new(repo);
     let lock = lock(g, &repo, access, command)?;
     Ok(Session { repo, lock })

@@ -6,7 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::packer::Packer;
-use crate::repo::Repository;
+use crate::repo::{BLOBS_PER_INDEX_FILE, Repository};
 use crate::workers::Workers;
 use repo_format::BlobId;
 use repo_format::crypto::BlobKind;
@@ -43,7 +43,10 @@ struct Shared {
 /// Saves blobs, deduplicating against the index and itself.
 pub struct BlobSaver {
     shared: Arc<Shared>,
+    /// Blobs sent to be packed and not yet in the index.
     queued: Mutex<HashSet<(BlobId, BlobKind)>>,
+    /// Held by the thread writing an index file for uploaded packs.
+    indexing: Mutex<()>,
     dry_run: bool,
     workers: Workers<Job>,
 }
@@ -72,6 +75,7 @@ impl BlobSaver {
         Ok(BlobSaver {
             shared,
             queued: Mutex::new(HashSet::new()),
+            indexing: Mutex::new(()),
             dry_run,
             workers,
         })
@@ -84,13 +88,17 @@ impl BlobSaver {
         if self.shared.repo.index().contains(kind, &id) {
             return Ok((id, false));
         }
-        let fresh = self
-            .queued
-            .lock()
-            .map_err(|_| Error::Internal("queued set lock"))?
-            .insert((id, kind));
-        if !fresh {
-            return Ok((id, false));
+        {
+            let mut queued = self
+                .queued
+                .lock()
+                .map_err(|_| Error::Internal("queued set lock"))?;
+            // Again under the lock: `index_uploaded` may have moved it
+            // from the queued set to the index since the first look.
+            if queued.contains(&(id, kind)) || self.shared.repo.index().contains(kind, &id) {
+                return Ok((id, false));
+            }
+            queued.insert((id, kind));
         }
         if self.dry_run {
             let stats = &self.shared.stats;
@@ -104,7 +112,38 @@ impl BlobSaver {
             return Ok((id, true));
         }
         self.workers.send(Job { kind, id, data })?;
+        self.index_uploaded()?;
         Ok((id, true))
+    }
+
+    /// Once the packs uploaded hold [`BLOBS_PER_INDEX_FILE`] blobs, write
+    /// their index file and move their blobs from the queued set to the
+    /// index, so that neither the queued set nor the list of packs grows
+    /// with the backup. A backup that dies later leaves these packs
+    /// indexed: the next backup reuses their blobs, prune removes the rest.
+    fn index_uploaded(&self) -> Result<()> {
+        if self.shared.packer.uploaded_blobs() < BLOBS_PER_INDEX_FILE {
+            return Ok(());
+        }
+        // One thread at a time; the others carry on saving.
+        let Ok(_indexing) = self.indexing.try_lock() else {
+            return Ok(());
+        };
+        let packs = self.shared.packer.take_uploaded()?;
+        let blobs: Vec<(BlobId, BlobKind)> = packs
+            .iter()
+            .flat_map(|p| p.blobs.iter().map(|b| (b.id, b.kind)))
+            .collect();
+        self.shared.repo.save_index(packs)?;
+        let mut queued = self
+            .queued
+            .lock()
+            .map_err(|_| Error::Internal("queued set lock"))?;
+        for blob in &blobs {
+            queued.remove(blob);
+        }
+        queued.shrink_to_fit();
+        Ok(())
     }
 
     /// What was added so far.

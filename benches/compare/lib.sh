@@ -103,7 +103,7 @@ EOF
         tar -C / --null --no-recursion -T "$BENCH_DIR/data.list" -cf - | tar -C "$DATA" -xf -
         echo "$BENCH_DATA_BYTES" >"$marker"
     fi
-    data_bytes=$(find "$DATA" -type f -printf '%s\n' | awk '{s += $1} END {printf "%d", s}')
+    data_bytes=$(find "$DATA" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f", s}')
     data_files=$(find "$DATA" -type f | wc -l)
     data_entries=$(find "$DATA" | wc -l)
     data_min=$(awk -v c="$BENCH_DATA_BYTES" -v m="${BENCH_DATA_MIN:-}" 'BEGIN {if (m == "") m = (c / 2 < 1e9 ? c / 2 : 1e9); printf "%.0f", m}')

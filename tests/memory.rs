@@ -98,3 +98,64 @@ fn max_memory_below_what_vault_needs_is_refused_in_one_line() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("moved to disk"), "{stderr}");
 }
+
+/// The environment of a running `vault backup --stdin` (it waits for its
+/// input), read from /proc by its process id.
+fn environment_of_running_vault(repo: &Repo, tunables: Option<&str>) -> String {
+    use std::io::Write;
+    let mut cmd = repo.cmd();
+    cmd.env_remove("GLIBC_TUNABLES");
+    if let Some(t) = tunables {
+        cmd.env("GLIBC_TUNABLES", t);
+    }
+    let mut child = cmd
+        .args(args![
+            "backup",
+            "--stdin",
+            "--stdin-filename",
+            "t.txt",
+            "-q"
+        ])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let environ = format!("/proc/{}/environ", child.id());
+    // Until vault has started again (the exec), its environment is the
+    // one it was given; give it up to 10 s.
+    let mut seen = String::new();
+    for _ in 0..100 {
+        seen = String::from_utf8_lossy(&fs::read(&environ).unwrap_or_default()).into_owned();
+        if seen.contains("GLIBC_TUNABLES=") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"hello\n").unwrap();
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    seen
+}
+
+#[test]
+fn vault_runs_with_a_fixed_malloc_mmap_threshold_unless_told_otherwise() {
+    if !cfg!(all(target_os = "linux", target_env = "gnu")) {
+        return;
+    }
+    let repo = Repo::new();
+    let env = environment_of_running_vault(&repo, None);
+    assert!(
+        env.split('\0')
+            .any(|v| v == "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4194304"),
+        "vault did not start again with its malloc tunable (same process id): {env:?}"
+    );
+    let env = environment_of_running_vault(&repo, Some("glibc.malloc.arena_max=1"));
+    assert!(
+        env.split('\0')
+            .any(|v| v == "GLIBC_TUNABLES=glibc.malloc.arena_max=1"),
+        "a tunable the user set was replaced: {env:?}"
+    );
+    // Both backups read their input through the exec.
+    let out = repo.ok(args!["dump", "latest", "/t.txt"]);
+    assert_eq!(out.stdout, b"hello\n");
+}

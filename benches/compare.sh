@@ -316,8 +316,8 @@ run_tool() {
         # (after a failed step there may be no repository; the table says "failed")
         backup? | dump? | prune) { du -sb "$repo" 2>/dev/null || echo 0; } | awk '{print $1}' >"$results/$tool.$s.repo" ;;
         restore) verify_restore "$tool" "$target" ;;
-        prune) verify_dump "$tool" ;;
         esac
+        if [ "$s" = prune ]; then verify_dump "$tool"; fi
     done
     change revert
     if [ "$(find "$DATA" -type f -printf '%s\n' | awk '{n++; s += $1} END {printf "%d %.0f", n, s}')" != "$data_files $data_bytes" ]; then

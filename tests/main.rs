@@ -9,6 +9,7 @@ mod common;
 mod copy;
 mod corruption;
 mod crash;
+mod docs;
 mod errors;
 mod excludes;
 mod forget;

@@ -131,6 +131,25 @@ pub enum Command {
     Copy(CopyArgs),
     /// Serve every snapshot as a read-only file system (FUSE) until Ctrl-C
     Mount(MountArgs),
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell
+    Completions(CompletionsArgs),
+    /// Print vault's man page (roff), or write one page per command into a directory
+    Man(ManArgs),
+}
+
+/// `vault completions`.
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell (e.g. `vault completions bash > /etc/bash_completion.d/vault`)
+    pub shell: clap_complete::Shell,
+}
+
+/// `vault man`.
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// Write vault.1 and vault-COMMAND.1 for every command into DIR (created if missing)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// `vault mount`.

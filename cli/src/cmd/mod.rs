@@ -5,6 +5,7 @@ mod cat;
 mod check;
 mod copy;
 mod diff;
+mod docs;
 mod find;
 mod forget;
 mod init;
@@ -74,6 +75,8 @@ fn run_command(g: &Global, command: Command) -> Result<u8> {
         Command::Repair(a) => repair::run(g, &a),
         Command::Copy(a) => copy::run(g, &a),
         Command::Mount(a) => mount::run(g, &a),
+        Command::Completions(a) => docs::completions(&a),
+        Command::Man(a) => docs::man(&a),
     }
 }
 

@@ -481,6 +481,17 @@ impl Backend {
         }
     }
 
+    /// Write `bytes` under `path`, replacing any object there. Only for
+    /// heartbeats (SPEC.md §7.7), the one kind of object that is replaced in
+    /// place; every other object is written with [`Backend::put_once`].
+    pub fn put_replace(&self, path: &str, bytes: Vec<u8>) -> Result<()> {
+        let full = self.full(path);
+        self.runtime
+            .block_on(self.store.put(&full, PutPayload::from(bytes)))
+            .map(|_| crash_point())
+            .map_err(|e| self.map_err("put", path, e))
+    }
+
     /// Read a whole object.
     pub fn get(&self, path: &str) -> Result<bytes::Bytes> {
         let full = self.full(path);

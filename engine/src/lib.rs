@@ -34,6 +34,7 @@ pub mod error;
 pub mod exclude;
 pub mod find;
 pub mod forget;
+pub mod heartbeat;
 pub mod index;
 pub mod lock;
 pub mod metadata;

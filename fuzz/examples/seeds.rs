@@ -107,6 +107,9 @@ fn vectors(seeds: &mut Seeds, dir: &Path) {
         seeds.add(target, &format!("vector-{file}"), &payload, MAX_SEED);
         seeds.object(kind, &format!("vector-{file}"), &payload);
     }
+    let heartbeat = v("heartbeat");
+    let payload = &heartbeat[8..heartbeat.len() - 64];
+    seeds.add("heartbeat", "vector-heartbeat-payload", payload, MAX_SEED);
     let header = v("pack-header-payload");
     seeds.add("pack_header", "vector", &header_seed(&header), MAX_SEED);
     seeds.object(ObjectKind::PackHeader, "vector-pack-header", &header);

@@ -21,6 +21,7 @@ pub mod config;
 pub mod crypto;
 pub mod deletion;
 pub mod error;
+pub mod heartbeat;
 pub mod id;
 pub mod index;
 pub mod key;

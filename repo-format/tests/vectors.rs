@@ -35,6 +35,9 @@ use repo_format::compress::{AUTO_LEVEL, FLAG_RAW, FLAG_ZSTD};
 use repo_format::config::{ChunkerParams, Config, FORMAT_VERSION};
 use repo_format::crypto::{BlobKind, MasterKey, ObjectKind};
 use repo_format::deletion::Deletion;
+use repo_format::heartbeat::{
+    Heartbeat, HeartbeatKind, HeartbeatSigningKey, HeartbeatVerifyingKey,
+};
 use repo_format::index::{IndexFile, IndexPack};
 use repo_format::key::{KDF_ARGON2ID, KdfParams, KeyFile};
 use repo_format::ledger::{Ledger, LedgerEntry};
@@ -97,6 +100,7 @@ struct Vectors {
     deletion: Deletion,
     lock: Lock,
     ledger: Ledger,
+    heartbeat: Heartbeat,
     /// (file name without `.hex`, bytes), in SPEC order.
     files: Vec<(&'static str, Vec<u8>)>,
 }
@@ -271,6 +275,16 @@ fn build() -> Vectors {
     files.push(("ledger-id", Id::hash(&ledger_sealed).0.to_vec()));
     files.push(("ledger-sealed", ledger_sealed));
 
+    // A heartbeat of the backup that made the vector snapshot.
+    let heartbeat = vector_heartbeat(&snapshot_id_of(&files));
+    let signing_key = HeartbeatSigningKey::of(&master);
+    files.push((
+        "heartbeat-verifying-key",
+        signing_key.verifying_key().to_bytes().to_vec(),
+    ));
+    files.push(("heartbeat-name", heartbeat.path().into_bytes()));
+    files.push(("heartbeat", heartbeat.seal(&signing_key)));
+
     Vectors {
         master,
         key_file,
@@ -285,7 +299,28 @@ fn build() -> Vectors {
         deletion,
         lock,
         ledger,
+        heartbeat,
         files,
+    }
+}
+
+fn snapshot_id_of(files: &[(&'static str, Vec<u8>)]) -> [u8; 32] {
+    let (_, id) = files.iter().find(|(n, _)| *n == "snapshot-id").unwrap();
+    id.as_slice().try_into().unwrap()
+}
+
+fn vector_heartbeat(snapshot: &[u8; 32]) -> Heartbeat {
+    Heartbeat {
+        kind: HeartbeatKind::Backup,
+        hostname: "vectorhost".to_owned(),
+        source: "db".to_owned(),
+        time: ts(1_700_000_300, 0),
+        duration_ms: 1500,
+        bytes: 1056,
+        files: 1,
+        errors: 0,
+        snapshot: Some(*snapshot),
+        history: vec![1000, 990],
     }
 }
 
@@ -773,6 +808,22 @@ fn ledger_vector_decodes_to_the_ledger() {
         v.ledger.entries[1].pack.as_bytes().to_vec(),
         read_vector("pack-id")
     );
+}
+
+#[test]
+fn heartbeat_vector_opens_with_the_verifying_key_only() {
+    let v = build();
+    let bytes = read_vector("heartbeat");
+    assert_eq!(&bytes[..8], b"vaulthb1");
+    let key = HeartbeatVerifyingKey::from_hex(&hex::encode(read_vector("heartbeat-verifying-key")))
+        .unwrap();
+    assert_eq!(Heartbeat::open(&bytes, &key).unwrap(), v.heartbeat);
+    assert_eq!(
+        String::from_utf8(read_vector("heartbeat-name")).unwrap(),
+        v.heartbeat.path()
+    );
+    let other = HeartbeatSigningKey::of(&MasterKey::from_random(&[0x41; 72])).verifying_key();
+    assert!(Heartbeat::open(&bytes, &other).is_err());
 }
 
 #[test]

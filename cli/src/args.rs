@@ -86,6 +86,10 @@ pub struct Global {
     /// directory, else $TMPDIR, else /var/tmp (default: all in memory)
     #[arg(long, global = true, env = "VAULT_MAX_MEMORY", value_name = "SIZE")]
     pub max_memory: Option<String>,
+    /// vault.toml for run, health, drill and schedule (default:
+    /// $XDG_CONFIG_HOME/vault/vault.toml, ~/.config/vault/vault.toml, /etc/vault/vault.toml)
+    #[arg(long, global = true, env = "VAULT_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 /// The commands.
@@ -131,10 +135,110 @@ pub enum Command {
     Copy(CopyArgs),
     /// Serve every snapshot as a read-only file system (FUSE) until Ctrl-C
     Mount(MountArgs),
+    /// Run a profile of vault.toml: back up its sources, forget and prune,
+    /// copy off-site, check; one summary, hooks on success and failure
+    Run(RunArgs),
+    /// Say whether a profile's backups are fresh, of the usual size and
+    /// checked; exit 4 and say why when not
+    Health(HealthArgs),
+    /// Restore the newest snapshot of each source of a profile, verify it,
+    /// run its drill command, report the time it took, clean up
+    Drill(DrillArgs),
+    /// Install, remove or show a systemd timer (or crontab line) that runs a profile
+    Schedule(ScheduleArgs),
     /// Print the shell completion script for bash, zsh, fish, elvish or powershell
     Completions(CompletionsArgs),
     /// Print vault's man page (roff), or write one page per command into a directory
     Man(ManArgs),
+}
+
+/// `vault run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The profile (default: the only one, else the one named "default")
+    pub profile: Option<String>,
+}
+
+/// `vault health`.
+#[derive(Args, Debug)]
+pub struct HealthArgs {
+    /// The profile (default: the only one, else the one named "default")
+    pub profile: Option<String>,
+    /// Read only the heartbeats, with the repository's heartbeat-key from
+    /// vault.toml (or --heartbeat-key): no password needed, no stale-lock check
+    #[arg(long)]
+    pub heartbeats: bool,
+    /// The heartbeat verification key (`vault key heartbeat` prints it)
+    #[arg(long, value_name = "HEX", requires = "heartbeats")]
+    pub heartbeat_key: Option<String>,
+    /// Also write the figures as a Prometheus textfile-collector file
+    #[arg(long, value_name = "FILE")]
+    pub prometheus: Option<PathBuf>,
+}
+
+/// `vault drill`.
+#[derive(Args, Debug)]
+pub struct DrillArgs {
+    /// The profile (default: the only one, else the one named "default")
+    pub profile: Option<String>,
+    /// Only this source (repeatable)
+    #[arg(long = "source", value_name = "NAME")]
+    pub sources: Vec<String>,
+    /// Restore under DIR/SOURCE instead of a temporary directory
+    #[arg(long, value_name = "DIR")]
+    pub target: Option<PathBuf>,
+    /// Keep the restored files (default: removed when the drill ends)
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// `vault schedule`.
+#[derive(Args, Debug)]
+pub struct ScheduleArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub what: ScheduleCommand,
+}
+
+/// `vault schedule` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum ScheduleCommand {
+    /// Write and enable vault-PROFILE.timer and .service (or print a crontab line without systemd)
+    Install(ScheduleInstallArgs),
+    /// Disable and remove the timer and service
+    Remove(ScheduleTarget),
+    /// Show the timer's state, next and last run
+    Status(ScheduleTarget),
+}
+
+/// Where the units go.
+#[derive(Args, Debug)]
+pub struct ScheduleTarget {
+    /// The profile (default: the only one, else the one named "default")
+    pub profile: Option<String>,
+    /// Per-user units (~/.config/systemd/user, systemctl --user) instead of system ones
+    #[arg(long)]
+    pub user: bool,
+    /// Write the unit files into DIR and do not call systemctl (for packaging or review)
+    #[arg(long, value_name = "DIR")]
+    pub unit_dir: Option<PathBuf>,
+}
+
+/// `vault schedule install`.
+#[derive(Args, Debug)]
+pub struct ScheduleInstallArgs {
+    /// Which profile and where.
+    #[command(flatten)]
+    pub target: ScheduleTarget,
+    /// When to run: a systemd OnCalendar expression (daily, hourly, "*-*-* 03:00")
+    #[arg(long, value_name = "WHEN", default_value = "daily")]
+    pub on_calendar: String,
+    /// Spread the start over this long so that many machines do not start at once
+    #[arg(long, value_name = "DURATION", default_value = "30m")]
+    pub randomized_delay: String,
+    /// Append the log to this file instead of the journal
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
 }
 
 /// `vault completions`.
@@ -268,6 +372,10 @@ pub struct BackupArgs {
         conflicts_with_all = ["stdin", "stdin_from_command"]
     )]
     pub commands: Vec<String>,
+    /// After saving the snapshot, write a heartbeat for the source NAME
+    /// (SPEC.md §7.7; `vault run` does this for every source)
+    #[arg(long, value_name = "NAME")]
+    pub heartbeat: Option<String>,
 }
 
 /// `vault snapshots`.
@@ -581,6 +689,8 @@ pub enum KeyCommand {
     Remove(KeyRemoveArgs),
     /// Change the password: add a key for the new one, then remove the key in use
     Passwd(NewPasswordArgs),
+    /// Print the heartbeat verification key, for `vault health --heartbeats` on a monitor
+    Heartbeat,
 }
 
 /// The new password of `key add` and `key passwd`.
@@ -639,6 +749,9 @@ pub struct CheckArgs {
     /// id) or P% (the packs verified longest ago, or never, first)
     #[arg(long, value_name = "N/M|P%")]
     pub read_data_subset: Option<String>,
+    /// When the check passes, write a heartbeat saying so (`vault health` reads it)
+    #[arg(long)]
+    pub heartbeat: bool,
 }
 
 /// `vault repair`.

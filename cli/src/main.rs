@@ -13,6 +13,7 @@ macro_rules! out {
 
 mod args;
 mod cmd;
+mod config;
 mod duration;
 mod output;
 mod password;
@@ -28,6 +29,8 @@ pub mod exit {
     pub const FATAL: u8 = 1;
     /// Backup saved a snapshot, but some sources could not be read.
     pub const INCOMPLETE: u8 = 3;
+    /// `vault health`: the backups are not healthy (stale, shrunk, unchecked).
+    pub const UNHEALTHY: u8 = 4;
     /// No repository at the URL.
     pub const NO_REPOSITORY: u8 = 10;
     /// Repository locked.

@@ -6,6 +6,7 @@ use crate::output::{self, CliProgress};
 use anyhow::{Context, Result, bail};
 use engine::archive::{BackupOptions, ExcludeOptions, NamedCommand, ParentChoice, Source, backup};
 use engine::lock::{LockGuard, LockKind};
+use engine::repo_format::heartbeat::HeartbeatKind;
 use engine::snapshots::{SnapshotFilter, find_snapshot};
 use serde_json::json;
 
@@ -203,6 +204,26 @@ pub fn run(g: &Global, a: &BackupArgs) -> Result<u8> {
             Some(id) => out!("snapshot {} saved", id.short()),
             None => out!("dry run: nothing was saved"),
         }
+    }
+    if let (Some(source), Some(id)) = (&a.heartbeat, report.snapshot_id) {
+        let host = a
+            .host
+            .clone()
+            .unwrap_or_else(|| engine::repo::current_user_and_host().1);
+        super::write_heartbeat(
+            repo,
+            super::Beat {
+                kind: HeartbeatKind::Backup,
+                hostname: host,
+                source: source.clone(),
+                duration: started.elapsed(),
+                bytes: s.total_bytes_processed,
+                files: s.total_files_processed,
+                errors: report.errors.len() as u64,
+                snapshot: Some(*id.as_bytes()),
+            },
+        )
+        .with_context(|| format!("snapshot {} was saved, but", id.short()))?;
     }
     if report.errors.is_empty() {
         Ok(exit::OK)

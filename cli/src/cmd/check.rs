@@ -3,9 +3,10 @@
 use crate::args::{CheckArgs, Global};
 use crate::exit;
 use crate::output;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use engine::Repository;
 use engine::check::{CheckOptions, CheckReport, ReadData, check, check_unopened};
+use engine::repo_format::heartbeat::HeartbeatKind;
 use serde_json::{Value, json};
 use std::io::Write;
 
@@ -36,11 +37,29 @@ pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
     let stages = Stages {
         quiet: g.quiet || g.json,
     };
+    let started = std::time::Instant::now();
     let report = match Repository::open(backend.clone(), password.as_bytes()) {
         Ok(repo) => {
             super::limit_memory(g, &repo)?;
             let _lock = super::lock(g, &repo, super::Access::Read, "check")?;
-            check(&repo, &options, &stages)?
+            let report = check(&repo, &options, &stages)?;
+            if a.heartbeat && report.ok() {
+                super::write_heartbeat(
+                    &repo,
+                    super::Beat {
+                        kind: HeartbeatKind::Check,
+                        hostname: engine::repo::current_user_and_host().1,
+                        source: String::new(),
+                        duration: started.elapsed(),
+                        bytes: report.bytes_read,
+                        files: 0,
+                        errors: 0,
+                        snapshot: None,
+                    },
+                )
+                .context("the check passed, but")?;
+            }
+            report
         }
         Err(e) => check_unopened(&backend, e)?,
     };

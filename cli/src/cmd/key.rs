@@ -16,6 +16,16 @@ use serde_json::{Value, json};
 pub fn run(g: &Global, a: &KeyArgs) -> Result<u8> {
     match &a.command {
         KeyCommand::List => list(g),
+        KeyCommand::Heartbeat => {
+            let repo = super::open(g, Access::Read, "key heartbeat")?;
+            let key = engine::heartbeat::verifying_key(&repo).to_hex();
+            if g.json {
+                output::print_json(&json!({ "heartbeat_key": key }))?;
+            } else {
+                out!("{key}");
+            }
+            Ok(exit::OK)
+        }
         KeyCommand::Add(n) => add(g, n),
         KeyCommand::Remove(r) => {
             let repo = super::open(g, Access::Write(LockKind::Exclusive), "key remove")?;

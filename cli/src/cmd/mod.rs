@@ -6,16 +6,21 @@ mod check;
 mod copy;
 mod diff;
 mod docs;
+mod drill;
 mod find;
 mod forget;
+mod health;
 mod init;
 mod key;
 mod list;
 mod mount;
+mod profile;
 mod prune;
 mod read;
 mod repair;
 mod restore;
+mod run;
+mod schedule;
 mod stats;
 mod tag;
 mod unlock;
@@ -75,9 +80,51 @@ fn run_command(g: &Global, command: Command) -> Result<u8> {
         Command::Repair(a) => repair::run(g, &a),
         Command::Copy(a) => copy::run(g, &a),
         Command::Mount(a) => mount::run(g, &a),
+        Command::Run(a) => run::run(g, &a),
+        Command::Health(a) => health::run(g, &a),
+        Command::Drill(a) => drill::run(g, &a),
+        Command::Schedule(a) => schedule::run(g, &a),
         Command::Completions(a) => docs::completions(&a),
         Command::Man(a) => docs::man(&a),
     }
+}
+
+/// What a heartbeat says (SPEC.md §7.7), before its time and history.
+pub struct Beat {
+    /// What finished.
+    pub kind: engine::repo_format::heartbeat::HeartbeatKind,
+    /// On which host.
+    pub hostname: String,
+    /// The source (empty for a check).
+    pub source: String,
+    /// How long it took.
+    pub duration: std::time::Duration,
+    /// Bytes read or restored.
+    pub bytes: u64,
+    /// Files backed up or restored.
+    pub files: u64,
+    /// Files that could not be read.
+    pub errors: u64,
+    /// The snapshot made or restored.
+    pub snapshot: Option<[u8; 32]>,
+}
+
+/// Write the heartbeat `beat` describes, finished now.
+pub fn write_heartbeat(repo: &Repository, beat: Beat) -> Result<()> {
+    let heartbeat = engine::repo_format::heartbeat::Heartbeat {
+        kind: beat.kind,
+        hostname: beat.hostname,
+        source: beat.source,
+        time: engine::archive::timestamp(&chrono::Utc::now()),
+        duration_ms: u64::try_from(beat.duration.as_millis()).unwrap_or(u64::MAX),
+        bytes: beat.bytes,
+        files: beat.files,
+        errors: beat.errors,
+        snapshot: beat.snapshot,
+        history: Vec::new(),
+    };
+    engine::heartbeat::write(repo, heartbeat).context("writing the heartbeat failed")?;
+    Ok(())
 }
 
 /// The repository URL, or a clear error.

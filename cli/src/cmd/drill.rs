@@ -1,0 +1,285 @@
+//! `vault drill [PROFILE]`: the restore test. For each source, restore its
+//! newest snapshot into a scratch directory with `--verify` (every file
+//! read back and compared with the snapshot), run the source's
+//! `drill-command` there, report how long it all took (the measured
+//! recovery time), write a drill heartbeat, and remove the files.
+
+use super::profile::{Target, shell, source_snapshots, with_env};
+use crate::args::{DrillArgs, Global};
+use crate::config;
+use crate::exit;
+use crate::output;
+use anyhow::{Context, Result, anyhow, bail};
+use engine::repo_format::heartbeat::HeartbeatKind;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Instant;
+
+/// One source's drill.
+struct Drill {
+    source: String,
+    snapshot: Option<String>,
+    ok: bool,
+    message: Option<String>,
+    restore_seconds: f64,
+    command_seconds: Option<f64>,
+    seconds: f64,
+    files: u64,
+    bytes: u64,
+    verified: u64,
+    dir: Option<PathBuf>,
+}
+
+/// Run `drill`.
+pub fn run(g: &Global, a: &DrillArgs) -> Result<u8> {
+    let config = config::load(g.config.as_deref())?;
+    let (name, profile) = config.profile(a.profile.as_deref())?;
+    let repo_config = config.repository(&profile.repository)?;
+    if let Some(code) = with_env(repo_config)? {
+        return Ok(code);
+    }
+    let mut sources = config.profile_sources(profile);
+    for wanted in &a.sources {
+        if !sources.iter().any(|(n, _)| n == wanted) {
+            bail!("profile {name} has no source {wanted:?}");
+        }
+    }
+    if !a.sources.is_empty() {
+        sources.retain(|(n, _)| a.sources.iter().any(|w| w == n));
+    }
+    let target = Target::new(g, &config, &profile.repository, true)?;
+    let repo = super::open(&target.global(g), super::Access::Read, "drill")?;
+    let snapshots = repo.snapshots()?;
+    let scratch = match &a.target {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            Scratch::Given(dir.clone())
+        }
+        None => Scratch::Temp(
+            tempfile::Builder::new()
+                .prefix("vault-drill-")
+                .tempdir_in(scratch_root())
+                .context("cannot create a scratch directory (set TMPDIR, or give --target)")?,
+        ),
+    };
+    let mut drills = Vec::new();
+    for (source_name, source) in &sources {
+        let started = Instant::now();
+        let mut d = Drill {
+            source: (*source_name).to_owned(),
+            snapshot: None,
+            ok: false,
+            message: None,
+            restore_seconds: 0.0,
+            command_seconds: None,
+            seconds: 0.0,
+            files: 0,
+            bytes: 0,
+            verified: 0,
+            dir: None,
+        };
+        let result = (|| -> Result<()> {
+            let (id, _) = source_snapshots(&snapshots, source_name, source)
+                .pop()
+                .ok_or_else(|| anyhow!("no snapshot of this source to restore"))?;
+            d.snapshot = Some(id.to_hex());
+            let dir = scratch.path().join(source_name);
+            if dir.exists() && std::fs::read_dir(&dir)?.next().is_some() {
+                bail!(
+                    "{} is not empty: the drill restores only into an empty directory",
+                    dir.display()
+                );
+            }
+            d.dir = Some(dir.clone());
+            let restore_started = Instant::now();
+            let out = target
+                .vault(g)
+                .map_err(|e| anyhow!(e))?
+                .args(["restore", &id.to_hex(), "--verify", "--target"])
+                .arg(&dir)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .output()
+                .context("cannot run vault restore")?;
+            d.restore_seconds = restore_started.elapsed().as_secs_f64();
+            let summary: Value = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .rev()
+                .find_map(|l| serde_json::from_str(l).ok())
+                .unwrap_or(Value::Null);
+            d.files = summary["files_restored"].as_u64().unwrap_or(0);
+            d.bytes = summary["bytes_restored"].as_u64().unwrap_or(0);
+            d.verified = summary["files_verified"].as_u64().unwrap_or(0);
+            if !out.status.success() {
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                let last = stderr
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("");
+                bail!(
+                    "restore failed: {}",
+                    last.strip_prefix("vault: ").unwrap_or(last)
+                );
+            }
+            if let Some(command) = &source.drill_command {
+                let command_started = Instant::now();
+                let mut env = vec![
+                    ("VAULT_DRILL_DIR", dir.display().to_string()),
+                    ("VAULT_DRILL_SNAPSHOT", id.to_hex()),
+                    ("VAULT_DRILL_SOURCE", (*source_name).to_owned()),
+                    ("VAULT_PROFILE", name.to_owned()),
+                ];
+                if source.command.is_some() {
+                    let file = source
+                        .filename
+                        .clone()
+                        .unwrap_or_else(|| (*source_name).to_owned());
+                    env.push(("VAULT_DRILL_FILE", dir.join(file).display().to_string()));
+                }
+                let result = shell(command, &env, Some(&dir));
+                d.command_seconds = Some(command_started.elapsed().as_secs_f64());
+                result.context("the drill command")?;
+            }
+            Ok(())
+        })();
+        d.seconds = started.elapsed().as_secs_f64();
+        match result {
+            Ok(()) => {
+                d.ok = true;
+                super::write_heartbeat(
+                    &repo,
+                    super::Beat {
+                        kind: HeartbeatKind::Drill,
+                        hostname: engine::repo::current_user_and_host().1,
+                        source: d.source.clone(),
+                        duration: started.elapsed(),
+                        bytes: d.bytes,
+                        files: d.files,
+                        errors: 0,
+                        snapshot: snapshots
+                            .iter()
+                            .find(|(id, _)| Some(id.to_hex()) == d.snapshot)
+                            .map(|(id, _)| *id.as_bytes()),
+                    },
+                )
+                .unwrap_or_else(|e| eprintln!("warning: {e:#}"));
+            }
+            Err(e) => d.message = Some(format!("{e:#}")),
+        }
+        if !a.keep
+            && let Some(dir) = &d.dir
+        {
+            remove(dir);
+        }
+        drills.push(d);
+    }
+    if a.keep {
+        // The temporary directory stays too.
+        if let Scratch::Temp(t) = scratch {
+            let kept = t.keep();
+            if !g.quiet && !g.json {
+                eprintln!("restored files kept in {}", kept.display());
+            }
+        }
+    }
+    let failed = drills.iter().filter(|d| !d.ok).count();
+    if g.json {
+        output::print_json(&json!({
+            "profile": name,
+            "repository": profile.repository,
+            "success": failed == 0,
+            "seconds": drills.iter().map(|d| d.seconds).sum::<f64>(),
+            "sources": drills.iter().map(|d| json!({
+                "source": d.source,
+                "snapshot": d.snapshot,
+                "success": d.ok,
+                "message": d.message,
+                "files_restored": d.files,
+                "bytes_restored": d.bytes,
+                "files_verified": d.verified,
+                "restore_seconds": d.restore_seconds,
+                "command_seconds": d.command_seconds,
+                "seconds": d.seconds,
+            })).collect::<Vec<_>>(),
+        }))?;
+    } else if !g.quiet {
+        for d in &drills {
+            out!(
+                "{:<7} {}: snapshot {}, {} file(s), {} restored and verified in {:.1}s{}; recovery time {:.1}s{}",
+                if d.ok { "ok" } else { "FAILED" },
+                d.source,
+                d.snapshot
+                    .as_deref()
+                    .and_then(|s| s.get(..8))
+                    .unwrap_or("-"),
+                d.files,
+                output::size(d.bytes),
+                d.restore_seconds,
+                d.command_seconds
+                    .map(|s| format!(", drill command {s:.1}s"))
+                    .unwrap_or_default(),
+                d.seconds,
+                d.message
+                    .as_deref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    if failed > 0 {
+        let first = drills.iter().find(|d| !d.ok);
+        eprintln!(
+            "vault: drill {name}: {failed} source(s) failed; first: {}: {}",
+            first.map_or("", |d| d.source.as_str()),
+            first.and_then(|d| d.message.as_deref()).unwrap_or("")
+        );
+        return Ok(exit::FATAL);
+    }
+    Ok(exit::OK)
+}
+
+enum Scratch {
+    Given(PathBuf),
+    Temp(tempfile::TempDir),
+}
+
+impl Scratch {
+    fn path(&self) -> &Path {
+        match self {
+            Scratch::Given(p) => p,
+            Scratch::Temp(t) => t.path(),
+        }
+    }
+}
+
+/// $TMPDIR, else /var/tmp (a drill restores whole dumps: a tmpfs /tmp
+/// would hold them in memory).
+fn scratch_root() -> PathBuf {
+    match std::env::var_os("TMPDIR") {
+        Some(t) if !t.is_empty() => PathBuf::from(t),
+        _ if Path::new("/var/tmp").is_dir() => PathBuf::from("/var/tmp"),
+        _ => std::env::temp_dir(),
+    }
+}
+
+/// Remove restored files; read-only directories are made writable first.
+fn remove(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        if let Ok(meta) = std::fs::symlink_metadata(&d)
+            && meta.is_dir()
+        {
+            let _ = std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700));
+            if let Ok(entries) = std::fs::read_dir(&d) {
+                stack.extend(entries.filter_map(|e| e.ok()).map(|e| e.path()));
+            }
+        }
+    }
+    if let Err(e) = std::fs::remove_dir_all(dir) {
+        eprintln!("warning: cannot remove {}: {e}", dir.display());
+    }
+}

@@ -1,0 +1,511 @@
+//! `vault health [PROFILE]`: are the profile's backups fresh, of their
+//! usual size, and checked? Exit 0 when they are; exit 4 with one line per
+//! problem on stderr when not.
+//!
+//! With the password it reads the snapshots (age, size against the median
+//! of the ones before), the heartbeats (errors, the last check) and the
+//! locks (a stale one). With `--heartbeats` it reads only the signed
+//! heartbeats (SPEC.md §7.7), with the verification key and read access to
+//! the store: what a monitor on another machine can do.
+
+use super::profile::{Target, source_snapshots, with_env};
+use crate::args::{Global, HealthArgs};
+use crate::config::{self, Profile, Source};
+use crate::exit;
+use crate::output;
+use anyhow::{Context, Result, anyhow};
+use chrono::{DateTime, Utc};
+use engine::repo_format::heartbeat::{Heartbeat, HeartbeatKind, HeartbeatVerifyingKey};
+use engine::repo_format::tree::Timestamp;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// How many earlier sizes the median is taken over by default.
+const DEFAULT_SIZE_HISTORY: usize = 5;
+
+/// What is known of a source's newest backup.
+#[derive(Default)]
+struct Last {
+    time: Option<DateTime<Utc>>,
+    bytes: u64,
+    seconds: Option<f64>,
+    files: u64,
+    errors: Option<u64>,
+    snapshot: Option<String>,
+    /// Earlier sizes, newest first.
+    history: Vec<u64>,
+}
+
+struct SourceHealth<'a> {
+    name: &'a str,
+    source: &'a Source,
+    host: Option<String>,
+    last: Option<Last>,
+}
+
+fn to_utc(t: &Timestamp) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.secs, t.nanos).unwrap_or_default()
+}
+
+fn from_beat(b: &Heartbeat) -> Last {
+    Last {
+        time: Some(to_utc(&b.time)),
+        bytes: b.bytes,
+        seconds: Some(b.duration_ms as f64 / 1000.0),
+        files: b.files,
+        errors: Some(b.errors),
+        snapshot: b.snapshot.map(hex),
+        history: b.history.clone(),
+    }
+}
+
+fn hex(id: [u8; 32]) -> String {
+    engine::repo_format::Id(id).to_hex()
+}
+
+/// Run `health`.
+pub fn run(g: &Global, a: &HealthArgs) -> Result<u8> {
+    let config = config::load(g.config.as_deref())?;
+    let (name, profile) = config.profile(a.profile.as_deref())?;
+    let repo_config = config.repository(&profile.repository)?;
+    if let Some(code) = with_env(repo_config)? {
+        return Ok(code);
+    }
+    let sources = config.profile_sources(profile);
+    let mut problems: Vec<String> = Vec::new();
+    let mut health: Vec<SourceHealth<'_>> = Vec::new();
+    let beats: Vec<Heartbeat>;
+    if a.heartbeats {
+        let key_text = a
+            .heartbeat_key
+            .as_deref()
+            .or(repo_config.heartbeat_key.as_deref())
+            .ok_or_else(|| {
+                anyhow!(
+                    "no heartbeat key: give --heartbeat-key or heartbeat-key in [repositories.{}] (`vault key heartbeat` prints it)",
+                    profile.repository
+                )
+            })?;
+        let key = HeartbeatVerifyingKey::from_hex(key_text).context("--heartbeat-key")?;
+        let backend = super::open_backend(g, &repo_config.url)?;
+        if !backend.exists("config")? {
+            return Err(engine::Error::RepositoryNotFound {
+                url: repo_config.url.clone(),
+            }
+            .into());
+        }
+        beats = verified(&backend, &key, &mut problems)?;
+        for (source_name, source) in &sources {
+            let last = beats
+                .iter()
+                .filter(|b| {
+                    b.kind == HeartbeatKind::Backup
+                        && b.source == *source_name
+                        && source.host.as_ref().is_none_or(|h| *h == b.hostname)
+                })
+                .max_by_key(|b| b.time);
+            health.push(SourceHealth {
+                name: source_name,
+                source,
+                host: last.map(|b| b.hostname.clone()),
+                last: last.map(from_beat),
+            });
+        }
+    } else {
+        let target = Target::new(g, &config, &profile.repository, true)?;
+        let g2 = target.global(g);
+        let repo = super::open(&g2, super::Access::Read, "health")?;
+        let key = engine::heartbeat::verifying_key(&repo);
+        beats = verified(repo.backend(), &key, &mut problems)?;
+        let all = repo.snapshots()?;
+        for (source_name, source) in &sources {
+            let mine = source_snapshots(&all, source_name, source);
+            let host = super::profile::source_host(source);
+            let last = mine.last().map(|(id, s)| {
+                let beat = beats.iter().find(|b| {
+                    b.kind == HeartbeatKind::Backup && b.snapshot == Some(*id.as_bytes())
+                });
+                let summary = s.summary.as_ref();
+                Last {
+                    time: Some(to_utc(&s.time)),
+                    bytes: summary.map_or(0, |m| m.total_bytes_processed),
+                    seconds: summary.map(|m| {
+                        (to_utc(&m.backup_end) - to_utc(&m.backup_start))
+                            .to_std()
+                            .unwrap_or_default()
+                            .as_secs_f64()
+                    }),
+                    files: summary.map_or(0, |m| m.total_files_processed),
+                    errors: beat.map(|b| b.errors),
+                    snapshot: Some(id.to_hex()),
+                    history: mine
+                        .iter()
+                        .rev()
+                        .skip(1)
+                        .map(|(_, s)| s.summary.as_ref().map_or(0, |m| m.total_bytes_processed))
+                        .collect(),
+                }
+            });
+            health.push(SourceHealth {
+                name: source_name,
+                source,
+                host: Some(host),
+                last,
+            });
+        }
+        for info in engine::lock::list(&repo)? {
+            if info.stale {
+                problems.push(format!(
+                    "repository {}: stale {} lock of {} (pid {} on {}) since {}: run `vault unlock` once that process is gone",
+                    profile.repository,
+                    info.lock.kind.name(),
+                    info.lock.command,
+                    info.lock.pid,
+                    info.lock.hostname,
+                    output::time(&info.lock.created, 0)
+                ));
+            }
+        }
+    }
+
+    let now = Utc::now();
+    for h in &health {
+        judge(h, now, &mut problems)?;
+    }
+    let check = beats
+        .iter()
+        .filter(|b| b.kind == HeartbeatKind::Check)
+        .max_by_key(|b| b.time)
+        .map(|b| to_utc(&b.time));
+    if let Some(max) = &profile.check.max_age {
+        let max = config::duration("check.max-age", max)?;
+        match check {
+            None => problems.push(format!(
+                "repository {}: no successful check on record (check.max-age {}); run `vault run` or `vault check --heartbeat`",
+                profile.repository,
+                human_duration(max)
+            )),
+            Some(t) if age(now, t) > max => problems.push(format!(
+                "repository {}: the last successful check was {} ago, more than check.max-age {}",
+                profile.repository,
+                human_duration(age(now, t)),
+                human_duration(max)
+            )),
+            Some(_) => {}
+        }
+    }
+
+    let report = report_json(name, profile, &health, check, now, &problems);
+    if let Some(path) = &a.prometheus {
+        write_prometheus(path, name, profile, &health, check, now, problems.len())?;
+    }
+    if g.json {
+        output::print_json(&report)?;
+    } else if !g.quiet {
+        print_human(&health, check, now)?;
+        match problems.len() {
+            0 => out!("healthy"),
+            n => out!("unhealthy: {n} problem(s), listed on stderr"),
+        }
+    }
+    for p in &problems {
+        eprintln!("vault: unhealthy: {p}");
+    }
+    Ok(if problems.is_empty() {
+        exit::OK
+    } else {
+        exit::UNHEALTHY
+    })
+}
+
+/// Every heartbeat that verifies; one that does not is a problem (it was
+/// damaged or forged).
+fn verified(
+    backend: &engine::Backend,
+    key: &HeartbeatVerifyingKey,
+    problems: &mut Vec<String>,
+) -> Result<Vec<Heartbeat>> {
+    let mut out = Vec::new();
+    for (path, read) in engine::heartbeat::read_all(backend, key)? {
+        match read {
+            Ok(b) => out.push(b),
+            Err(e) => problems.push(format!(
+                "heartbeat {path} does not verify ({e}): damaged, forged, or the key is not this repository's"
+            )),
+        }
+    }
+    Ok(out)
+}
+
+fn age(now: DateTime<Utc>, t: DateTime<Utc>) -> Duration {
+    (now - t).to_std().unwrap_or_default()
+}
+
+/// The age and size rules of one source.
+fn judge(h: &SourceHealth<'_>, now: DateTime<Utc>, problems: &mut Vec<String>) -> Result<()> {
+    let at = format!("source {}", h.name);
+    let Some(last) = &h.last else {
+        problems.push(format!(
+            "{at}: no backup on record; run `vault run` (or look at why it fails)"
+        ));
+        return Ok(());
+    };
+    if let (Some(max), Some(t)) = (&h.source.max_age, last.time) {
+        let max = config::duration("max-age", max)?;
+        if age(now, t) > max {
+            problems.push(format!(
+                "{at}: the newest backup is {} old, more than max-age {}",
+                human_duration(age(now, t)),
+                human_duration(max)
+            ));
+        }
+    }
+    if let Some(drop) = &h.source.size_drop {
+        let drop = config::share("size-drop", drop)?;
+        let n = h.source.size_history.unwrap_or(DEFAULT_SIZE_HISTORY);
+        let mut earlier: Vec<u64> = last.history.iter().take(n).copied().collect();
+        if let Some(median) = median(&mut earlier)
+            && median > 0.0
+            && (last.bytes as f64) < median * (1.0 - drop)
+        {
+            problems.push(format!(
+                "{at}: the newest backup is {}, {:.0}% below the median {} of the {} before it (size-drop {:.0}%)",
+                output::size(last.bytes),
+                (1.0 - last.bytes as f64 / median) * 100.0,
+                output::size(median as u64),
+                earlier.len(),
+                drop * 100.0
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn median(values: &mut [u64]) -> Option<f64> {
+    values.sort_unstable();
+    let n = values.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => values.get(n / 2).map(|v| *v as f64),
+        _ => Some((*values.get(n / 2 - 1)? as f64 + *values.get(n / 2)? as f64) / 2.0),
+    }
+}
+
+/// `3d 4h`, `2h 5m`, `42s`.
+fn human_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    let (days, hours, minutes, seconds) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
+    match (days, hours, minutes) {
+        (0, 0, 0) => format!("{seconds}s"),
+        (0, 0, _) => format!("{minutes}m {seconds}s"),
+        (0, _, _) => format!("{hours}h {minutes}m"),
+        _ => format!("{days}d {hours}h"),
+    }
+}
+
+fn report_json(
+    name: &str,
+    profile: &Profile,
+    health: &[SourceHealth<'_>],
+    check: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    problems: &[String],
+) -> Value {
+    json!({
+        "profile": name,
+        "repository": profile.repository,
+        "healthy": problems.is_empty(),
+        "problems": problems,
+        "sources": health.iter().map(|h| {
+            let last = h.last.as_ref();
+            json!({
+                "source": h.name,
+                "host": h.host,
+                "last_backup": last.and_then(|l| l.time).map(|t| t.to_rfc3339()),
+                "age_seconds": last.and_then(|l| l.time).map(|t| age(now, t).as_secs()),
+                "bytes": last.map(|l| l.bytes),
+                "duration_seconds": last.and_then(|l| l.seconds),
+                "files": last.map(|l| l.files),
+                "errors": last.and_then(|l| l.errors),
+                "snapshot": last.and_then(|l| l.snapshot.clone()),
+                "earlier_bytes": last.map(|l| l.history.clone()),
+            })
+        }).collect::<Vec<_>>(),
+        "last_check": check.map(|t| t.to_rfc3339()),
+        "check_age_seconds": check.map(|t| age(now, t).as_secs()),
+    })
+}
+
+fn print_human(
+    health: &[SourceHealth<'_>],
+    check: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> engine::Result<()> {
+    for h in health {
+        match &h.last {
+            Some(l) => out!(
+                "source {}: last backup {} ago, {}, {} file(s){}",
+                h.name,
+                l.time
+                    .map_or("?".to_owned(), |t| human_duration(age(now, t))),
+                output::size(l.bytes),
+                l.files,
+                match l.errors {
+                    Some(e) if e > 0 => format!(", {e} unreadable"),
+                    _ => String::new(),
+                }
+            ),
+            None => out!("source {}: no backup", h.name),
+        }
+    }
+    match check {
+        Some(t) => out!("last successful check {} ago", human_duration(age(now, t))),
+        None => out!("no successful check on record"),
+    }
+    Ok(())
+}
+
+/// Escape a Prometheus label value.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// A textfile-collector file (node_exporter), written whole then renamed
+/// into place, so the collector never reads half of one.
+fn write_prometheus(
+    path: &std::path::Path,
+    name: &str,
+    profile: &Profile,
+    health: &[SourceHealth<'_>],
+    check: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    problems: usize,
+) -> Result<()> {
+    use std::fmt::Write as _;
+    let base = format!(
+        "profile=\"{}\",repository=\"{}\"",
+        label(name),
+        label(&profile.repository)
+    );
+    let mut text = String::new();
+    let mut metric = |metric: &str, help: &str, rows: Vec<(String, f64)>| {
+        if rows.is_empty() {
+            return;
+        }
+        let _ = writeln!(text, "# HELP {metric} {help}");
+        let _ = writeln!(text, "# TYPE {metric} gauge");
+        for (labels, value) in rows {
+            let _ = writeln!(text, "{metric}{{{labels}}} {value}");
+        }
+    };
+    let per_source = |f: &dyn Fn(&Last) -> Option<f64>| -> Vec<(String, f64)> {
+        health
+            .iter()
+            .filter_map(|h| {
+                let value = f(h.last.as_ref()?)?;
+                let labels = format!(
+                    "{base},source=\"{}\",host=\"{}\"",
+                    label(h.name),
+                    label(h.host.as_deref().unwrap_or(""))
+                );
+                Some((labels, value))
+            })
+            .collect()
+    };
+    let ts = |t: DateTime<Utc>| t.timestamp_millis() as f64 / 1000.0;
+    metric(
+        "vault_backup_last_timestamp_seconds",
+        "When the newest backup of the source was taken (Unix time).",
+        per_source(&|l| l.time.map(ts)),
+    );
+    metric(
+        "vault_backup_age_seconds",
+        "Age of the newest backup of the source when this file was written.",
+        per_source(&|l| l.time.map(|t| age(now, t).as_secs_f64())),
+    );
+    metric(
+        "vault_backup_last_size_bytes",
+        "Bytes the newest backup of the source read.",
+        per_source(&|l| Some(l.bytes as f64)),
+    );
+    metric(
+        "vault_backup_last_duration_seconds",
+        "How long the newest backup of the source took.",
+        per_source(&|l| l.seconds),
+    );
+    metric(
+        "vault_backup_last_files",
+        "Files the newest backup of the source read.",
+        per_source(&|l| Some(l.files as f64)),
+    );
+    metric(
+        "vault_backup_last_errors",
+        "Files the newest backup of the source could not read.",
+        per_source(&|l| l.errors.map(|e| e as f64)),
+    );
+    let check_rows = |f: &dyn Fn(DateTime<Utc>) -> f64| {
+        check
+            .map(|t| vec![(base.clone(), f(t))])
+            .unwrap_or_default()
+    };
+    metric(
+        "vault_check_last_timestamp_seconds",
+        "When the last successful check of the repository finished (Unix time).",
+        check_rows(&ts),
+    );
+    metric(
+        "vault_check_age_seconds",
+        "Age of the last successful check when this file was written.",
+        check_rows(&|t| age(now, t).as_secs_f64()),
+    );
+    metric(
+        "vault_health_problems",
+        "Problems vault health found (0 = healthy).",
+        vec![(base.clone(), problems as f64)],
+    );
+    metric(
+        "vault_health_timestamp_seconds",
+        "When vault health wrote this file (Unix time).",
+        vec![(base.clone(), ts(now))],
+    );
+    let tmp = path.with_file_name(format!(
+        ".{}.{}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_even_and_none() {
+        assert_eq!(median(&mut [3, 1, 2]), Some(2.0));
+        assert_eq!(median(&mut [4, 1, 2, 3]), Some(2.5));
+        assert_eq!(median(&mut []), None);
+    }
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(human_duration(Duration::from_secs(42)), "42s");
+        assert_eq!(
+            human_duration(Duration::from_secs(3 * 86_400 + 7200)),
+            "3d 2h"
+        );
+        assert_eq!(human_duration(Duration::from_secs(7500)), "2h 5m");
+    }
+
+    #[test]
+    fn labels_are_escaped() {
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

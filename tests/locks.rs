@@ -22,7 +22,7 @@ fn open(repo: &Repo) -> Repository {
 
 /// Names of the lock objects under `locks/` (none when the directory is
 /// absent); the store's temporary files of a write in progress are left out.
-fn lock_files(repo: &Repo) -> BTreeSet<String> {
+pub(crate) fn lock_files(repo: &Repo) -> BTreeSet<String> {
     let Ok(entries) = std::fs::read_dir(repo.path.join("locks")) else {
         return BTreeSet::new();
     };
@@ -35,7 +35,7 @@ fn lock_files(repo: &Repo) -> BTreeSet<String> {
 /// Polls until `done` holds; fails the test after `limit` (a bound on a
 /// hang, not a timing assertion).
 #[track_caller]
-fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let start = Instant::now();
     while !done() {
         assert!(start.elapsed() < limit, "gave up waiting until {what}");
@@ -45,7 +45,7 @@ fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 
 /// A `vault backup --stdin` that blocks reading its standard input, which
 /// the caller holds open.
-fn blocked_backup(repo: &Repo) -> Child {
+pub(crate) fn blocked_backup(repo: &Repo) -> Child {
     let mut cmd = repo.cmd();
     cmd.args(["backup", "--stdin", "--stdin-filename", "slow"])
         .stdin(Stdio::piped())

@@ -20,6 +20,7 @@ mod locks;
 mod memory;
 mod mount;
 mod postgres;
+mod profiles;
 mod prune;
 mod restore;
 mod roundtrip;

@@ -297,7 +297,7 @@ pub fn load(flag: Option<&Path>) -> Result<Config> {
     let path = locate(flag)?;
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read {}", path.display()))?;
-    let mut config = parse(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let mut config = parse(&text).map_err(|e| anyhow!("{}: {e:#}", path.display()))?;
     config.path = path;
     Ok(config)
 }

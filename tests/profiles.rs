@@ -1,0 +1,683 @@
+//! vault.toml and the commands that read it: `run` (a failing and a
+//! succeeding source, hooks, off-site copy, retention, check), `health`
+//! (age, size drop, check age, stale lock, heartbeats without the password,
+//! the Prometheus file), `drill` on real snapshots, and `schedule`.
+
+use crate::args;
+use crate::common::{
+    PASSWORD, Repo, assert_error, assert_no_panic, assert_success, describe, temp_dir, vault, write,
+};
+use crate::locks::{blocked_backup, lock_files, wait_until};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+/// A primary and an off-site repository, a tree of files, a "database"
+/// (a file a command dumps), and a vault.toml naming them.
+struct Setup {
+    primary: Repo,
+    offsite: Repo,
+    dir: tempfile::TempDir,
+    www: PathBuf,
+    db: PathBuf,
+    config: PathBuf,
+}
+
+const HOST: &str = "web1";
+
+impl Setup {
+    fn new() -> Setup {
+        let primary = Repo::local();
+        let offsite = Repo::local();
+        let dir = temp_dir();
+        let www = dir.path().join("www");
+        write(&www.join("index.html"), b"<h1>hello</h1>\n");
+        write(&www.join("app/data.txt"), &b"row\n".repeat(5000));
+        let db = dir.path().join("db-contents");
+        write(&db, &b"INSERT INTO t VALUES (1);\n".repeat(4000));
+        write(&dir.path().join("password"), PASSWORD.as_bytes());
+        let config = dir.path().join("vault.toml");
+        let s = Setup {
+            primary,
+            offsite,
+            dir,
+            www,
+            db,
+            config,
+        };
+        s.configure("", "", "");
+        s
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Write vault.toml; `db` and `profile` are extra lines for those
+    /// tables, `top` extra text at the end.
+    fn configure(&self, db: &str, profile: &str, top: &str) {
+        let text = format!(
+            r#"
+[repositories.main]
+url = "{primary}"
+password-file = "{pw}"
+
+[repositories.offsite]
+url = "{offsite}"
+password-file = "{pw}"
+
+[sources.www]
+paths = ["{www}"]
+host = "{HOST}"
+max-age = "1h"
+drill-command = "diff -rq \"$VAULT_DRILL_DIR{www}\" \"{www}\""
+
+[sources.db]
+command = "cat '{db}'"
+filename = "app.sql"
+host = "{HOST}"
+size-drop = "50%"
+drill-command = "cmp -s \"$VAULT_DRILL_FILE\" '{db}'"
+{db_extra}
+
+[profiles.nightly]
+repository = "main"
+copy-to = ["offsite"]
+retention = {{ keep-last = 2 }}
+check = {{ read-data-subset = "100%", max-age = "1h" }}
+hooks = {{ on-success = ["echo ok > '{ok}'"], on-failure = ["printf '%s' \"$VAULT_RUN_ERRORS\" > '{errors}'; printf '%s' \"$VAULT_RUN_SUMMARY\" > '{summary}'"], after = ["echo $VAULT_RUN_STATUS >> '{after}'"] }}
+{profile}
+{top}
+"#,
+            primary = self.primary.path.display(),
+            offsite = self.offsite.path.display(),
+            pw = self.path("password").display(),
+            www = self.www.display(),
+            db = self.db.display(),
+            ok = self.path("hook-ok").display(),
+            errors = self.path("hook-errors").display(),
+            summary = self.path("hook-summary").display(),
+            after = self.path("hook-after").display(),
+            db_extra = db,
+        );
+        std::fs::write(&self.config, text).expect("write vault.toml");
+    }
+
+    /// `vault --config vault.toml ARGS` with no password in the environment.
+    fn vault(&self, args: &[&str]) -> Output {
+        let mut cmd = vault();
+        cmd.arg("--config").arg(&self.config).args(args);
+        cmd.env("TMPDIR", self.dir.path());
+        cmd.output().expect("run vault")
+    }
+
+    fn run_json(&self) -> (Output, Value) {
+        let out = self.vault(&["run", "--json"]);
+        assert_no_panic(&out);
+        let summary: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "run --json is not one JSON document ({e})\n{}",
+                describe(&out)
+            )
+        });
+        (out, summary)
+    }
+}
+
+/// The steps of a run summary as (step, source, status).
+fn steps(summary: &Value) -> Vec<(String, String, String)> {
+    summary["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| {
+            (
+                s["step"].as_str().unwrap_or("").to_owned(),
+                s["source"].as_str().unwrap_or("").to_owned(),
+                s["status"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn status_of<'a>(steps: &'a [(String, String, String)], step: &str, source: &str) -> Vec<&'a str> {
+    steps
+        .iter()
+        .filter(|(s, src, _)| s == step && src == source)
+        .map(|(_, _, status)| status.as_str())
+        .collect()
+}
+
+fn tags_of(repo: &Repo) -> Vec<String> {
+    let mut tags: Vec<String> = repo
+        .snapshots()
+        .iter()
+        .flat_map(|s| s["tags"].as_array().cloned().unwrap_or_default())
+        .filter_map(|t| t.as_str().map(str::to_owned))
+        .filter(|t| t.starts_with("source:"))
+        .collect();
+    tags.sort();
+    tags
+}
+
+#[test]
+fn run_with_a_failing_source_backs_up_the_others_and_says_which_failed() {
+    let s = Setup::new();
+    s.configure("", "", "");
+    // The database is down: its dump command fails.
+    std::fs::rename(&s.db, s.path("db-moved")).expect("move db");
+    let (out, summary) = s.run_json();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(summary["success"], false);
+    let st = steps(&summary);
+    assert_eq!(status_of(&st, "backup", "www"), ["ok"], "{summary:#}");
+    assert_eq!(status_of(&st, "backup", "db"), ["failed"], "{summary:#}");
+    // The failed source's snapshots are not forgotten; the good one's are.
+    assert_eq!(
+        status_of(&st, "forget", "db"),
+        ["skipped", "ok"],
+        "{summary:#}"
+    );
+    assert_eq!(status_of(&st, "copy", "www"), ["ok"]);
+    assert_eq!(status_of(&st, "check", ""), ["ok", "ok"], "{summary:#}");
+    let db_step = summary["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["step"] == "backup" && x["source"] == "db")
+        .unwrap();
+    assert!(
+        db_step["message"].as_str().unwrap().contains("cat"),
+        "the failing command's error is in the summary: {db_step}"
+    );
+    // The last stderr line names the failed step.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .trim_end()
+            .lines()
+            .last()
+            .unwrap()
+            .contains("backup db"),
+        "{stderr}"
+    );
+    // Only the file backup was saved, and copied off-site.
+    assert_eq!(tags_of(&s.primary), ["source:www"]);
+    assert_eq!(tags_of(&s.offsite), ["source:www"]);
+    // The failure hook had the errors and the summary; the success hook did not run.
+    let errors = std::fs::read_to_string(s.path("hook-errors")).expect("on-failure ran");
+    assert!(errors.contains("backup db"), "{errors}");
+    let hook_summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path("hook-summary")).unwrap()).unwrap();
+    assert_eq!(hook_summary["success"], false);
+    assert!(!s.path("hook-ok").exists());
+    assert_eq!(
+        std::fs::read_to_string(s.path("hook-after")).unwrap(),
+        "failure\n"
+    );
+
+    // The database is back: everything succeeds, the success hook runs.
+    std::fs::rename(s.path("db-moved"), &s.db).expect("move db back");
+    let (out, summary) = s.run_json();
+    assert_success(&out);
+    assert_eq!(summary["success"], true);
+    assert!(
+        steps(&summary)
+            .iter()
+            .all(|(_, _, status)| status == "ok" || status == "skipped"),
+        "{summary:#}"
+    );
+    assert!(s.path("hook-ok").exists());
+    assert_eq!(
+        tags_of(&s.primary),
+        ["source:db", "source:www", "source:www"]
+    );
+    assert_eq!(
+        tags_of(&s.offsite),
+        ["source:db", "source:www", "source:www"]
+    );
+
+    // A third run: keep-last 2 forgets the oldest www snapshot, prune runs.
+    let (out, summary) = s.run_json();
+    assert_success(&out);
+    let st = steps(&summary);
+    assert_eq!(status_of(&st, "prune", ""), ["ok", "ok"], "{summary:#}");
+    assert_eq!(
+        tags_of(&s.primary),
+        ["source:db", "source:db", "source:www", "source:www"]
+    );
+    assert_success(&s.primary.run(args!["check", "--read-data"]));
+    assert_success(&s.offsite.run(args!["check", "--read-data"]));
+}
+
+#[test]
+fn a_failing_before_hook_skips_the_backups_and_still_runs_after() {
+    let s = Setup::new();
+    s.configure("", "", "");
+    let text = std::fs::read_to_string(&s.config)
+        .unwrap()
+        .replace("hooks = {", "hooks = { before = [\"exit 7\"],");
+    std::fs::write(&s.config, text).unwrap();
+    let (out, summary) = s.run_json();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let st = steps(&summary);
+    assert_eq!(status_of(&st, "backup", "www"), ["skipped"]);
+    assert_eq!(status_of(&st, "hook", "before"), ["failed"]);
+    assert!(s.primary.snapshots().is_empty());
+    assert_eq!(
+        std::fs::read_to_string(s.path("hook-after")).unwrap(),
+        "failure\n"
+    );
+}
+
+#[test]
+fn health_checks_age_size_drop_check_age_and_stale_locks() {
+    let s = Setup::new();
+    // Nothing backed up yet: unhealthy, exit 4, and it says why.
+    let out = s.vault(&["health"]);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("source www: no backup"), "{stderr}");
+    assert!(stderr.contains("no successful check"), "{stderr}");
+
+    assert_success(&s.vault(&["run"]));
+    let out = s.vault(&["health", "--json"]);
+    assert_success(&out);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["healthy"], true, "{report:#}");
+    assert_eq!(report["sources"][0]["source"], "db");
+    assert_eq!(report["sources"][0]["bytes"], 4000 * 26);
+
+    // The dump shrinks to a few bytes: the classic silent failure.
+    let full = std::fs::read(&s.db).unwrap();
+    write(&s.db, b"-- pg_dump: error\n");
+    assert_success(&s.vault(&["run"]));
+    let out = s.vault(&["health"]);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("source db: the newest backup is 18 B")
+            && stderr.contains("below the median"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("source www"), "{stderr}");
+    write(&s.db, &full);
+    assert_success(&s.vault(&["run"]));
+    assert_success(&s.vault(&["health"]));
+
+    // A source whose newest snapshot is older than its max-age.
+    s.primary.backup(args![
+        "--time",
+        "2020-01-01T00:00:00Z",
+        "--tag",
+        "source:old",
+        "--host",
+        HOST,
+        s.www
+    ]);
+    s.configure(
+        "[sources.old]\npaths = [\"/nonexistent\"]\nhost = \"web1\"\nmax-age = \"26h\"",
+        "",
+        "",
+    );
+    let out = s.vault(&["health"]);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("source old: the newest backup is")
+            && stderr.contains("more than max-age 1d 2h"),
+        "{stderr}"
+    );
+    s.configure("", "", "");
+
+    // The last check grows older than check.max-age.
+    std::fs::write(
+        &s.config,
+        std::fs::read_to_string(&s.config)
+            .unwrap()
+            .replace("max-age = \"1h\" }", "max-age = \"1s\" }"),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(2100));
+    let out = s.vault(&["health"]);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("the last successful check was"), "{stderr}");
+    s.configure("", "", "");
+    assert_success(&s.vault(&["health"]));
+
+    // A backup killed with its lock held leaves a stale lock.
+    let mut child = blocked_backup(&s.primary);
+    wait_until(
+        "the backup holds its lock",
+        Duration::from_secs(300),
+        || !lock_files(&s.primary).is_empty(),
+    );
+    child.kill().expect("kill -9 the backup");
+    child.wait().expect("reap");
+    let out = s.vault(&["health"]);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("stale shared lock of backup"), "{stderr}");
+    assert!(stderr.contains("vault unlock"), "{stderr}");
+}
+
+#[test]
+fn health_from_heartbeats_needs_only_the_public_key_and_refuses_forgeries() {
+    let s = Setup::new();
+    assert_success(&s.vault(&["run"]));
+    let key_out = s.primary.ok(args!["key", "heartbeat"]);
+    let key = String::from_utf8_lossy(&key_out.stdout).trim().to_owned();
+    assert_eq!(key.len(), 64, "{key}");
+
+    // The monitor's vault.toml: the URL and the key; no password anywhere.
+    let monitor = s.path("monitor.toml");
+    std::fs::write(
+        &monitor,
+        format!(
+            "[repositories.main]\nurl = \"{}\"\nheartbeat-key = \"{key}\"\n\n\
+             [sources.www]\npaths = [\"/var/www\"]\nmax-age = \"1h\"\n\n\
+             [sources.db]\ncommand = \"x\"\nmax-age = \"1h\"\n\n\
+             [profiles.nightly]\nrepository = \"main\"\ncheck = {{ max-age = \"1h\" }}\n",
+            s.primary.path.display()
+        ),
+    )
+    .unwrap();
+    let monitor_health = |extra: &[&str]| {
+        let mut cmd = vault();
+        cmd.arg("--config")
+            .arg(&monitor)
+            .args(["health", "--heartbeats", "--json"])
+            .args(extra);
+        cmd.output().unwrap()
+    };
+    let out = monitor_health(&[]);
+    assert_success(&out);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["sources"][1]["host"], HOST, "{report:#}");
+    assert_eq!(report["sources"][1]["files"], 2, "{report:#}");
+    assert!(report["check_age_seconds"].as_u64().is_some(), "{report:#}");
+
+    // Another repository's key verifies nothing.
+    let other = Repo::local();
+    let other_key = String::from_utf8_lossy(&other.ok(args!["key", "heartbeat"]).stdout)
+        .trim()
+        .to_owned();
+    let out = monitor_health(&["--heartbeat-key", &other_key]);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not verify"));
+
+    // A heartbeat changed in storage (say, made to look fresh) is refused.
+    let dir = s.primary.path.join("heartbeats");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[20] ^= 1;
+        std::fs::write(&path, bytes).unwrap();
+    }
+    let out = monitor_health(&[]);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does not verify"), "{stderr}");
+    assert!(stderr.contains("source www: no backup"), "{stderr}");
+}
+
+/// One Prometheus text-format sample line: `name{labels} value`.
+fn parse_sample(line: &str) -> (String, Vec<(String, String)>, f64) {
+    let (head, value) = line.rsplit_once(' ').expect("name and value");
+    let (name, labels) = head.split_once('{').expect("labels");
+    let labels = labels.strip_suffix('}').expect("closing brace");
+    let labels = labels
+        .split(',')
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').expect("label=value");
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .expect("quoted");
+            (k.to_owned(), v.to_owned())
+        })
+        .collect();
+    (name.to_owned(), labels, value.parse().expect("a number"))
+}
+
+#[test]
+fn health_writes_a_prometheus_textfile() {
+    let s = Setup::new();
+    assert_success(&s.vault(&["run"]));
+    let prom = s.path("textfile/vault.prom");
+    std::fs::create_dir_all(prom.parent().unwrap()).unwrap();
+    assert_success(&s.vault(&["health", "--prometheus", prom.to_str().unwrap()]));
+    let text = std::fs::read_to_string(&prom).unwrap();
+    let mut declared: Vec<String> = Vec::new();
+    let mut samples = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            assert_eq!(kind, "gauge");
+            declared.push(name.to_owned());
+        } else if line.starts_with("# HELP ") {
+        } else {
+            let sample = parse_sample(line);
+            assert_eq!(
+                declared.last(),
+                Some(&sample.0),
+                "a sample follows its TYPE line: {line}"
+            );
+            assert!(
+                sample
+                    .0
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "{line}"
+            );
+            samples.push(sample);
+        }
+    }
+    let value = |name: &str, source: Option<&str>| {
+        samples
+            .iter()
+            .find(|(n, labels, _)| {
+                n == name
+                    && source
+                        .is_none_or(|src| labels.iter().any(|(k, v)| k == "source" && v == src))
+            })
+            .unwrap_or_else(|| panic!("no {name} for {source:?} in\n{text}"))
+            .2
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    for src in ["www", "db"] {
+        let t = value("vault_backup_last_timestamp_seconds", Some(src));
+        assert!(t > now - 600.0 && t <= now, "{t}");
+        assert!(value("vault_backup_age_seconds", Some(src)) >= 0.0);
+        assert!(value("vault_backup_last_duration_seconds", Some(src)) >= 0.0);
+        assert_eq!(value("vault_backup_last_errors", Some(src)), 0.0);
+    }
+    assert_eq!(
+        value("vault_backup_last_size_bytes", Some("db")),
+        4000.0 * 26.0
+    );
+    assert_eq!(value("vault_backup_last_files", Some("www")), 2.0);
+    assert!(value("vault_check_last_timestamp_seconds", None) > now - 600.0);
+    assert!(value("vault_check_age_seconds", None) >= 0.0);
+    assert_eq!(value("vault_health_problems", None), 0.0);
+    let (_, labels, _) = samples
+        .iter()
+        .find(|(n, _, _)| n == "vault_backup_last_files")
+        .unwrap();
+    let keys: Vec<&str> = labels.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["profile", "repository", "source", "host"]);
+    // Written whole and renamed: no temporary file is left beside it.
+    let names: Vec<_> = std::fs::read_dir(prom.parent().unwrap()).unwrap().collect();
+    assert_eq!(names.len(), 1);
+}
+
+#[test]
+fn drill_restores_verifies_runs_the_command_and_cleans_up() {
+    let s = Setup::new();
+    assert_success(&s.vault(&["run"]));
+    let out = s.vault(&["drill", "--json"]);
+    assert_success(&out);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["success"], true, "{report:#}");
+    for source in report["sources"].as_array().unwrap() {
+        assert_eq!(source["success"], true, "{source}");
+        assert!(source["files_verified"].as_u64().unwrap() >= 1, "{source}");
+        assert_eq!(
+            source["files_verified"], source["files_restored"],
+            "{source}"
+        );
+        assert!(source["command_seconds"].as_f64().is_some(), "{source}");
+        assert!(source["seconds"].as_f64().unwrap() >= source["restore_seconds"].as_f64().unwrap());
+    }
+    // The scratch directory (under TMPDIR) is gone.
+    let left: Vec<_> = std::fs::read_dir(s.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("vault-drill-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    // The database changed since the backup: the drill command's
+    // comparison fails, and the drill says so.
+    write(&s.db, b"something else\n");
+    let out = s.vault(&["drill", "--source", "db"]);
+    assert_error(&out, 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("db"));
+
+    // --target and --keep leave the restored files where asked.
+    let target = s.path("drill-target");
+    let out = s.vault(&[
+        "drill",
+        "--source",
+        "www",
+        "--keep",
+        "--target",
+        target.to_str().unwrap(),
+    ]);
+    assert_success(&out);
+    let restored = target.join("www").join(s.www.strip_prefix("/").unwrap());
+    assert_eq!(
+        std::fs::read(restored.join("index.html")).unwrap(),
+        b"<h1>hello</h1>\n"
+    );
+    // A second drill into the same place refuses to mix old and new files.
+    let out = s.vault(&[
+        "drill",
+        "--source",
+        "www",
+        "--target",
+        target.to_str().unwrap(),
+    ]);
+    assert_error(&out, 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty"));
+}
+
+#[test]
+fn schedule_writes_a_timer_and_service_or_says_the_crontab_line() {
+    let s = Setup::new();
+    let units = s.path("units");
+    let out = s.vault(&[
+        "schedule",
+        "install",
+        "--unit-dir",
+        units.to_str().unwrap(),
+        "--on-calendar",
+        "*-*-* 03:30",
+    ]);
+    assert_success(&out);
+    let service = std::fs::read_to_string(units.join("vault-run-nightly.service")).unwrap();
+    let timer = std::fs::read_to_string(units.join("vault-run-nightly.timer")).unwrap();
+    let exec = service
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("ExecStart");
+    assert_eq!(
+        exec,
+        format!(
+            "{} --config {} run nightly",
+            env!("CARGO_BIN_EXE_vault"),
+            s.config.display()
+        )
+    );
+    assert!(service.contains("Type=oneshot"), "{service}");
+    assert!(timer.contains("OnCalendar=*-*-* 03:30\n"), "{timer}");
+    assert!(timer.contains("Persistent=true"), "{timer}");
+    assert!(timer.contains("WantedBy=timers.target"), "{timer}");
+    // The service's command line really runs the profile.
+    let mut parts = exec.split(' ');
+    let out = Command::new(parts.next().unwrap())
+        .args(parts)
+        .env_remove("VAULT_PASSWORD")
+        .output()
+        .unwrap();
+    assert_success(&out);
+    assert_eq!(tags_of(&s.primary), ["source:db", "source:www"]);
+
+    assert_success(&s.vault(&["schedule", "status", "--unit-dir", units.to_str().unwrap()]));
+    assert_success(&s.vault(&["schedule", "remove", "--unit-dir", units.to_str().unwrap()]));
+    assert!(!units.join("vault-run-nightly.timer").exists());
+    let out = s.vault(&["schedule", "status", "--unit-dir", units.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+
+    // Without systemd running (containers, CI), install prints the crontab line.
+    if !Path::new("/run/systemd/system").exists() {
+        let out = s.vault(&["schedule", "install", "--on-calendar", "*-*-* 03:30"]);
+        assert_success(&out);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains(&format!(
+                "30 3 * * * {} --config {} run nightly 2>&1 | logger -t vault-run-nightly",
+                env!("CARGO_BIN_EXE_vault"),
+                s.config.display()
+            )),
+            "{stdout}"
+        );
+        let out = s.vault(&["schedule", "install", "--on-calendar", "Mon *-*-* 03:30"]);
+        assert_error(&out, 1);
+    }
+}
+
+#[test]
+fn vault_toml_errors_name_the_line_and_column_and_change_nothing() {
+    let s = Setup::new();
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    std::fs::write(&s.config, text.replace("filename =", "file-name =")).unwrap();
+    let out = s.vault(&["run"]);
+    assert_error(&out, 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("vault.toml: line ")
+            && stderr.contains("column 1: unknown field `file-name`"),
+        "{stderr}"
+    );
+    std::fs::write(
+        &s.config,
+        text.replace("keep-last = 2", "keep-last = \"two\""),
+    )
+    .unwrap();
+    let out = s.vault(&["run"]);
+    assert_error(&out, 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("keep-last"));
+    assert!(s.primary.snapshots().is_empty(), "nothing ran");
+
+    let out = vault()
+        .args(["--config", "/nonexistent/vault.toml", "health"])
+        .output()
+        .unwrap();
+    assert_error(&out, 1);
+    let out = vault()
+        .args(["run"])
+        .env("XDG_CONFIG_HOME", s.path("empty"))
+        .env("HOME", s.path("empty"))
+        .output()
+        .unwrap();
+    if !Path::new("/etc/vault/vault.toml").exists() {
+        assert_error(&out, 1);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("no vault.toml found"));
+    }
+}

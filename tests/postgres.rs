@@ -365,3 +365,97 @@ fn pg_dump_of_a_missing_database_saves_no_snapshot() {
     assert!(repo.snapshots().is_empty(), "a snapshot was saved");
     repo.ok(args!["check"]);
 }
+
+/// The routine a server runs, end to end: vault.toml with a pg_dump source
+/// (the database reached through the repository's `env`), `vault run`,
+/// `vault health`, then `vault drill`, whose drill-command loads the
+/// restored dump into a scratch database and counts its rows.
+#[test]
+fn run_and_drill_a_real_database_from_vault_toml() {
+    let Some(pg) = Cluster::start() else {
+        return;
+    };
+    pg.sql("postgres", "CREATE DATABASE shop");
+    check(
+        pg.client("pgbench")
+            .args(["-i", "-q", "-s", "1", "shop"])
+            .output()
+            .expect("run pgbench"),
+        "pgbench -i",
+    );
+    let repo = Repo::local();
+    let dir = temp_dir();
+    let password = dir.path().join("password");
+    write(&password, PASSWORD.as_bytes());
+    let bin = pg.bin.display();
+    let config = dir.path().join("vault.toml");
+    let toml = format!(
+        r#"
+[repositories.main]
+url = "{repo}"
+password-file = "{password}"
+env = {{ PGHOST = "{host}", PGPORT = "{port}", PGUSER = "postgres" }}
+
+[sources.shop]
+command = "{bin}/pg_dump --format=custom shop"
+filename = "shop.dump"
+max-age = "1h"
+size-drop = "50%"
+drill-command = """
+{bin}/createdb vault_drill &&
+{bin}/pg_restore --dbname=vault_drill "$VAULT_DRILL_FILE" &&
+test "$({bin}/psql -Atc 'select count(*) from pgbench_accounts' vault_drill)" = 100000
+status=$?; {bin}/dropdb vault_drill; exit $status
+"""
+
+[profiles.db]
+repository = "main"
+retention = {{ keep-daily = 7 }}
+check = {{ read-data-subset = "100%", max-age = "1h" }}
+"#,
+        repo = repo.path.display(),
+        password = password.display(),
+        host = pg.dir.path().display(),
+        port = pg.port,
+    );
+    std::fs::write(&config, toml).expect("write vault.toml");
+    let vault_toml = |args: &[&str]| {
+        let mut cmd = vault();
+        cmd.arg("--config").arg(&config).args(args);
+        for var in ["PGHOST", "PGPORT", "PGUSER"] {
+            cmd.env_remove(var);
+        }
+        cmd.env("TMPDIR", dir.path()).output().expect("run vault")
+    };
+    let out = vault_toml(&["run"]);
+    assert_success(&out);
+    let out = vault_toml(&["health"]);
+    assert_success(&out);
+    let out = vault_toml(&["drill", "--json"]);
+    assert_success(&out);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("drill --json");
+    let source = &report["sources"][0];
+    assert_eq!(source["success"], true, "{report:#}");
+    assert_eq!(source["files_verified"], 1, "{report:#}");
+    assert!(source["command_seconds"].as_f64().is_some(), "{report:#}");
+
+    // The scratch database is gone, and so are the restored files.
+    let dbs = pg.sql("postgres", "SELECT datname FROM pg_database");
+    assert!(!dbs.contains("vault_drill"), "{dbs}");
+    assert!(std::fs::read_dir(dir.path()).expect("list").all(|e| {
+        !e.expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .starts_with("vault-drill-")
+    }));
+
+    // The database is dropped: the next run's dump fails, and says so.
+    pg.sql("postgres", "DROP DATABASE shop");
+    let out = vault_toml(&["run"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.lines().last().unwrap_or("").contains("backup shop"),
+        "{stderr}"
+    );
+}

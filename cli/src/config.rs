@@ -596,6 +596,21 @@ retention = { keep-daily = 7, keep-weekly = 4 }
     }
 
     #[test]
+    fn the_example_parses_and_the_readme_quotes_it_whole() {
+        let example = include_str!("../../examples/vault.toml");
+        let c = parse(example).unwrap();
+        let (name, p) = c.profile(None).unwrap();
+        assert_eq!(name, "nightly");
+        assert_eq!(p.copy_to, ["s3"]);
+        assert_eq!(c.profile_sources(p).len(), 2);
+        let readme = include_str!("../../README.md");
+        assert!(
+            readme.contains(&format!("```toml\n{example}```")),
+            "README.md must quote examples/vault.toml exactly"
+        );
+    }
+
+    #[test]
     fn shares_parse_as_fractions() {
         assert_eq!(share("k", "50%").unwrap(), 0.5);
         assert_eq!(share("k", "0.25").unwrap(), 0.25);

@@ -446,6 +446,7 @@ fn parse_sample(line: &str) -> (String, Vec<(String, String)>, f64) {
 fn health_writes_a_prometheus_textfile() {
     let s = Setup::new();
     assert_success(&s.vault(&["run"]));
+    assert_success(&s.vault(&["drill", "--source", "www"]));
     let prom = s.path("textfile/vault.prom");
     std::fs::create_dir_all(prom.parent().unwrap()).unwrap();
     assert_success(&s.vault(&["health", "--prometheus", prom.to_str().unwrap()]));
@@ -505,6 +506,13 @@ fn health_writes_a_prometheus_textfile() {
     assert!(value("vault_check_last_timestamp_seconds", None) > now - 600.0);
     assert!(value("vault_check_age_seconds", None) >= 0.0);
     assert_eq!(value("vault_health_problems", None), 0.0);
+    // The drill's heartbeat: its time and the measured recovery time.
+    assert!(value("vault_drill_last_timestamp_seconds", Some("www")) > now - 600.0);
+    assert!(value("vault_drill_last_duration_seconds", Some("www")) > 0.0);
+    assert!(
+        !text.contains("vault_drill_last_timestamp_seconds{profile=\"nightly\",repository=\"main\",source=\"db\""),
+        "no drill of db ran:\n{text}"
+    );
     let (_, labels, _) = samples
         .iter()
         .find(|(n, _, _)| n == "vault_backup_last_files")

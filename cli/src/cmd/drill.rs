@@ -153,7 +153,8 @@ pub fn run(g: &Global, a: &DrillArgs) -> Result<u8> {
                     &repo,
                     super::Beat {
                         kind: HeartbeatKind::Drill,
-                        hostname: engine::repo::current_user_and_host().1,
+                        // The source's host: the heartbeat speaks of its backups.
+                        hostname: super::profile::source_host(source),
                         source: d.source.clone(),
                         duration: started.elapsed(),
                         bytes: d.bytes,

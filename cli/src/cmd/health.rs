@@ -41,6 +41,8 @@ struct SourceHealth<'a> {
     source: &'a Source,
     host: Option<String>,
     last: Option<Last>,
+    /// The newest successful restore drill (its heartbeat).
+    drill: Option<Last>,
 }
 
 fn to_utc(t: &Timestamp) -> DateTime<Utc> {
@@ -109,6 +111,7 @@ pub fn run(g: &Global, a: &HealthArgs) -> Result<u8> {
                 source,
                 host: last.map(|b| b.hostname.clone()),
                 last: last.map(from_beat),
+                drill: None,
             });
         }
     } else {
@@ -151,6 +154,7 @@ pub fn run(g: &Global, a: &HealthArgs) -> Result<u8> {
                 source,
                 host: Some(host),
                 last,
+                drill: None,
             });
         }
         for info in engine::lock::list(&repo)? {
@@ -168,6 +172,20 @@ pub fn run(g: &Global, a: &HealthArgs) -> Result<u8> {
         }
     }
 
+    for h in &mut health {
+        h.drill = beats
+            .iter()
+            .filter(|b| {
+                b.kind == HeartbeatKind::Drill
+                    && b.source == h.name
+                    && h.source
+                        .host
+                        .as_ref()
+                        .is_none_or(|host| *host == b.hostname)
+            })
+            .max_by_key(|b| b.time)
+            .map(from_beat);
+    }
     let now = Utc::now();
     for h in &health {
         judge(h, now, &mut problems)?;
@@ -329,6 +347,8 @@ fn report_json(
                 "errors": last.and_then(|l| l.errors),
                 "snapshot": last.and_then(|l| l.snapshot.clone()),
                 "earlier_bytes": last.map(|l| l.history.clone()),
+                "last_drill": h.drill.as_ref().and_then(|d| d.time).map(|t| t.to_rfc3339()),
+                "drill_seconds": h.drill.as_ref().and_then(|d| d.seconds),
             })
         }).collect::<Vec<_>>(),
         "last_check": check.map(|t| t.to_rfc3339()),
@@ -401,11 +421,13 @@ fn write_prometheus(
             let _ = writeln!(text, "{metric}{{{labels}}} {value}");
         }
     };
-    let per_source = |f: &dyn Fn(&Last) -> Option<f64>| -> Vec<(String, f64)> {
+    // The figures of each source's newest backup, or (drill) its newest drill.
+    let rows = |drill: bool, f: &dyn Fn(&Last) -> Option<f64>| -> Vec<(String, f64)> {
         health
             .iter()
             .filter_map(|h| {
-                let value = f(h.last.as_ref()?)?;
+                let last = if drill { &h.drill } else { &h.last };
+                let value = f(last.as_ref()?)?;
                 let labels = format!(
                     "{base},source=\"{}\",host=\"{}\"",
                     label(h.name),
@@ -415,6 +437,8 @@ fn write_prometheus(
             })
             .collect()
     };
+    let per_source = |f: &dyn Fn(&Last) -> Option<f64>| rows(false, f);
+    let per_drill = |f: &dyn Fn(&Last) -> Option<f64>| rows(true, f);
     let ts = |t: DateTime<Utc>| t.timestamp_millis() as f64 / 1000.0;
     metric(
         "vault_backup_last_timestamp_seconds",
@@ -445,6 +469,16 @@ fn write_prometheus(
         "vault_backup_last_errors",
         "Files the newest backup of the source could not read.",
         per_source(&|l| l.errors.map(|e| e as f64)),
+    );
+    metric(
+        "vault_drill_last_timestamp_seconds",
+        "When the last successful restore drill of the source finished (Unix time).",
+        per_drill(&|l| l.time.map(ts)),
+    );
+    metric(
+        "vault_drill_last_duration_seconds",
+        "How long the last successful restore drill of the source took: the measured recovery time.",
+        per_drill(&|l| l.seconds),
     );
     let check_rows = |f: &dyn Fn(DateTime<Utc>) -> f64| {
         check

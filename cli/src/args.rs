@@ -135,14 +135,23 @@ pub enum Command {
     Copy(CopyArgs),
     /// Serve every snapshot as a read-only file system (FUSE) until Ctrl-C
     Mount(MountArgs),
-    /// Run a profile of vault.toml: back up its sources, forget and prune,
-    /// copy off-site, check; one summary, hooks on success and failure
+    /// Back up, forget, prune, copy off-site and check, as vault.toml says
+    ///
+    /// Runs a profile of vault.toml: a backup of each source, forget and
+    /// prune with its retention, a copy to each off-site repository, a
+    /// check; one summary, and the hooks on success and failure.
     Run(RunArgs),
-    /// Say whether a profile's backups are fresh, of the usual size and
-    /// checked; exit 4 and say why when not
+    /// Say whether backups are fresh, of their usual size and checked
+    ///
+    /// Exits 4, with one line per problem on stderr, when a source's newest
+    /// backup is too old or shrank, the last check is too old, or a stale
+    /// lock is left.
     Health(HealthArgs),
-    /// Restore the newest snapshot of each source of a profile, verify it,
-    /// run its drill command, report the time it took, clean up
+    /// Try a restore: restore, verify and test each source's newest snapshot
+    ///
+    /// Restores the newest snapshot of each source of a profile into a
+    /// scratch directory, verifies every file, runs its drill-command,
+    /// reports the time it took and removes the files.
     Drill(DrillArgs),
     /// Install, remove or show a systemd timer (or crontab line) that runs a profile
     Schedule(ScheduleArgs),

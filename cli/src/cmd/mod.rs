@@ -16,6 +16,7 @@ mod prune;
 mod read;
 mod repair;
 mod restore;
+mod serve;
 mod stats;
 mod tag;
 mod unlock;
@@ -75,6 +76,7 @@ fn run_command(g: &Global, command: Command) -> Result<u8> {
         Command::Repair(a) => repair::run(g, &a),
         Command::Copy(a) => copy::run(g, &a),
         Command::Mount(a) => mount::run(g, &a),
+        Command::Serve(a) => serve::run(g, &a),
         Command::Completions(a) => docs::completions(&a),
         Command::Man(a) => docs::man(&a),
     }

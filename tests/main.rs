@@ -24,5 +24,6 @@ mod prune;
 mod restore;
 mod roundtrip;
 mod s3;
+mod serve;
 mod stdin;
 mod torture;

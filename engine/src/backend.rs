@@ -1119,4 +1119,62 @@ mod tests {
         assert!(Location::parse("").is_err());
         assert!(Location::parse("s3://b/a//../x").is_err());
     }
+
+    #[test]
+    fn location_parse_vault_http_urls_and_refuses_passwords_and_traversal() {
+        assert_eq!(
+            Location::parse("vault+https://alice@backup.example:8443/alice/site/").unwrap(),
+            Location::Http {
+                scheme: "https",
+                user: Some("alice"),
+                authority: "backup.example:8443",
+                prefix: StorePath::from("alice/site"),
+            }
+        );
+        assert_eq!(
+            Location::parse("vault+http://127.0.0.1:8000").unwrap(),
+            Location::Http {
+                scheme: "http",
+                user: None,
+                authority: "127.0.0.1:8000",
+                prefix: StorePath::default(),
+            }
+        );
+        for (url, needle) in [
+            ("vault+http://alice:secret@h/r", "VAULT_SERVER_PASSWORD"),
+            ("vault+http://h/alice/../bob", "repository path"),
+            ("vault+http://h/alice/%2e%2e/bob", "repository path"),
+            ("vault+http://h/a//b", "repository path"),
+            ("vault+http://h/r/data", "repository path"),
+            ("vault+http:///r", "no host"),
+            ("vault+http://@h/r", "user name"),
+            ("vault+ftp://h/r", "not supported"),
+        ] {
+            match Location::parse(url) {
+                Err(Error::InvalidUrl { url: shown, detail }) => {
+                    assert!(detail.contains(needle), "{url}: {detail}");
+                    assert!(!shown.contains("secret"), "{shown}");
+                }
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn repository_segments_and_user_names_are_safe_characters() {
+        for good in ["alice", "a.b_c-1", "X9"] {
+            assert!(
+                valid_repository_segment(good) && valid_user_name(good),
+                "{good}"
+            );
+        }
+        for bad in [
+            "", ".", "..", ".hidden", "a/b", "a%2e", "a b", "keys", "config", "é",
+        ] {
+            assert!(!valid_repository_segment(bad), "{bad}");
+        }
+        assert!(!valid_user_name(&"a".repeat(65)));
+        assert!(valid_repository_segment(&"a".repeat(128)));
+        assert!(!valid_repository_segment(&"a".repeat(129)));
+    }
 }

@@ -131,7 +131,7 @@ pub enum Command {
     Copy(CopyArgs),
     /// Serve every snapshot as a read-only file system (FUSE) until Ctrl-C
     Mount(MountArgs),
-    /// Serve repositories over HTTP(S) to remote vault clients (vault+http://, vault+https://)
+    /// Serve repositories over HTTP(S) to remote vault clients
     Serve(ServeArgs),
     /// Print the shell completion script for bash, zsh, fish, elvish or powershell
     Completions(CompletionsArgs),

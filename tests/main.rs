@@ -25,5 +25,6 @@ mod prune;
 mod restore;
 mod roundtrip;
 mod s3;
+mod serve;
 mod stdin;
 mod torture;

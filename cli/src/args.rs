@@ -155,6 +155,8 @@ pub enum Command {
     Drill(DrillArgs),
     /// Install, remove or show a systemd timer (or crontab line) that runs a profile
     Schedule(ScheduleArgs),
+    /// Serve repositories over HTTP(S) to remote vault clients
+    Serve(ServeArgs),
     /// Print the shell completion script for bash, zsh, fish, elvish or powershell
     Completions(CompletionsArgs),
     /// Print vault's man page (roff), or write one page per command into a directory
@@ -273,6 +275,60 @@ pub struct MountArgs {
     /// Let other users read the mount (needs root, or user_allow_other in /etc/fuse.conf); file modes still apply
     #[arg(long)]
     pub allow_other: bool,
+}
+
+/// `vault serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on, HOST:PORT (port 0 picks a free port; the
+    /// address is printed on stderr as "listening on URL")
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8000")]
+    pub listen: String,
+    /// Serve the repositories in this directory (created if missing): a
+    /// repository at /NAME/... in URLs is DIR/NAME (also -r URL: any
+    /// repository store, e.g. s3://bucket/prefix)
+    #[arg(long, value_name = "DIR")]
+    pub path: Option<PathBuf>,
+    /// Clients may create and read objects, and delete only locks; forget,
+    /// prune and other deletes are refused (administrators excepted)
+    #[arg(long)]
+    pub append_only: bool,
+    /// Each user reaches only the repositories under /USER/ (administrators: all)
+    #[arg(long)]
+    pub private_repos: bool,
+    /// The users file: NAME:ARGON2ID-HASH[:admin] a line (write it with --add-user)
+    #[arg(long, value_name = "FILE", required_unless_present = "no_auth")]
+    pub users: Option<PathBuf>,
+    /// Serve without authentication (anyone who reaches the address reaches every repository)
+    #[arg(long, conflicts_with_all = ["users", "private_repos"])]
+    pub no_auth: bool,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Largest object a client may upload (packs are at most 128 MiB plus a blob)
+    #[arg(long, value_name = "SIZE", default_value = "256MiB")]
+    pub max_body: String,
+    /// Most requests handled at once; more wait their turn (memory: up to this many times --max-body)
+    #[arg(long, value_name = "N", default_value_t = 32,
+          value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub max_requests: u16,
+    /// Longest a request may take, its wait for a turn included
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub timeout: String,
+    /// Add user NAME to --users FILE (or give them a new password) and exit;
+    /// the password from --new-password-file, VAULT_SERVER_PASSWORD_FILE,
+    /// VAULT_SERVER_PASSWORD, or a prompt
+    #[arg(long, value_name = "NAME", requires = "users")]
+    pub add_user: Option<String>,
+    /// With --add-user: an administrator, who may delete in --append-only mode and reach every repository
+    #[arg(long, requires = "add_user")]
+    pub admin: bool,
+    /// With --add-user: read the new user's password from the first line of FILE
+    #[arg(long, value_name = "FILE", requires = "add_user")]
+    pub new_password_file: Option<PathBuf>,
 }
 
 /// Snapshot filters shared by several commands.

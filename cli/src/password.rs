@@ -28,7 +28,7 @@ fn first_line(bytes: Vec<u8>) -> Zeroizing<String> {
     Zeroizing::new(text.lines().next().unwrap_or("").to_owned())
 }
 
-fn from_file(path: &Path) -> Result<Zeroizing<String>> {
+pub(crate) fn from_file(path: &Path) -> Result<Zeroizing<String>> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("cannot read password file {}", path.display()))?;
     Ok(first_line(bytes))
@@ -85,7 +85,7 @@ pub fn new_password(file: Option<&Path>) -> Result<Zeroizing<String>> {
     non_empty(password)
 }
 
-fn prompt(label: &str, confirm: bool) -> Result<Zeroizing<String>> {
+pub(crate) fn prompt(label: &str, confirm: bool) -> Result<Zeroizing<String>> {
     let pw = Zeroizing::new(rpassword::prompt_password(label).context("cannot read password")?);
     if confirm {
         let again = Zeroizing::new(

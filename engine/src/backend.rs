@@ -13,6 +13,13 @@
 //! of transient failures (timeouts, 5xx, throttling) with exponential
 //! backoff and jitter (object_store's retry layer, configured here),
 //! multipart upload of large objects, paginated listing and ranged reads.
+//!
+//! `vault+http://` and `vault+https://` reach a repository that `vault serve`
+//! exposes (SPEC.md §13): object_store's HTTP client (GET, PUT, DELETE,
+//! HEAD, PROPFIND) with the same retries and connection bound as the
+//! cloud stores, HTTP basic authentication from `VAULT_SERVER_PASSWORD` or
+//! `VAULT_SERVER_PASSWORD_FILE`, and extra trusted certificates from
+//! `VAULT_CACERT`.
 
 use crate::error::{Error, Result};
 use futures::TryStreamExt;
@@ -22,6 +29,8 @@ use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::azure::MicrosoftAzureBuilder;
 #[cfg(feature = "cloud")]
 use object_store::gcp::GoogleCloudStorageBuilder;
+#[cfg(feature = "cloud")]
+use object_store::http::HttpBuilder;
 #[cfg(feature = "cloud")]
 use object_store::limit::LimitStore;
 use object_store::local::LocalFileSystem;
@@ -100,6 +109,10 @@ pub struct Backend {
     url: String,
     local_root: Option<std::path::PathBuf>,
     remote: bool,
+    /// A `vault serve` server: puts create only (an existing name is
+    /// refused, which answers put-once without a look first), no multipart
+    /// uploads, and a refused delete means append-only.
+    http: bool,
     connections: usize,
 }
 
@@ -142,6 +155,19 @@ pub enum Location<'a> {
         /// The prefix inside it, normalised (no leading or trailing `/`).
         prefix: StorePath,
     },
+    /// `vault+http://` or `vault+https://`: a repository that `vault serve`
+    /// exposes.
+    Http {
+        /// `http` or `https`.
+        scheme: &'a str,
+        /// Who to authenticate as (the part before `@`), if anyone.
+        user: Option<&'a str>,
+        /// `host[:port]`.
+        authority: &'a str,
+        /// The repository's path on the server (its segments validated by
+        /// [`valid_repository_segment`]); empty for the server's root.
+        prefix: StorePath,
+    },
     /// `memory://NAME`: a store in this process.
     Memory(&'a str),
     /// A path or `file:///abs/path`, as given (not yet made absolute).
@@ -172,6 +198,11 @@ impl<'a> Location<'a> {
                 prefix,
             });
         }
+        if let Some((scheme, rest)) = url.split_once("://")
+            && let Some(scheme @ ("http" | "https")) = scheme.strip_prefix("vault+")
+        {
+            return Self::parse_http(url, scheme, rest);
+        }
         if let Some(name) = url.strip_prefix("memory://") {
             return Ok(Location::Memory(name));
         }
@@ -185,7 +216,7 @@ impl<'a> Location<'a> {
         }
         if let Some((scheme, _)) = url.split_once("://") {
             return Err(invalid(format!(
-                "the {scheme}:// scheme is not supported (use a path, file://, s3://, gs://, az:// or memory://)"
+                "the {scheme}:// scheme is not supported (use a path, file://, s3://, gs://, az://, vault+http://, vault+https:// or memory://)"
             )));
         }
         if url.is_empty() {
@@ -194,6 +225,106 @@ impl<'a> Location<'a> {
             ));
         }
         Ok(Location::Local(std::path::PathBuf::from(url)))
+    }
+
+    /// `vault+SCHEME://[USER@]HOST[:PORT][/REPO/PATH]`, `rest` after `://`.
+    fn parse_http(url: &'a str, scheme: &'a str, rest: &'a str) -> Result<Self> {
+        let invalid = |detail: &str| Error::InvalidUrl {
+            url: redact_userinfo(url),
+            detail: detail.to_owned(),
+        };
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let (user, host) = match authority.rsplit_once('@') {
+            Some((user, host)) => (Some(user), host),
+            None => (None, authority),
+        };
+        if let Some(user) = user {
+            if user.contains(':') {
+                return Err(invalid(
+                    "a password in the URL would show in `ps` and in messages: give only the user \
+                     (vault+https://USER@HOST/REPO) and the password in VAULT_SERVER_PASSWORD_FILE \
+                     or VAULT_SERVER_PASSWORD",
+                ));
+            }
+            if !valid_user_name(user) {
+                return Err(invalid(
+                    "the user name must be 1 to 64 of the characters A-Z a-z 0-9 . _ -, not starting with .",
+                ));
+            }
+        }
+        if host.is_empty() || host.contains(['?', '#', ' ']) {
+            return Err(invalid(
+                "no host: write vault+http://[USER@]HOST[:PORT]/REPO",
+            ));
+        }
+        let path = path.trim_end_matches('/');
+        if !path.is_empty() && !path.split('/').all(valid_repository_segment) {
+            return Err(invalid(
+                "each part of the repository path must be 1 to 128 of the characters \
+                 A-Z a-z 0-9 . _ -, not starting with . and not a name of the repository \
+                 layout (config, keys, data, ...)",
+            ));
+        }
+        let prefix = StorePath::parse(path).map_err(|e| invalid(&format!("bad path: {e}")))?;
+        Ok(Location::Http {
+            scheme,
+            user,
+            authority: host,
+            prefix,
+        })
+    }
+}
+
+/// The names the repository layout gives its top level (SPEC.md §3), and
+/// `heartbeats`: no repository path on a `vault serve` server may use one,
+/// so that the first of them in a request path ends the repository's path.
+pub const LAYOUT_NAMES: [&str; 9] = [
+    "config",
+    "keys",
+    "data",
+    "index",
+    "snapshots",
+    "locks",
+    "ledger",
+    "deletions",
+    "heartbeats",
+];
+
+/// Whether `segment` may be one part of a repository's path on a
+/// `vault serve` server: 1 to 128 of `A-Z a-z 0-9 . _ -`, not starting
+/// with `.` (so neither `.` nor `..`), and not one of [`LAYOUT_NAMES`].
+pub fn valid_repository_segment(segment: &str) -> bool {
+    (1..=128).contains(&segment.len())
+        && !segment.starts_with('.')
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && !LAYOUT_NAMES.contains(&segment)
+}
+
+/// Whether `name` may name a `vault serve` user: 1 to 64 of
+/// `A-Z a-z 0-9 . _ -`, not starting with `.`. (With `--private-repos` a
+/// user's repositories live under `/NAME/`.)
+pub fn valid_user_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && !LAYOUT_NAMES.contains(&name)
+}
+
+/// `url` with anything between `://` and `@` replaced, for messages.
+fn redact_userinfo(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority = rest.split('/').next().unwrap_or(rest);
+            match authority.rsplit_once('@') {
+                Some((_, host)) => format!("{scheme}://***@{host}{}", &rest[authority.len()..]),
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
     }
 }
 
@@ -230,6 +361,12 @@ impl Backend {
                 bucket,
                 prefix,
             } => return Self::remote(url, scheme, bucket, prefix, options, runtime),
+            Location::Http {
+                scheme,
+                user,
+                authority,
+                prefix,
+            } => return Self::http(url, scheme, user, authority, prefix, options, runtime),
             Location::Memory(name) => {
                 let mut stores = memory_stores()
                     .lock()
@@ -244,6 +381,7 @@ impl Backend {
                     url: url.to_owned(),
                     local_root: None,
                     remote: false,
+                    http: false,
                     connections,
                 });
             }
@@ -272,6 +410,7 @@ impl Backend {
             url: url.to_owned(),
             local_root: Some(path),
             remote: false,
+            http: false,
             connections,
         })
     }
@@ -318,7 +457,92 @@ impl Backend {
             url: url.to_owned(),
             local_root: None,
             remote: true,
+            http: false,
             connections: options.connections.max(1),
+        })
+    }
+
+    /// A repository on a `vault serve` server.
+    #[cfg(feature = "cloud")]
+    fn http(
+        url: &str,
+        scheme: &str,
+        user: Option<&str>,
+        authority: &str,
+        prefix: StorePath,
+        options: &BackendOptions,
+        runtime: Arc<tokio::runtime::Runtime>,
+    ) -> Result<Self> {
+        use base64::Engine as _;
+        let invalid = |detail: String| Error::InvalidUrl {
+            url: url.to_owned(),
+            detail,
+        };
+        let mut client = object_store::ClientOptions::new().with_allow_http(scheme == "http");
+        let mut headers = http::HeaderMap::new();
+        if let Some(user) = user {
+            let password = server_password()?.ok_or_else(|| {
+                invalid(format!(
+                    "the URL names the user {user}: give the password in VAULT_SERVER_PASSWORD_FILE or VAULT_SERVER_PASSWORD"
+                ))
+            })?;
+            let credentials = zeroize::Zeroizing::new(format!("{user}:{}", password.as_str()));
+            let token = zeroize::Zeroizing::new(
+                base64::engine::general_purpose::STANDARD.encode(credentials.as_bytes()),
+            );
+            let mut value = http::HeaderValue::from_str(&format!("Basic {}", token.as_str()))
+                .map_err(|_| invalid("the password cannot be sent in an HTTP header".to_owned()))?;
+            // Never printed by the HTTP client's debug output.
+            value.set_sensitive(true);
+            headers.insert(http::header::AUTHORIZATION, value);
+        }
+        client = client.with_default_headers(headers);
+        if let Some(file) = std::env::var_os("VAULT_CACERT").filter(|f| !f.is_empty()) {
+            let pem = std::fs::read(&file).map_err(|e| Error::io("read VAULT_CACERT", &file, e))?;
+            let certificates = object_store::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                invalid(format!(
+                    "VAULT_CACERT {} holds no PEM certificate: {e}",
+                    std::path::Path::new(&file).display()
+                ))
+            })?;
+            for certificate in certificates {
+                client = client.with_root_certificate(certificate);
+            }
+        }
+        let store = HttpBuilder::new()
+            .with_url(format!("{scheme}://{authority}"))
+            .with_client_options(client)
+            .with_retry(options.retry())
+            .build()
+            .map_err(|e| invalid(format!("cannot configure the HTTP client: {e}")))?;
+        Ok(Backend {
+            store: limited(store, options.connections),
+            prefix,
+            runtime,
+            url: url.to_owned(),
+            local_root: None,
+            remote: true,
+            http: true,
+            connections: options.connections.max(1),
+        })
+    }
+
+    /// Built without the `cloud` feature: `vault+http(s)://` does not open.
+    #[cfg(not(feature = "cloud"))]
+    #[allow(clippy::too_many_arguments)]
+    fn http(
+        url: &str,
+        _scheme: &str,
+        _user: Option<&str>,
+        _authority: &str,
+        _prefix: StorePath,
+        _options: &BackendOptions,
+        _runtime: Arc<tokio::runtime::Runtime>,
+    ) -> Result<Self> {
+        Err(Error::InvalidUrl {
+            url: url.to_owned(),
+            detail: "this vault was built without network stores (the engine's `cloud` feature)"
+                .to_owned(),
         })
     }
 
@@ -349,8 +573,28 @@ impl Backend {
             url: url.to_owned(),
             local_root: None,
             remote: false,
+            http: false,
             connections: BackendOptions::default().connections,
         })
+    }
+
+    /// The store and the repository's prefix in it, for programs that
+    /// serve the repository's objects themselves (`vault serve`).
+    pub fn object_store(&self) -> (Arc<dyn ObjectStore>, StorePath) {
+        (self.store.clone(), self.prefix.clone())
+    }
+
+    /// Fail with [`Error::AppendOnly`] when the store refuses this client
+    /// deletions: a `vault serve` server in append-only mode, asked to
+    /// delete an object that cannot exist (`snapshots/` and 64 zeros, a
+    /// BLAKE3 hash no content has). Other stores answer at once. Commands
+    /// that write before they delete (prune, tag, key passwd, repair) ask
+    /// first, so that a refusal leaves the repository unchanged.
+    pub fn ensure_deletable(&self) -> Result<()> {
+        if !self.http {
+            return Ok(());
+        }
+        self.delete(&format!("snapshots/{}", "0".repeat(64)))
     }
 
     /// Whether the store is across a network (worth caching and
@@ -401,6 +645,28 @@ impl Backend {
             url: self.url.clone(),
             reason: reason.to_owned(),
         };
+        if self.http {
+            match source {
+                object_store::Error::Unauthenticated { .. } => {
+                    return refused(
+                        "the server did not accept the credentials: check the user in the URL \
+                         and VAULT_SERVER_PASSWORD_FILE or VAULT_SERVER_PASSWORD",
+                    );
+                }
+                object_store::Error::PermissionDenied { .. } if op == "delete" => {
+                    return Error::AppendOnly {
+                        url: self.url.clone(),
+                    };
+                }
+                object_store::Error::PermissionDenied { .. } => {
+                    return refused(
+                        "the server does not let this user reach this repository \
+                         (with --private-repos a user reaches only /USER/...)",
+                    );
+                }
+                _ => {}
+            }
+        }
         match source {
             _ if text.contains("NoSuchBucket") || text.contains("ContainerNotFound") => {
                 refused("the bucket does not exist: create it first, or correct the URL")
@@ -440,6 +706,24 @@ impl Backend {
     pub fn put_once(&self, path: &str, bytes: Vec<u8>) -> Result<PutOutcome> {
         let full = self.full(path);
         let bytes = bytes::Bytes::from(bytes);
+        if self.http {
+            // vault serve creates only and answers an existing name with
+            // 412 (SPEC.md §13): put-once in one request, of any size.
+            let res = self
+                .runtime
+                .block_on(self.store.put(&full, PutPayload::from(bytes)));
+            return match res {
+                Ok(_) => {
+                    crash_point();
+                    Ok(PutOutcome::Created)
+                }
+                Err(
+                    object_store::Error::AlreadyExists { .. }
+                    | object_store::Error::Precondition { .. },
+                ) => Ok(PutOutcome::AlreadyExists),
+                Err(e) => Err(self.map_err("put", path, e)),
+            };
+        }
         if self.remote && bytes.len() > MULTIPART_THRESHOLD {
             if self.exists(path)? {
                 return Ok(PutOutcome::AlreadyExists);
@@ -590,6 +874,23 @@ fn crash_point() {
 
 #[cfg(not(feature = "crash-points"))]
 fn crash_point() {}
+
+/// The password of the `vault serve` user: the first line of
+/// `VAULT_SERVER_PASSWORD_FILE`, else `VAULT_SERVER_PASSWORD`, else none.
+#[cfg(feature = "cloud")]
+fn server_password() -> Result<Option<zeroize::Zeroizing<String>>> {
+    if let Some(file) = std::env::var_os("VAULT_SERVER_PASSWORD_FILE").filter(|f| !f.is_empty()) {
+        let text = zeroize::Zeroizing::new(
+            std::fs::read_to_string(&file)
+                .map_err(|e| Error::io("read VAULT_SERVER_PASSWORD_FILE", &file, e))?,
+        );
+        let line = text.lines().next().unwrap_or("");
+        return Ok(Some(zeroize::Zeroizing::new(line.to_owned())));
+    }
+    Ok(std::env::var("VAULT_SERVER_PASSWORD")
+        .ok()
+        .map(zeroize::Zeroizing::new))
+}
 
 /// What to do when the store says no.
 const ACCESS_DENIED: &str = "access denied: check the credentials (for S3 AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and the bucket's permissions";
@@ -828,5 +1129,63 @@ mod tests {
         );
         assert!(Location::parse("").is_err());
         assert!(Location::parse("s3://b/a//../x").is_err());
+    }
+
+    #[test]
+    fn location_parse_vault_http_urls_and_refuses_passwords_and_traversal() {
+        assert_eq!(
+            Location::parse("vault+https://alice@backup.example:8443/alice/site/").unwrap(),
+            Location::Http {
+                scheme: "https",
+                user: Some("alice"),
+                authority: "backup.example:8443",
+                prefix: StorePath::from("alice/site"),
+            }
+        );
+        assert_eq!(
+            Location::parse("vault+http://127.0.0.1:8000").unwrap(),
+            Location::Http {
+                scheme: "http",
+                user: None,
+                authority: "127.0.0.1:8000",
+                prefix: StorePath::default(),
+            }
+        );
+        for (url, needle) in [
+            ("vault+http://alice:secret@h/r", "VAULT_SERVER_PASSWORD"),
+            ("vault+http://h/alice/../bob", "repository path"),
+            ("vault+http://h/alice/%2e%2e/bob", "repository path"),
+            ("vault+http://h/a//b", "repository path"),
+            ("vault+http://h/r/data", "repository path"),
+            ("vault+http:///r", "no host"),
+            ("vault+http://@h/r", "user name"),
+            ("vault+ftp://h/r", "not supported"),
+        ] {
+            match Location::parse(url) {
+                Err(Error::InvalidUrl { url: shown, detail }) => {
+                    assert!(detail.contains(needle), "{url}: {detail}");
+                    assert!(!shown.contains("secret"), "{shown}");
+                }
+                other => panic!("{url}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn repository_segments_and_user_names_are_safe_characters() {
+        for good in ["alice", "a.b_c-1", "X9"] {
+            assert!(
+                valid_repository_segment(good) && valid_user_name(good),
+                "{good}"
+            );
+        }
+        for bad in [
+            "", ".", "..", ".hidden", "a/b", "a%2e", "a b", "keys", "config", "é",
+        ] {
+            assert!(!valid_repository_segment(bad), "{bad}");
+        }
+        assert!(!valid_user_name(&"a".repeat(65)));
+        assert!(valid_repository_segment(&"a".repeat(128)));
+        assert!(!valid_repository_segment(&"a".repeat(129)));
     }
 }

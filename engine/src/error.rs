@@ -46,6 +46,15 @@ pub enum Error {
         /// What is wrong and what to do.
         reason: String,
     },
+    /// A `vault serve` server in append-only mode refused to delete: the
+    /// command must run on the server or with an administrator credential.
+    #[error(
+        "the server at {url} is append-only: forget, prune and other commands that delete must run on the server (vault -r DIR ...) or with an administrator credential; nothing was deleted"
+    )]
+    AppendOnly {
+        /// The repository URL.
+        url: String,
+    },
     /// The URL could not be understood.
     #[error("invalid repository URL {url:?}: {detail}")]
     InvalidUrl {

@@ -167,6 +167,9 @@ pub fn prune(
     let mut deleted = PackCount::default();
     let mut rescued = 0;
     if !options.dry_run {
+        // Prune writes (repacked packs, index files) before it deletes:
+        // ask first, so that an append-only server refuses it unchanged.
+        repo.backend().ensure_deletable()?;
         // Finish what earlier prunes condemned, if they may.
         check_lock(options)?;
         let earlier = finish_notices(repo, sessions)?;

@@ -152,6 +152,9 @@ pub fn repair_index(
         return Ok(report);
     }
 
+    // Writes come before deletes: ask first, so that an append-only
+    // server leaves the repository as it was.
+    repo.backend().ensure_deletable()?;
     progress.stage("write index");
     let files = crate::repo::index_files(packs, old_ids.clone());
     for file in &files {
@@ -403,6 +406,9 @@ pub fn repair_snapshots(
     let packs = saver.finish()?;
     if options.dry_run {
         return Ok(report);
+    }
+    if options.forget {
+        repo.backend().ensure_deletable()?;
     }
     // New trees, then the index that lists them, then the snapshots that
     // need both, and only then the removal of the originals.

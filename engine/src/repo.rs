@@ -667,6 +667,7 @@ impl Repository {
     /// Returns the new key's id, which is then the key in use.
     pub fn change_password(&mut self, password: &[u8], kdf: KdfParams) -> Result<KeyId> {
         let old = self.key_id;
+        self.backend.ensure_deletable()?;
         let new = self.add_key(password, kdf)?;
         self.key_id = new;
         self.backend.delete(&object_path(FileKind::Key, &old.0))?;

@@ -73,6 +73,9 @@ pub fn retag(
         original: snapshot.original.or(Some(id)),
         ..snapshot.clone()
     };
+    // The new snapshot is written before the old one is deleted: ask first,
+    // so that an append-only server does not end up with both.
+    repo.backend().ensure_deletable()?;
     let new_id = repo.save_snapshot(&changed)?;
     repo.delete_snapshot(&id)?;
     Ok(Some(new_id))

@@ -13,6 +13,20 @@ fuzz_target!(|data: &[u8]| {
             assert!(matches!(scheme, "s3" | "gs" | "az"));
             assert!(!bucket.is_empty() && !bucket.contains('/'));
         }
+        Ok(Location::Http {
+            scheme,
+            user,
+            authority,
+            prefix,
+        }) => {
+            assert!(matches!(scheme, "http" | "https"));
+            assert!(user.is_none_or(engine::backend::valid_user_name));
+            assert!(!authority.is_empty() && !authority.contains(['/', '@']));
+            let prefix = prefix.as_ref();
+            assert!(
+                prefix.is_empty() || prefix.split('/').all(engine::backend::valid_repository_segment)
+            );
+        }
         Ok(Location::Memory(name)) => assert_eq!(format!("memory://{name}"), url),
         Ok(Location::Local(path)) => assert!(!path.as_os_str().is_empty()),
         Err(e) => assert!(!e.to_string().is_empty()),

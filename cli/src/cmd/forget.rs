@@ -73,6 +73,11 @@ pub fn run(g: &Global, a: &ForgetArgs) -> Result<u8> {
         _ => {}
     }
     let repo = super::open(g, super::Access::Write(LockKind::Maintenance), "forget")?;
+    if !a.dry_run {
+        // An append-only server (vault serve --append-only) refuses before
+        // anything is planned or printed.
+        repo.backend().ensure_deletable()?;
+    }
     let selected = select_many(repo.snapshots()?, &a.snapshots, &super::filter(&a.filter))?;
     let plan = if by_id {
         ForgetPlan {

@@ -21,6 +21,7 @@ mod repair;
 mod restore;
 mod run;
 mod schedule;
+mod serve;
 mod stats;
 mod tag;
 mod unlock;
@@ -84,6 +85,7 @@ fn run_command(g: &Global, command: Command) -> Result<u8> {
         Command::Health(a) => health::run(g, &a),
         Command::Drill(a) => drill::run(g, &a),
         Command::Schedule(a) => schedule::run(g, &a),
+        Command::Serve(a) => serve::run(g, &a),
         Command::Completions(a) => docs::completions(&a),
         Command::Man(a) => docs::man(&a),
     }

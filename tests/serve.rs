@@ -621,3 +621,80 @@ fn serve_load_concurrent_clients_back_up_then_check_read_data() {
     );
     assert_no_passwords(&server.log());
 }
+
+/// Heartbeats (SPEC.md §7.7) are the one object an append-only server lets
+/// a client replace: `vault run` works end to end over it (with retention
+/// left to the server), each heartbeat is replaced in place, and a monitor
+/// with the public key alone reads them through the server; deleting one
+/// is refused like any other delete.
+#[test]
+fn serve_append_only_replaces_heartbeats_and_a_monitor_reads_them() {
+    let server = Server::start(&["--append-only"]);
+    let repo = server.repo("alice", ALICE_PW, "alice/web");
+    repo.init();
+    let (tmp, src) = source(31, 3, 64 << 10);
+    let config = tmp.path().join("vault.toml");
+    let url = repo.url.to_string_lossy().into_owned();
+    let write_config = |key: &str| {
+        std::fs::write(
+            &config,
+            format!(
+                "[repositories.web]\nurl = \"{url}\"\n{key}\n\
+                 [sources.www]\npaths = [\"{}\"]\nmax-age = \"1h\"\n\n\
+                 [profiles.nightly]\nrepository = \"web\"\ncheck = {{ max-age = \"1h\" }}\n",
+                src.display()
+            ),
+        )
+        .unwrap();
+    };
+    write_config("");
+    let vault_toml = |args: &[&str], password: bool| {
+        let mut cmd = vault();
+        cmd.arg("--config").arg(&config).args(args);
+        cmd.env("VAULT_SERVER_PASSWORD", ALICE_PW);
+        if password {
+            cmd.env("VAULT_PASSWORD", PASSWORD);
+        }
+        cmd.output().unwrap()
+    };
+    for _ in 0..2 {
+        let out = vault_toml(&["run"], true);
+        assert_success(&out);
+    }
+    let beats: Vec<_> = std::fs::read_dir(repo.path.join("heartbeats"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(
+        beats.len(),
+        2,
+        "one backup and one check heartbeat: {beats:?}"
+    );
+
+    let key = String::from_utf8_lossy(&repo.ok(args!["key", "heartbeat"]).stdout)
+        .trim()
+        .to_owned();
+    write_config(&format!("heartbeat-key = \"{key}\""));
+    let out = vault_toml(&["health", "--heartbeats", "--json"], false);
+    assert_success(&out);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["healthy"], true, "{report:#}");
+    // The second run's heartbeat replaced the first and carries its size.
+    assert_eq!(
+        report["sources"][0]["earlier_bytes"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{report:#}"
+    );
+
+    let name = beats[0].file_name().unwrap().to_string_lossy().into_owned();
+    let (status, _) = server.raw(
+        "DELETE",
+        &format!("/alice/web/heartbeats/{name}"),
+        Some(("alice", ALICE_PW)),
+        b"",
+    );
+    assert_eq!(status, 403);
+    assert!(beats[0].exists());
+}

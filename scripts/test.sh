@@ -57,6 +57,8 @@ APT_PACKAGES=(
     postgresql
     # tests/mount.rs opens a database through the mount.
     sqlite3
+    # tests/serve.rs makes a CA and a server certificate for HTTPS.
+    openssl
     # The fuzz smoke run: libfuzzer-sys compiles libFuzzer (C++).
     g++
 )
@@ -167,6 +169,7 @@ fi
 export VAULT_TEST_FUSE_REQUIRED=1
 # Likewise the PostgreSQL tests (tests/postgres.rs), now that it is installed.
 export VAULT_TEST_PG_REQUIRED=1
+export VAULT_TEST_TLS_REQUIRED=1
 
 section "S3 test server"
 start_moto_s3

@@ -566,8 +566,36 @@ fn serve_https_backup_restore_and_an_untrusted_certificate_is_refused() {
 /// every repository checks with --read-data and restores. Loopback only,
 /// bounded in size; the test fails if it takes more than five minutes.
 #[test]
+fn serve_refuses_a_memory_budget_smaller_than_one_upload() {
+    let dir = temp_dir();
+    let users = dir.path().join("users");
+    add_user(&users, "alice", ALICE_PW, false);
+    let out = vault()
+        .args(["serve", "--listen", "127.0.0.1:0", "--path"])
+        .arg(dir.path().join("srv"))
+        .arg("--users")
+        .arg(&users)
+        .args(["--max-body", "64MiB", "--max-memory", "32MiB"])
+        .output()
+        .unwrap();
+    assert_error(&out, 1);
+    assert!(stderr(&out).contains("--max-body"), "{}", stderr(&out));
+}
+
+#[test]
 fn serve_load_concurrent_clients_back_up_then_check_read_data() {
-    let server = Server::start(&["--append-only", "--private-repos", "--max-requests", "16"]);
+    // Room for three 8 MiB packs in memory at once: uploads beyond that
+    // wait their turn (and must all get one).
+    let server = Server::start(&[
+        "--append-only",
+        "--private-repos",
+        "--max-requests",
+        "16",
+        "--max-body",
+        "24MiB",
+        "--max-memory",
+        "24MiB",
+    ]);
     let started = Instant::now();
     let repos = [
         server.repo("alice", ALICE_PW, "alice/load"),

@@ -311,7 +311,8 @@ pub struct ServeArgs {
     /// Largest object a client may upload (packs are at most 128 MiB plus a blob)
     #[arg(long, value_name = "SIZE", default_value = "256MiB")]
     pub max_body: String,
-    /// Most requests handled at once; more wait their turn (memory: up to this many times --max-body)
+    /// Most requests handled at once; more wait their turn (upload bodies in
+    /// memory, all together, stay under the global --max-memory, default 1GiB)
     #[arg(long, value_name = "N", default_value_t = 32,
           value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub max_requests: u16,

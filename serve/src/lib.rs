@@ -91,6 +91,10 @@ pub struct ServeOptions {
     pub max_body: u64,
     /// Most requests handled at once; more wait their turn.
     pub max_requests: usize,
+    /// Most bytes of upload bodies held in memory at once, all requests
+    /// together: an upload waits until its declared size fits. At least
+    /// `max_body`.
+    pub body_memory: u64,
     /// Longest a request may take, waiting for its turn included.
     pub timeout: Duration,
     /// Log every request (user, method, path, status) on stderr.
@@ -105,8 +109,13 @@ struct Shared {
     private_repos: bool,
     verifier: Option<Verifier>,
     max_body: u64,
+    /// Upload bytes that may be in memory, in KiB permits.
+    body_budget: tokio::sync::Semaphore,
     verbose: bool,
 }
+
+/// The unit of [`Shared::body_budget`].
+const BUDGET_UNIT: u64 = 1024;
 
 /// What every refusal of a delete in append-only mode says.
 const APPEND_ONLY: &str = "append-only: this server refuses deletes other than of locks; run forget and prune on the server (vault -r DIR ...) or with an administrator credential";
@@ -133,6 +142,12 @@ pub fn run(options: &ServeOptions, listening: impl FnOnce(SocketAddr, bool)) -> 
         }
         None => None,
     };
+    if options.body_memory < options.max_body {
+        return Err(Error::Options(format!(
+            "--max-memory ({} bytes) must be at least --max-body ({} bytes): one upload of the largest size must fit",
+            options.body_memory, options.max_body
+        )));
+    }
     let backend = if options.create_root {
         engine::Backend::create(&options.root)?
     } else {
@@ -146,6 +161,11 @@ pub fn run(options: &ServeOptions, listening: impl FnOnce(SocketAddr, bool)) -> 
         private_repos: options.private_repos,
         verifier,
         max_body: options.max_body,
+        body_budget: tokio::sync::Semaphore::new(
+            usize::try_from(options.body_memory / BUDGET_UNIT)
+                .unwrap_or(usize::MAX)
+                .min(tokio::sync::Semaphore::MAX_PERMITS),
+        ),
         verbose: options.verbose,
     });
     let app = axum::Router::new()
@@ -502,6 +522,14 @@ async fn put(shared: &Shared, target: &Target, kind: Kind, request: Request) -> 
     if declared.is_some_and(|n| n > shared.max_body) {
         return too_large();
     }
+    // Hold the body's size (the largest allowed when undeclared) of the
+    // memory budget until the object is stored: uploads wait for room
+    // rather than add up past --max-memory.
+    let limit = declared.unwrap_or(shared.max_body);
+    let permits = u32::try_from(limit.div_ceil(BUDGET_UNIT)).unwrap_or(u32::MAX);
+    let Ok(_room) = shared.body_budget.acquire_many(permits).await else {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping");
+    };
     let mut stream = request.into_body().into_data_stream();
     let mut chunks = Vec::new();
     let mut total: u64 = 0;
@@ -514,8 +542,15 @@ async fn put(shared: &Shared, target: &Target, kind: Kind, request: Request) -> 
             );
         };
         total += chunk.len() as u64;
-        if total > shared.max_body {
-            return too_large();
+        if total > limit {
+            return if total > shared.max_body {
+                too_large()
+            } else {
+                text(
+                    StatusCode::BAD_REQUEST,
+                    "the request body is longer than its Content-Length",
+                )
+            };
         }
         hasher.update(&chunk);
         chunks.push(chunk);

@@ -8,6 +8,9 @@ use anyhow::{Result, bail};
 use std::io::IsTerminal;
 use zeroize::Zeroizing;
 
+/// Upload bytes in memory at once without `--max-memory`.
+const DEFAULT_BODY_MEMORY: u64 = 1 << 30;
+
 /// Run `vault serve`.
 pub fn run(g: &Global, a: &ServeArgs) -> Result<u8> {
     if let Some(name) = &a.add_user {
@@ -31,6 +34,10 @@ pub fn run(g: &Global, a: &ServeArgs) -> Result<u8> {
         tls: a.tls_cert.clone().zip(a.tls_key.clone()),
         max_body: super::parse_size("--max-body", &a.max_body)?,
         max_requests: usize::from(a.max_requests),
+        body_memory: match &g.max_memory {
+            Some(m) => super::parse_size("--max-memory", m)?,
+            None => DEFAULT_BODY_MEMORY,
+        },
         timeout: crate::duration::parse("--timeout", &a.timeout)?,
         verbose: g.verbose > 0,
     };

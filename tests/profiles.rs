@@ -272,6 +272,48 @@ fn a_failing_before_hook_skips_the_backups_and_still_runs_after() {
 }
 
 #[test]
+fn a_sources_own_hooks_wrap_its_backup_and_a_failing_before_skips_only_it() {
+    let s = Setup::new();
+    let ready = s.path("www-ready");
+    let log = s.path("www-after");
+    // The www source's hooks (its table ends where db's begins): before
+    // fails until the flag file exists.
+    let text = std::fs::read_to_string(&s.config).unwrap().replace(
+        "[sources.db]",
+        &format!(
+            "before = [\"test -e '{}'\"]\nafter = [\"echo $VAULT_SOURCE $VAULT_BACKUP_STATUS >> '{}'\"]\n\n[sources.db]",
+            ready.display(),
+            log.display()
+        ),
+    );
+    std::fs::write(&s.config, text).unwrap();
+    let (out, summary) = s.run_json();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let st = steps(&summary);
+    assert_eq!(
+        status_of(&st, "hook", "before www"),
+        ["failed"],
+        "{summary:#}"
+    );
+    assert_eq!(status_of(&st, "backup", "www"), ["skipped"], "{summary:#}");
+    assert_eq!(status_of(&st, "backup", "db"), ["ok"], "{summary:#}");
+    assert_eq!(status_of(&st, "hook", "after www"), ["ok"], "{summary:#}");
+    assert_eq!(tags_of(&s.primary), ["source:db"]);
+
+    write(&ready, b"");
+    let (out, _) = s.run_json();
+    assert_success(&out);
+    assert_eq!(
+        tags_of(&s.primary),
+        ["source:db", "source:db", "source:www"]
+    );
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "www failure\nwww success\n"
+    );
+}
+
+#[test]
 fn health_checks_age_size_drop_check_age_and_stale_locks() {
     let s = Setup::new();
     // Nothing backed up yet: unhealthy, exit 4, and it says why.

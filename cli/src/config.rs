@@ -94,6 +94,13 @@ pub struct Source {
     pub size_history: Option<usize>,
     /// `drill`: a command (`sh -c`) that checks the restored files.
     pub drill_command: Option<String>,
+    /// `run`: commands (`sh -c`) before this source's backup; one failing
+    /// fails the source, and its backup does not run.
+    #[serde(default)]
+    pub before: Vec<String>,
+    /// `run`: commands after this source's backup, whatever happened.
+    #[serde(default)]
+    pub after: Vec<String>,
 }
 
 /// `[profiles.NAME]`: what `vault run NAME` does.

@@ -1,7 +1,8 @@
 //! `vault run [PROFILE]`: a profile of vault.toml from start to end.
 //!
 //! 1. the `before` hooks (one failing skips everything but the hooks below);
-//! 2. a backup of each source, tagged `source:NAME`, writing its heartbeat;
+//! 2. a backup of each source, tagged `source:NAME`, writing its heartbeat,
+//!    between the source's own `before` and `after` hooks;
 //! 3. with a retention policy: forget per source (not for a source whose
 //!    backup failed: its older snapshots stay), then prune;
 //! 4. for each `copy-to` repository: copy each source's snapshots (those
@@ -336,16 +337,43 @@ fn run_profile(g: &Global, config: &Config, name: &str, profile: &Profile) -> Re
         // 2. Back up every source.
         let mut done: Vec<(&str, &Source, bool)> = Vec::new();
         for (source_name, source) in &sources {
-            let step = child(
-                g,
-                &primary,
-                "backup",
-                Some(source_name),
-                &backup_args(source_name, source),
-                &[],
+            let mut env = hook_env("before");
+            env.push(("VAULT_SOURCE", (*source_name).to_owned()));
+            let stage = format!("before {source_name}");
+            let ok = if run_hooks(&source.before, &stage, &env, &mut steps) {
+                steps.push(Step::skipped(
+                    "backup",
+                    Some(source_name),
+                    primary.name,
+                    "a before hook of this source failed",
+                ));
+                false
+            } else {
+                let step = child(
+                    g,
+                    &primary,
+                    "backup",
+                    Some(source_name),
+                    &backup_args(source_name, source),
+                    &[],
+                );
+                let ok = matches!(step.status, Status::Ok | Status::Warning);
+                steps.push(step);
+                ok
+            };
+            if let Some(stage) = env.get_mut(1) {
+                stage.1 = "after".to_owned();
+            }
+            env.push((
+                "VAULT_BACKUP_STATUS",
+                if ok { "success" } else { "failure" }.to_owned(),
+            ));
+            run_hooks(
+                &source.after,
+                &format!("after {source_name}"),
+                &env,
+                &mut steps,
             );
-            let ok = matches!(step.status, Status::Ok | Status::Warning);
-            steps.push(step);
             done.push((source_name, source, ok));
         }
         // 3. Retention on the primary repository.

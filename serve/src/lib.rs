@@ -32,6 +32,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use engine::repo_format::layout::FileKind;
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as StorePath;
 use object_store::{
@@ -594,7 +595,7 @@ async fn put(shared: &Shared, target: &Target, kind: Kind, request: Request) -> 
 }
 
 async fn delete(shared: &Shared, target: &Target, kind: Kind, admin: bool) -> Response {
-    if shared.append_only && !admin && kind != Kind::Lock {
+    if shared.append_only && !admin && kind != Kind::Layout(FileKind::Lock) {
         return text(StatusCode::FORBIDDEN, APPEND_ONLY);
     }
     match shared.store.delete(&shared.location(target)).await {

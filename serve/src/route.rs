@@ -9,50 +9,34 @@
 //! encoded form of a traversal can reach the store.
 
 use engine::backend::{LAYOUT_NAMES, valid_repository_segment};
+use engine::repo_format::heartbeat;
+use engine::repo_format::layout::FileKind;
 
-/// A kind of object in the repository layout (SPEC.md §3), and
-/// `heartbeats/` (small signed beacons, overwritten on each run).
+/// A kind of object: one of the repository layout's (SPEC.md §3, the
+/// format crate's list), or a heartbeat (§7.7, overwritten on each run).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
-    /// `config`.
-    Config,
-    /// `keys/<64 hex>`.
-    Key,
-    /// `data/<2 hex>/<64 hex>`.
-    Pack,
-    /// `index/<64 hex>`.
-    Index,
-    /// `snapshots/<64 hex>`.
-    Snapshot,
-    /// `locks/<64 hex>`.
-    Lock,
-    /// `ledger/<64 hex>`.
-    Ledger,
-    /// `deletions/<64 hex>`.
-    Deletion,
+    /// `config`, `keys/`, `data/`, `index/`, `snapshots/`, `locks/`,
+    /// `ledger/`, `deletions/`.
+    Layout(FileKind),
     /// `heartbeats/<1 to 128 hex>`: the one kind that may be overwritten.
     Heartbeat,
 }
 
 impl Kind {
     fn of_dir(dir: &str) -> Option<Kind> {
-        Some(match dir {
-            "config" => Kind::Config,
-            "keys" => Kind::Key,
-            "data" => Kind::Pack,
-            "index" => Kind::Index,
-            "snapshots" => Kind::Snapshot,
-            "locks" => Kind::Lock,
-            "ledger" => Kind::Ledger,
-            "deletions" => Kind::Deletion,
-            "heartbeats" => Kind::Heartbeat,
-            _ => return None,
-        })
+        if dir == heartbeat::DIR {
+            return Some(Kind::Heartbeat);
+        }
+        std::iter::once(FileKind::Config)
+            .chain(FileKind::DIRECTORIES)
+            .find(|k| k.dir() == dir)
+            .map(Kind::Layout)
     }
 
     /// Whether an object's name must be the BLAKE3 hash of its bytes.
     pub fn content_named(self) -> bool {
-        !matches!(self, Kind::Config | Kind::Heartbeat)
+        !matches!(self, Kind::Layout(FileKind::Config) | Kind::Heartbeat)
     }
 }
 
@@ -144,14 +128,18 @@ fn parse_inside(segments: &[&str]) -> Result<Inside, BadPath> {
     let kind = Kind::of_dir(first).ok_or(NOT_LAYOUT)?;
     let joined = segments.join("/");
     match (kind, rest) {
-        (Kind::Config, []) => Ok(Inside::Object(Kind::Config, joined)),
-        (Kind::Config, _) => Err(NOT_LAYOUT),
-        (_, []) => Ok(Inside::Dir(joined)),
-        (Kind::Pack, [fan]) if lower_hex(fan, 2, 2) => Ok(Inside::Dir(joined)),
-        (Kind::Pack, [fan, name]) if lower_hex(name, 64, 64) && name.starts_with(fan) => {
-            Ok(Inside::Object(Kind::Pack, joined))
+        (Kind::Layout(FileKind::Config), []) => {
+            Ok(Inside::Object(Kind::Layout(FileKind::Config), joined))
         }
-        (Kind::Pack, _) => Err(NOT_LAYOUT),
+        (Kind::Layout(FileKind::Config), _) => Err(NOT_LAYOUT),
+        (_, []) => Ok(Inside::Dir(joined)),
+        (Kind::Layout(FileKind::Pack), [fan]) if lower_hex(fan, 2, 2) => Ok(Inside::Dir(joined)),
+        (Kind::Layout(FileKind::Pack), [fan, name])
+            if lower_hex(name, 64, 64) && name.starts_with(fan) =>
+        {
+            Ok(Inside::Object(Kind::Layout(FileKind::Pack), joined))
+        }
+        (Kind::Layout(FileKind::Pack), _) => Err(NOT_LAYOUT),
         (Kind::Heartbeat, [name]) if lower_hex(name, 1, 128) => {
             Ok(Inside::Object(Kind::Heartbeat, joined))
         }
@@ -209,16 +197,25 @@ mod tests {
         assert_eq!(t.repository, vec!["alice", "main"]);
         assert_eq!(
             t.inside,
-            Inside::Object(Kind::Pack, pack["/alice/main/".len()..].to_owned())
+            Inside::Object(
+                Kind::Layout(FileKind::Pack),
+                pack["/alice/main/".len()..].to_owned()
+            )
         );
         assert_eq!(t.store_path(), pack[1..]);
         let t = parse("/config").unwrap();
         assert!(t.repository.is_empty());
-        assert_eq!(t.inside, Inside::Object(Kind::Config, "config".into()));
+        assert_eq!(
+            t.inside,
+            Inside::Object(Kind::Layout(FileKind::Config), "config".into())
+        );
         let t = parse(&format!("/r/snapshots/{}", id('0'))).unwrap();
         assert_eq!(
             t.inside,
-            Inside::Object(Kind::Snapshot, format!("snapshots/{}", id('0')))
+            Inside::Object(
+                Kind::Layout(FileKind::Snapshot),
+                format!("snapshots/{}", id('0'))
+            )
         );
         let t = parse("/r/heartbeats/0a1b").unwrap();
         assert_eq!(

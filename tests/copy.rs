@@ -410,9 +410,9 @@ fn copy_to_locked_destination_exits_11() {
     src.backup(args![dir.path()]);
     let backend = engine::Backend::open(dst.url.to_str().unwrap()).unwrap();
     let engine_dst = engine::Repository::open(backend, b"another password").unwrap();
-    let _guard = engine::lock::acquire(
+    let _guard = engine::repository::lock::acquire(
         &engine_dst,
-        engine::lock::LockKind::Exclusive,
+        engine::repository::lock::LockKind::Exclusive,
         "prune",
         std::time::Duration::ZERO,
     )

@@ -8,7 +8,7 @@
 
 use crate::args;
 use crate::common::*;
-use engine::lock::{self, LockGuard, LockKind};
+use engine::repository::lock::{self, LockGuard, LockKind};
 use engine::{Backend, Repository};
 use std::collections::BTreeSet;
 use std::process::{Child, Stdio};
@@ -72,7 +72,7 @@ fn exclusive_lock_blocks_commands_with_exit_11_naming_the_holder() {
     repo.backup(args![src]);
     let engine_repo = open(&repo);
     let guard = exclusive(&engine_repo);
-    let (user, host) = engine::repo::current_user_and_host();
+    let (user, host) = engine::repository::current_user_and_host();
 
     for command in [args!["backup", src], args!["snapshots"]] {
         let out = repo.run(command);

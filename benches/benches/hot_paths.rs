@@ -10,13 +10,13 @@
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
-use engine::chunker::Chunker;
-use engine::index::Index;
+use engine::backup::chunker::Chunker;
 use engine::repo_format::compress::{AUTO_LEVEL, frame, unframe};
 use engine::repo_format::config::ChunkerParams;
 use engine::repo_format::crypto::{self, BlobKind};
 use engine::repo_format::index::IndexPack;
 use engine::repo_format::tree::Tree;
+use engine::repository::index::Index;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::hint::black_box;
@@ -230,7 +230,7 @@ fn index_lookup(c: &mut Criterion) {
             b.iter(|| {
                 let found = ids
                     .iter()
-                    .filter(|(kind, id)| index.get(*kind, black_box(id)).is_some())
+                    .filter(|(kind, id)| index.get(*kind, black_box(id)).is_ok_and(|l| l.is_some()))
                     .count();
                 assert_eq!(found, expected);
             })
@@ -238,7 +238,7 @@ fn index_lookup(c: &mut Criterion) {
         g.bench_function(format!("contains/{name}"), |b| {
             b.iter(|| {
                 ids.iter()
-                    .filter(|(kind, id)| index.contains(*kind, black_box(id)))
+                    .filter(|(kind, id)| index.contains(*kind, black_box(id)).unwrap_or(false))
                     .count()
             })
         });

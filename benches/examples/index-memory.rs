@@ -13,8 +13,8 @@
 //! is finished, as loading all index files before adding them does.
 
 use cap::Cap;
-use engine::index::Index;
 use engine::repo_format::index::IndexPack;
+use engine::repository::index::Index;
 use std::alloc::System;
 use std::time::Instant;
 

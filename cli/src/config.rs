@@ -10,7 +10,7 @@
 //! when the file is loaded, before anything runs.
 
 use anyhow::{Context, Result, anyhow, bail};
-use engine::forget::{Keep, Span};
+use engine::maintenance::forget::{Keep, Span};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -11,6 +11,7 @@ macro_rules! out {
     }};
 }
 
+mod advice;
 mod args;
 mod cmd;
 mod config;
@@ -112,6 +113,15 @@ fn main() -> ExitCode {
                     }
                     message.push_str(&text);
                 }
+            }
+            // What to do about it, when the engine's error calls for a command.
+            if let Some(advice) = err
+                .chain()
+                .find_map(|c| c.downcast_ref::<engine::Error>())
+                .and_then(advice::for_error)
+            {
+                message.push_str("; ");
+                message.push_str(&advice);
             }
             let message = message.replace('\n', " ");
             eprintln!("vault: {message}");

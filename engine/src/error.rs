@@ -26,7 +26,7 @@ pub enum Error {
         path: String,
     },
     /// There is no repository at the URL.
-    #[error("no repository at {url}: run 'vault init' first, or check the URL")]
+    #[error("no repository at {url}")]
     RepositoryNotFound {
         /// The URL.
         url: String,
@@ -48,9 +48,7 @@ pub enum Error {
     },
     /// A `vault serve` server in append-only mode refused to delete: the
     /// command must run on the server or with an administrator credential.
-    #[error(
-        "the server at {url} is append-only: forget, prune and other commands that delete must run on the server (vault -r DIR ...) or with an administrator credential; nothing was deleted"
-    )]
+    #[error("the server at {url} is append-only and refused to delete; nothing was deleted")]
     AppendOnly {
         /// The repository URL.
         url: String,
@@ -96,7 +94,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A snapshot argument matches no snapshot.
-    #[error("no snapshot matches {0:?}: run 'vault snapshots' to list them")]
+    #[error("no snapshot matches {0:?}")]
     SnapshotNotFound(String),
     /// A snapshot prefix matches several snapshots.
     #[error("snapshot prefix {prefix:?} is ambiguous ({count} snapshots match): give more digits")]
@@ -107,7 +105,7 @@ pub enum Error {
         count: usize,
     },
     /// A key argument matches no key file.
-    #[error("no key matches {0:?}: run 'vault key list' to list them")]
+    #[error("no key matches {0:?}")]
     KeyNotFound(String),
     /// A key prefix matches several key files.
     #[error("key prefix {prefix:?} is ambiguous ({count} keys match): give more digits")]
@@ -134,7 +132,7 @@ pub enum Error {
         snapshot: String,
     },
     /// A blob the index should hold is not there.
-    #[error("blob {0} is not in the index: the repository is damaged (run 'vault check')")]
+    #[error("blob {0} is not in the index: the repository is damaged")]
     BlobNotIndexed(String),
     /// One or more commands whose output was being backed up failed (exit
     /// status not 0, killed by a signal, or could not start); no snapshot
@@ -163,11 +161,34 @@ pub enum Error {
     /// The repository is damaged in a way that stops the operation.
     #[error("the repository is damaged: {0}")]
     RepositoryDamaged(String),
+    /// A pack could not be read (its blobs are lost to this command).
+    #[error("pack {pack} unreadable: {reason}")]
+    PackUnreadable {
+        /// The pack, shortened.
+        pack: String,
+        /// Why.
+        reason: String,
+    },
+    /// The index cannot be relied on for this command (a damaged index
+    /// file, or one that names a missing pack).
+    #[error("the index is damaged: {0}")]
+    IndexDamaged(String),
+    /// The index names a pack the store does not have.
+    #[error("pack {0} is in the index but missing from the store")]
+    PackMissing(String),
+    /// A snapshot reaches a blob no index names.
+    #[error("{} blob {blob} is referenced by a snapshot but in no index", match .kind { repo_format::crypto::BlobKind::Data => "data", repo_format::crypto::BlobKind::Tree => "tree" })]
+    BlobUnreachable {
+        /// Data or tree.
+        kind: repo_format::crypto::BlobKind,
+        /// The blob, in hex.
+        blob: String,
+    },
     /// Another process holds a lock that conflicts with the one wanted.
-    #[error("repository is locked by {holder}{}; {}", waited_suffix(.waited), holder.advice())]
+    #[error("repository is locked by {holder}{}", waited_suffix(.waited))]
     Locked {
         /// The lock in the way.
-        holder: Box<crate::lock::LockHolder>,
+        holder: Box<repo_format::lock::LockHolder>,
         /// How long acquiring waited for it (`--retry-lock`).
         waited: std::time::Duration,
     },
@@ -254,6 +275,15 @@ impl Error {
             op,
             path: path.into(),
             source,
+        }
+    }
+
+    /// The message without the object it names, for reports that name
+    /// the object themselves (`check`, `repair`).
+    pub fn detail(&self) -> String {
+        match self {
+            Error::Format { source, .. } => source.to_string(),
+            other => other.to_string(),
         }
     }
 

@@ -1,13 +1,33 @@
-//! The behaviour of vault: a storage adapter over `object_store`, the
-//! repository, backup, restore, and the read side (snapshots, trees, dump,
-//! stats, find, diff), with an optional local cache of metadata
-//! ([`Cache`], given to a repository by [`Repository::set_cache`]).
+//! The behaviour of vault, as a library: another program can drive a
+//! backup, a restore or a prune without the CLI.
 //!
-//! A library first: another program can drive a backup without the CLI.
+//! The folders are the layers; each uses only the layers below it (a test,
+//! `layers_use_only_the_layers_below`, holds them to it):
+//!
+//! ```text
+//! backup/  maintenance/  read/  health   what commands do (peers: none uses another)
+//!        \      |       /
+//!          repository/                   open, keys, objects, index, packs, locks
+//!               |
+//!             store/                     the storage seam: one typed interface, its stores and wrappers
+//!               |
+//!  error progress units exclude prefix workers metadata   shared vocabulary
+//! ```
+//!
+//! - [`store`]: objects by kind and id in a local directory, a cloud
+//!   bucket, a `vault serve` server or memory; caching and fault injection
+//!   as wrappers.
+//! - [`repository`]: [`Repository`] (init, open, keys), encrypted objects,
+//!   the master index and its one loader, the one pack reader, the one
+//!   walk of what snapshots reach, the pack writer, locks, heartbeats.
+//! - [`backup`]: sources, the file walk, streams and commands, trees.
+//! - [`maintenance`]: forget, prune, check, repair, copy, tag.
+//! - [`read`]: restore, dump, diff, find, stats, mount, snapshot selection.
+//! - [`health`]: the verdicts of `vault health`.
 //!
 //! ```
 //! use engine::{Backend, Repository, InitOptions};
-//! use engine::archive::{backup, BackupOptions, Source};
+//! use engine::backup::{backup, BackupOptions, Source};
 //! use std::sync::Arc;
 //!
 //! let mut options = InitOptions::default();
@@ -21,44 +41,28 @@
 //! ```
 #![deny(missing_docs)]
 
-pub mod archive;
-pub mod backend;
-pub mod blob_set;
-pub mod cache;
-pub mod check;
-pub mod chunker;
-pub mod copy;
-pub mod diff;
-pub mod dump;
 pub mod error;
 pub mod exclude;
-pub mod find;
-pub mod forget;
-pub mod heartbeat;
-pub mod index;
-pub mod lock;
 pub mod metadata;
-pub mod mount;
-pub mod packer;
 mod prefix;
 pub mod progress;
-pub mod prune;
-pub mod repair;
-pub mod repo;
-pub mod restore;
-pub mod snapshots;
-pub mod stats;
-pub mod tag;
-pub mod tree_walk;
 pub mod units;
 mod workers;
 
-pub use backend::Backend;
-pub use cache::Cache;
+pub mod store;
+
+pub mod repository;
+
+pub mod backup;
+pub mod health;
+pub mod maintenance;
+pub mod read;
+
 pub use error::{Error, Result};
 pub use progress::{NoProgress, Progress};
-pub use repo::{InitOptions, Repository};
 pub use repo_format;
+pub use repository::{InitOptions, Repository};
+pub use store::{Backend, Cache};
 
 /// A fresh random nonce for an envelope.
 pub fn random_nonce() -> [u8; repo_format::crypto::NONCE_LEN] {

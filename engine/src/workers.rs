@@ -88,32 +88,3 @@ impl<T: Send + 'static> Workers<T> {
         self.check()
     }
 }
-
-/// Run `f` (which uses rayon) on a pool sized for `backend`: the global
-/// pool for a local store, whose work is mostly CPU; for a remote store as
-/// many threads as requests may be in flight, since most of them wait on
-/// the network. Falls back to the global pool if threads cannot start.
-pub(crate) fn with_io_pool<R: Send>(backend: &crate::Backend, f: impl FnOnce() -> R + Send) -> R {
-    let threads = backend.connections().max(rayon::current_num_threads());
-    if !backend.is_remote() || threads <= rayon::current_num_threads() {
-        return f();
-    }
-    match rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .thread_name(|n| format!("vault-io-{n}"))
-        .build()
-    {
-        Ok(pool) => pool.install(f),
-        Err(_) => f(),
-    }
-}
-
-/// Uploader threads for `backend`: two for a local store (the disk is the
-/// limit), more for a remote one, where each upload mostly waits.
-pub(crate) fn uploaders(backend: &crate::Backend) -> usize {
-    if backend.is_remote() {
-        backend.connections().clamp(2, 6)
-    } else {
-        2
-    }
-}

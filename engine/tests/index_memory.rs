@@ -4,11 +4,11 @@
 //! the figures at 10 million blobs (`--example index-memory`).
 
 use cap::Cap;
-use engine::index::Index;
 use engine::repo_format::crypto::BlobKind;
 use engine::repo_format::index::IndexPack;
 use engine::repo_format::pack::PackEntry;
 use engine::repo_format::{BlobId, Id, PackId};
+use engine::repository::index::Index;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use std::alloc::System;
@@ -75,7 +75,7 @@ fn index_of_a_million_blobs_under_64_bytes_per_blob() {
     let (again, first_pack) = first.unwrap();
     assert_eq!(index.len(), BLOBS - 1);
     assert_eq!(
-        index.get(again.kind, &again.id).map(|l| l.pack),
+        index.get(again.kind, &again.id).unwrap().map(|l| l.pack),
         Some(first_pack)
     );
     let per_blob = live as f64 / index.len() as f64;

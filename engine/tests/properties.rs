@@ -3,9 +3,9 @@
 //! are in repo-format/tests/properties.rs.)
 
 use chrono::{DateTime, Datelike, FixedOffset, TimeZone, Utc};
-use engine::chunker::Chunker;
-use engine::forget::{Candidate, Keep, Policy, Verdict, apply};
-use engine::index::{Index, Spill};
+use engine::backup::chunker::Chunker;
+use engine::maintenance::forget::{Candidate, Keep, Policy, Verdict, apply};
+use engine::repository::index::{Index, Spill};
 use proptest::prelude::*;
 use repo_format::config::ChunkerParams;
 use repo_format::crypto::BlobKind;
@@ -426,22 +426,22 @@ proptest! {
         prop_assert_eq!(index.pack_count(), pack_order.len());
         for ((kind, id), (number, e)) in &model {
             let kind = BlobKind::from_u8(*kind).unwrap();
-            let got = index.get(kind, id).expect("an indexed blob is found");
+            let got = index.get(kind, id).unwrap().expect("an indexed blob is found");
             prop_assert_eq!(got.pack, pack_order[*number]);
             // A blob stored twice in one pack: its lowest offset.
             prop_assert_eq!((got.offset, got.length, got.raw_length), (e.offset, e.length, e.raw_length));
-            let position = index.position(kind, id).expect("position");
+            let position = index.position(kind, id).unwrap().expect("position");
             prop_assert!(position < index.len());
-            prop_assert_eq!(index.at(position), Some((kind, got)));
+            prop_assert_eq!(index.at(position).unwrap(), Some((kind, got)));
         }
         for n in 200u16..210 {
-            prop_assert!(!index.contains(BlobKind::Data, &blob(n)));
+            prop_assert!(!index.contains(BlobKind::Data, &blob(n)).unwrap());
         }
         // A blob is found only under its own kind.
         for (kind, id) in model.keys() {
             let other = if *kind == BlobKind::Tree.as_u8() { BlobKind::Data } else { BlobKind::Tree };
             prop_assert_eq!(
-                index.contains(other, id),
+                index.contains(other, id).unwrap(),
                 model.contains_key(&(other.as_u8(), *id))
             );
         }
@@ -512,7 +512,7 @@ proptest! {
         let mut memory = Index::new();
         load(&mut memory, &packs, &files, &removed);
         let mut disk = Index::new();
-        disk.set_spill(Some(Spill { budget, dir: scratch.path().to_owned() }));
+        disk.set_spill(Some(Spill::new(budget, scratch.path().to_owned())));
         load(&mut disk, &packs, &files, &removed);
         prop_assert_eq!(disk.len(), memory.len());
         prop_assert_eq!(disk.pack_ids().collect::<Vec<_>>(), memory.pack_ids().collect::<Vec<_>>());
@@ -525,20 +525,20 @@ proptest! {
         for n in 0u16..210 {
             for kind in [BlobKind::Data, BlobKind::Tree] {
                 let id = blob(n);
-                let got = disk.get(kind, &id);
-                prop_assert_eq!(got, memory.get(kind, &id));
-                let position = disk.position(kind, &id);
+                // Every lookup in the table on disk reads it: none fails.
+                let got = disk.get(kind, &id).unwrap();
+                prop_assert_eq!(got, memory.get(kind, &id).unwrap());
+                let position = disk.position(kind, &id).unwrap();
                 prop_assert_eq!(position.is_some(), got.is_some());
                 if let (Some(p), Some(got)) = (position, got) {
                     prop_assert!(p < disk.len());
                     prop_assert!(positions.insert(p), "one position per blob");
-                    prop_assert_eq!(disk.at(p), Some((kind, got)));
+                    prop_assert_eq!(disk.at(p).unwrap(), Some((kind, got)));
                 }
             }
         }
         prop_assert_eq!(positions.len(), disk.len());
-        prop_assert_eq!(disk.at(disk.len()), None);
-        prop_assert!(engine::index::read_error().is_none());
+        prop_assert_eq!(disk.at(disk.len()).unwrap(), None);
     }
 }
 
@@ -584,7 +584,7 @@ proptest! {
         prop_assert_eq!(index.len(), blobs.len());
         for (kind, id) in &blobs {
             let kind = BlobKind::from_u8(*kind).unwrap();
-            let got = index.get(kind, id).expect("a blob a kept file names is found");
+            let got = index.get(kind, id).unwrap().expect("a blob a kept file names is found");
             prop_assert!(
                 kept.iter().any(|p| p.id == got.pack
                     && p.blobs.iter().any(|e| e.kind == kind && e.id == *id && e.offset == got.offset)),

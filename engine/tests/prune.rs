@@ -4,15 +4,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use engine::archive::{BackupOptions, Source, backup};
-use engine::prune::{PruneOptions, Session, Sessions, prune};
+use engine::backup::{BackupOptions, Source, backup};
+use engine::maintenance::notices::pending_notices;
+use engine::maintenance::prune::{PruneOptions, Session, Sessions, prune};
 use engine::repo_format::SnapshotId;
 use engine::repo_format::crypto::BlobKind;
 use engine::repo_format::layout::FileKind;
+use engine::repository::index::LoadMode;
 use engine::{Backend, InitOptions, NoProgress, Repository};
 use std::cell::RefCell;
 use std::collections::HashSet;
+use std::io::Read;
 use std::sync::Arc;
+use std::sync::mpsc;
 
 const PASSWORD: &[u8] = b"prune test";
 
@@ -34,18 +38,44 @@ fn random(seed: u64, len: usize) -> Vec<u8> {
 
 fn open(url: &str) -> Arc<Repository> {
     let repo = Repository::open(Backend::open(url).unwrap(), PASSWORD).unwrap();
-    repo.load_index().unwrap();
+    repo.load_index(LoadMode::Strict).unwrap();
     Arc::new(repo)
 }
 
 /// Back up `data` as one file; returns the snapshot and the data blobs added.
 fn back_up(repo: &Arc<Repository>, name: &str, data: &[u8]) -> (SnapshotId, u64) {
+    back_up_from(repo, name, Box::new(std::io::Cursor::new(data.to_vec())))
+}
+
+fn back_up_from(
+    repo: &Arc<Repository>,
+    name: &str,
+    reader: Box<dyn Read + Send>,
+) -> (SnapshotId, u64) {
     let source = Source::Stdin {
         filename: name.into(),
-        reader: Box::new(std::io::Cursor::new(data.to_vec())),
+        reader,
     };
     let report = backup(repo, source, &BackupOptions::default(), &NoProgress).unwrap();
     (report.snapshot_id.unwrap(), report.summary.data_blobs)
+}
+
+/// A stream that says when it is first read (the backup reading it has
+/// loaded its index by then) and then waits to be let go.
+struct Gate {
+    reached: Option<mpsc::Sender<()>>,
+    go: mpsc::Receiver<()>,
+    data: std::io::Cursor<Vec<u8>>,
+}
+
+impl Read for Gate {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(reached) = self.reached.take() {
+            reached.send(()).unwrap();
+            self.go.recv().unwrap();
+        }
+        self.data.read(buf)
+    }
 }
 
 /// The content of the one file of a stdin snapshot, read through a fresh
@@ -78,8 +108,18 @@ fn backup_that_read_the_old_index_survives_prune() {
     let (sx, _) = back_up(&repo, "x", &x);
     back_up(&repo, "y", &y);
 
-    // A backup starts: it reads the index, which still lists x's blobs.
+    // A backup starts: it reads the index, which still lists x's blobs,
+    // then waits before it reads its source.
+    let (reached, at_source) = mpsc::channel();
+    let (go, wait) = mpsc::channel();
+    let gate = Gate {
+        reached: Some(reached),
+        go: wait,
+        data: std::io::Cursor::new(x.clone()),
+    };
     let running = open(url);
+    let backup_thread = std::thread::spawn(move || back_up_from(&running, "x", Box::new(gate)));
+    at_source.recv().unwrap();
     let session: Session = [7; 16];
 
     // x's snapshot is forgotten and a prune runs while that backup holds
@@ -88,14 +128,18 @@ fn backup_that_read_the_old_index_survives_prune() {
     let sessions = FakeSessions(RefCell::new(HashSet::from([session])));
     let pruner = open(url);
     let first = prune(&pruner, &PruneOptions::default(), &sessions).unwrap();
-    assert!(first.packs_delete.packs > 0, "{first:?}");
+    assert!(first.plan.packs_delete.packs > 0, "{first:?}");
     assert_eq!(first.deleted.packs, 0, "{first:?}");
-    assert_eq!(first.pending.packs, first.packs_delete.packs, "{first:?}");
+    assert_eq!(
+        first.pending.packs, first.plan.packs_delete.packs,
+        "{first:?}"
+    );
     assert_eq!(first.pending_notices, 1);
 
     // The running backup saves x again: deduplicated against the blobs it
     // saw in the old index, it uploads nothing.
-    let (sx2, added) = back_up(&running, "x", &x);
+    go.send(()).unwrap();
+    let (sx2, added) = backup_thread.join().unwrap();
     assert_eq!(
         added, 0,
         "the backup should have deduplicated against x's data blobs"
@@ -108,16 +152,16 @@ fn backup_that_read_the_old_index_survives_prune() {
     assert_eq!(second.pending.packs, 0, "{second:?}");
     assert_eq!(second.pending_notices, 0);
     assert!(second.deleted.packs > 0, "{second:?}");
-    assert!(engine::prune::pending_notices(&repo).unwrap().is_empty());
+    assert!(pending_notices(&repo).unwrap().is_empty());
 
     assert_eq!(content(url, &sx2), x);
     let third = prune(&open(url), &PruneOptions::default(), &sessions).unwrap();
     assert_eq!(
-        third.packs_delete.packs + third.packs_repack.packs,
+        third.plan.packs_delete.packs + third.plan.packs_repack.packs,
         0,
         "{third:?}"
     );
-    assert_eq!(third.packs_unindexed.packs, 0, "{third:?}");
+    assert_eq!(third.plan.packs_unindexed.packs, 0, "{third:?}");
 }
 
 #[test]
@@ -143,20 +187,27 @@ fn prune_repacks_partly_used_packs_and_keeps_every_snapshot_whole() {
         &sessions,
     )
     .unwrap();
-    let before = Backend::open(url).unwrap().list("data").unwrap();
+    let before = Backend::open(url)
+        .unwrap()
+        .list_objects(FileKind::Pack)
+        .unwrap();
     let report = prune(&open(url), &PruneOptions::default(), &sessions).unwrap();
-    assert_eq!(dry.packs_repack, report.packs_repack);
-    assert_eq!(dry.packs_delete, report.packs_delete);
+    assert_eq!(dry.plan.packs_repack, report.plan.packs_repack);
+    assert_eq!(dry.plan.packs_delete, report.plan.packs_delete);
     assert!(
-        report.packs_repack.packs + report.packs_delete.packs > 0,
+        report.plan.packs_repack.packs + report.plan.packs_delete.packs > 0,
         "{report:?}"
     );
+    // restic's rule, as PruneOptions documents it: unused ≤ used × 5 / 95.
     assert!(
-        report.bytes_unused_after * 100 <= report.bytes_used * 5 + 100,
+        report.plan.bytes_unused_after * 95 <= report.plan.bytes_used * 5 + 100,
         "{report:?}"
     );
-    let after = Backend::open(url).unwrap().list("data").unwrap();
-    let size = |l: &[(String, u64)]| l.iter().map(|(_, s)| s).sum::<u64>();
+    let after = Backend::open(url)
+        .unwrap()
+        .list_objects(FileKind::Pack)
+        .unwrap();
+    let size = |l: &[(engine::repo_format::Id, u64)]| l.iter().map(|(_, s)| s).sum::<u64>();
     assert!(size(&after) < size(&before));
     assert_eq!(content(url, &s_b), b);
 }

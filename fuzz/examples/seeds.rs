@@ -11,11 +11,12 @@
 //! writes the plaintext; for the targets that decrypt, it re-seals them
 //! under the fuzzers' fixed key (packs are rebuilt blob by blob).
 
+use engine::repository::pack_reader::BlobRef;
 use engine::{Backend, Repository};
 use repo_format::codec;
 use repo_format::compress::{self, AUTO_LEVEL};
 use repo_format::crypto::{BlobKind, ObjectKind};
-use repo_format::layout::{FileKind, object_path};
+use repo_format::layout::{FileKind, ObjectName};
 use repo_format::pack::{self, PackEntry};
 use repo_format::{BlobId, Id};
 use std::collections::BTreeMap;
@@ -128,7 +129,7 @@ fn repository(seeds: &mut Seeds, url: &str, password: &str) {
     let repo = Repository::open(Backend::open(url).unwrap(), password.as_bytes()).unwrap();
     let backend = repo.backend();
     for id in repo.list_ids(FileKind::Key).unwrap() {
-        let bytes = backend.get(&object_path(FileKind::Key, &id)).unwrap();
+        let bytes = backend.get(&ObjectName::new(FileKind::Key, id)).unwrap();
         seeds.add(
             "key_file",
             &format!("repo-{}", id.short()),
@@ -172,20 +173,13 @@ fn repository(seeds: &mut Seeds, url: &str, password: &str) {
         .take(MAX_PER_TARGET)
     {
         let id = repo_format::PackId(id);
-        let path = object_path(FileKind::Pack, &id.0);
-        let size = backend.size(&path).unwrap();
+        let size = backend.size(&ObjectName::new(FileKind::Pack, id.0)).unwrap();
         let entries = repo.read_pack_header(&id, size).unwrap();
         // The pack rebuilt under the fixed key: its blobs, header, trailer.
         let mut rebuilt = Vec::new();
         let mut rebuilt_entries = Vec::new();
         for e in &entries {
-            let sealed = backend
-                .get_range(&path, u64::from(e.offset)..e.end())
-                .unwrap();
-            let plain = repo
-                .key()
-                .open_blob(e.kind, &e.id, &sealed, e.raw_length as usize)
-                .unwrap();
+            let plain = repo.pack_reader().read_blob(&id, &BlobRef::from(e)).unwrap();
             let name = format!("repo-{}", e.id.short());
             if e.kind == BlobKind::Tree {
                 seeds.add("tree", &name, &plain, MAX_SEED);
@@ -218,7 +212,7 @@ fn repository(seeds: &mut Seeds, url: &str, password: &str) {
         rebuilt.extend_from_slice(&sealed);
         rebuilt.extend_from_slice(&pack::encode_trailer(sealed.len() as u32));
         seeds.pack_parts(&format!("repo-{}", id.short()), &rebuilt);
-        let listed = path.clone();
+        let listed = ObjectName::new(FileKind::Pack, id.0).path();
         seeds.add(
             "layout",
             &format!("repo-{}", id.short()),

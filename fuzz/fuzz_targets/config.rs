@@ -9,7 +9,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(config) = Config::decode(data) {
         assert_round_trip(&config, Config::encode, Config::decode);
         let chunker =
-            engine::chunker::Chunker::with_size_hint(data, &config.chunker, 7, data.len() as u64);
+            engine::backup::chunker::Chunker::with_size_hint(data, &config.chunker, 7, data.len() as u64);
         let total: usize = chunker.map(|c| c.map_or(0, |c| c.len())).sum();
         assert_eq!(total, data.len());
     }

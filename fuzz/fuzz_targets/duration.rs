@@ -2,7 +2,7 @@
 //! (`2h30m`) and forget's `--keep-within` spans (`2y5m7d3h`), with keep
 //! counts. What parses prints back as whole seconds that parse the same.
 #![no_main]
-use engine::forget::{Keep, Span};
+use engine::maintenance::forget::{Keep, Span};
 use engine::units::parse_duration;
 use libfuzzer_sys::fuzz_target;
 

@@ -1,7 +1,7 @@
 //! Repository URLs (`-r`, `VAULT_REPOSITORY`): the syntax half of opening a
 //! backend, which touches no store.
 #![no_main]
-use engine::backend::Location;
+use engine::store::Location;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -20,11 +20,11 @@ fuzz_target!(|data: &[u8]| {
             prefix,
         }) => {
             assert!(matches!(scheme, "http" | "https"));
-            assert!(user.is_none_or(engine::backend::valid_user_name));
+            assert!(user.is_none_or(engine::store::valid_user_name));
             assert!(!authority.is_empty() && !authority.contains(['/', '@']));
             let prefix = prefix.as_ref();
             assert!(
-                prefix.is_empty() || prefix.split('/').all(engine::backend::valid_repository_segment)
+                prefix.is_empty() || prefix.split('/').all(engine::store::valid_repository_segment)
             );
         }
         Ok(Location::Memory(name)) => assert_eq!(format!("memory://{name}"), url),

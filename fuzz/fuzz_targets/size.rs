@@ -4,8 +4,8 @@
 //! crate behind a guard; the CLI adds only the flag's name to its error);
 //! `--read-data-subset` and `--group-by` parse in the engine.
 #![no_main]
-use engine::check::ReadData;
-use engine::forget::GroupBy;
+use engine::maintenance::check::ReadData;
+use engine::maintenance::forget::GroupBy;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

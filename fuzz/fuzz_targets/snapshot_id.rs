@@ -3,7 +3,7 @@
 //! Input: NUL-separated fields: the argument, then a host, a tag list and a
 //! path for the filter, then more arguments for `select_many`.
 #![no_main]
-use engine::snapshots::{SnapshotFilter, has_tags, select, select_many};
+use engine::read::snapshots::{SnapshotFilter, has_tags, select, select_many};
 use libfuzzer_sys::fuzz_target;
 use repo_format::snapshot::Snapshot;
 use repo_format::tree::Timestamp;

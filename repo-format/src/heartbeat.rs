@@ -18,6 +18,7 @@ use crate::codec;
 use crate::crypto::MasterKey;
 use crate::error::{FormatError, Result};
 use crate::id::Id;
+use crate::layout::{FileKind, ObjectName};
 use crate::tree::Timestamp;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -30,8 +31,6 @@ pub const SIGNATURE_LEN: usize = 64;
 pub const VERIFYING_KEY_LEN: usize = 32;
 /// The largest heartbeat a reader accepts (a real one is under 300 bytes).
 pub const MAX_LEN: usize = 64 << 10;
-/// The directory heartbeats live in.
-pub const DIR: &str = "heartbeats";
 /// How many earlier sizes a backup heartbeat carries.
 pub const HISTORY_LEN: usize = 10;
 
@@ -93,7 +92,12 @@ impl Heartbeat {
     /// The object name: `heartbeats/<64 hex>`, one per kind, host and
     /// source, so that each new heartbeat replaces the last.
     pub fn path(&self) -> String {
-        path(self.kind, &self.hostname, &self.source)
+        self.name().path()
+    }
+
+    /// The object name: see [`Heartbeat::path`].
+    pub fn name(&self) -> ObjectName {
+        name(self.kind, &self.hostname, &self.source)
     }
 
     /// Sign and encode: magic, payload, signature.
@@ -133,18 +137,12 @@ impl Heartbeat {
 }
 
 /// The name of the heartbeat of `kind` for `hostname` and `source`:
-/// BLAKE3 in derive-key mode over the bincode of the triple.
-pub fn path(kind: HeartbeatKind, hostname: &str, source: &str) -> String {
+/// BLAKE3 in derive-key mode over the bincode of the triple, under
+/// `heartbeats/`.
+pub fn name(kind: HeartbeatKind, hostname: &str, source: &str) -> ObjectName {
     let mut hasher = blake3::Hasher::new_derive_key(NAME_CONTEXT);
     hasher.update(&codec::encode(&(kind, hostname, source)));
-    format!("{DIR}/{}", Id(*hasher.finalize().as_bytes()).to_hex())
-}
-
-/// Whether `path` (relative to the repository) names a heartbeat.
-pub fn is_path(path: &str) -> bool {
-    path.strip_prefix(DIR)
-        .and_then(|rest| rest.strip_prefix('/'))
-        .is_some_and(|name| Id::from_hex(name).is_ok_and(|id| id.to_hex() == name))
+    ObjectName::new(FileKind::Heartbeat, Id(*hasher.finalize().as_bytes()))
 }
 
 /// The key that signs heartbeats; derived from the data key, never stored.
@@ -263,18 +261,29 @@ mod tests {
 
     #[test]
     fn names_differ_by_kind_host_and_source() {
-        let a = path(HeartbeatKind::Backup, "web1", "db");
-        assert!(is_path(&a), "{a}");
-        assert_ne!(a, path(HeartbeatKind::Drill, "web1", "db"));
-        assert_ne!(a, path(HeartbeatKind::Backup, "web2", "db"));
-        assert_ne!(a, path(HeartbeatKind::Backup, "web1", "www"));
+        let a = name(HeartbeatKind::Backup, "web1", "db");
+        let path = a.path();
+        assert_eq!(
+            ObjectName::parse(FileKind::Heartbeat, &path),
+            Some(a),
+            "{path}"
+        );
+        assert_ne!(a, name(HeartbeatKind::Drill, "web1", "db"));
+        assert_ne!(a, name(HeartbeatKind::Backup, "web2", "db"));
+        assert_ne!(a, name(HeartbeatKind::Backup, "web1", "www"));
         // The length prefixes keep ("ab", "c") apart from ("a", "bc").
         assert_ne!(
-            path(HeartbeatKind::Backup, "ab", "c"),
-            path(HeartbeatKind::Backup, "a", "bc")
+            name(HeartbeatKind::Backup, "ab", "c"),
+            name(HeartbeatKind::Backup, "a", "bc")
         );
-        assert!(!is_path("heartbeats/../config"));
-        assert!(!is_path(&a.to_uppercase()));
+        assert_eq!(
+            ObjectName::parse(FileKind::Heartbeat, "heartbeats/../config"),
+            None
+        );
+        assert_eq!(
+            ObjectName::parse(FileKind::Heartbeat, &path.to_uppercase()),
+            None
+        );
     }
 
     #[test]

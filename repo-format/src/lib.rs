@@ -30,6 +30,7 @@ pub mod ledger;
 pub mod lock;
 pub mod pack;
 pub mod snapshot;
+pub mod time;
 pub mod tree;
 
 pub use error::{FormatError, Result};

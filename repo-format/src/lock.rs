@@ -13,7 +13,9 @@
 
 use crate::codec;
 use crate::error::Result;
+use crate::id::LockId;
 use crate::tree::Timestamp;
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Length of a lock session id.
@@ -83,6 +85,65 @@ impl Lock {
     /// Parse payload bytes.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         codec::decode("lock", bytes)
+    }
+}
+
+/// A lock found in the repository.
+#[derive(Clone, Debug)]
+pub struct LockInfo {
+    /// Its object id.
+    pub id: LockId,
+    /// Its content.
+    pub lock: Lock,
+    /// Whether it counts as stale (SPEC.md §7.4) on this machine, now.
+    pub stale: bool,
+}
+
+/// The lock that kept another from being taken.
+#[derive(Clone, Debug)]
+pub enum LockHolder {
+    /// A readable lock.
+    Lock(LockInfo),
+    /// A lock object that cannot be read, too young to count as stale.
+    Unreadable {
+        /// Its object id.
+        id: LockId,
+        /// When the store says it was written.
+        written: DateTime<Utc>,
+        /// Why it cannot be read.
+        reason: String,
+    },
+}
+
+impl std::fmt::Display for LockHolder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LockHolder::Lock(info) => {
+                let l = &info.lock;
+                write!(
+                    f,
+                    "{} lock {} of '{}' held by {}@{} (pid {}) since {}, last refreshed {}",
+                    l.kind.name(),
+                    info.id.short(),
+                    l.command,
+                    l.username,
+                    l.hostname,
+                    l.pid,
+                    l.created.rfc3339(),
+                    l.refreshed.rfc3339()
+                )
+            }
+            LockHolder::Unreadable {
+                id,
+                written,
+                reason,
+            } => write!(
+                f,
+                "lock {} written {}, which cannot be read ({reason})",
+                id.short(),
+                written.to_rfc3339_opts(SecondsFormat::Secs, true)
+            ),
+        }
     }
 }
 

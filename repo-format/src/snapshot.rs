@@ -85,3 +85,16 @@ impl Snapshot {
         codec::decode("snapshot", bytes)
     }
 }
+/// Whether a snapshot with `tags` carries every tag of `list` (`a,b` needs
+/// both). An empty list (`''`) matches untagged snapshots only, as in restic.
+pub fn has_tags(tags: &[String], list: &str) -> bool {
+    let mut wanted = list
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .peekable();
+    if wanted.peek().is_none() {
+        return tags.is_empty();
+    }
+    wanted.all(|t| tags.iter().any(|s| s == t))
+}

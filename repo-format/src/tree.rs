@@ -12,19 +12,10 @@ use crate::error::{FormatError, Result};
 use crate::id::BlobId;
 use serde::{Deserialize, Serialize};
 
+pub use crate::time::Timestamp;
+
 /// Tree encoding version.
 pub const TREE_VERSION: u8 = 1;
-
-/// A point in time: seconds and nanoseconds since the Unix epoch (UTC).
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-pub struct Timestamp {
-    /// Seconds since 1970-01-01T00:00:00Z (may be negative).
-    pub secs: i64,
-    /// Nanoseconds, 0 to 999,999,999.
-    pub nanos: u32,
-}
 
 /// What kind of file system entry a node is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -38,7 +38,7 @@ use object_store::path::Path as StorePath;
 use object_store::{
     GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
 };
-use route::{ByteRange, Inside, Kind, Target};
+use route::{ByteRange, Inside, Target};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -154,7 +154,9 @@ pub fn run(options: &ServeOptions, listening: impl FnOnce(SocketAddr, bool)) -> 
     } else {
         engine::Backend::open(&options.root)?
     };
-    let (store, root) = backend.object_store();
+    let (store, root) = backend
+        .object_store()
+        .ok_or_else(|| Error::Options(format!("{} cannot be served", options.root)))?;
     let shared = Arc::new(Shared {
         store,
         root,
@@ -505,7 +507,7 @@ async fn get(shared: &Shared, target: &Target, method: &Method, headers: &Header
         .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "response"))
 }
 
-async fn put(shared: &Shared, target: &Target, kind: Kind, request: Request) -> Response {
+async fn put(shared: &Shared, target: &Target, kind: FileKind, request: Request) -> Response {
     let too_large = || {
         text(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -568,7 +570,7 @@ async fn put(shared: &Shared, target: &Target, kind: Kind, request: Request) -> 
             );
         }
     }
-    let mode = if kind == Kind::Heartbeat {
+    let mode = if kind.replaceable() {
         PutMode::Overwrite
     } else {
         PutMode::Create
@@ -594,8 +596,8 @@ async fn put(shared: &Shared, target: &Target, kind: Kind, request: Request) -> 
     }
 }
 
-async fn delete(shared: &Shared, target: &Target, kind: Kind, admin: bool) -> Response {
-    if shared.append_only && !admin && kind != Kind::Layout(FileKind::Lock) {
+async fn delete(shared: &Shared, target: &Target, kind: FileKind, admin: bool) -> Response {
+    if shared.append_only && !admin && kind != FileKind::Lock {
         return text(StatusCode::FORBIDDEN, APPEND_ONLY);
     }
     match shared.store.delete(&shared.location(target)).await {

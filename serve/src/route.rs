@@ -8,37 +8,8 @@
 //! `..`, `.`, an empty segment or a backslash is refused outright: no
 //! encoded form of a traversal can reach the store.
 
-use engine::backend::{LAYOUT_NAMES, valid_repository_segment};
-use engine::repo_format::heartbeat;
-use engine::repo_format::layout::FileKind;
-
-/// A kind of object: one of the repository layout's (SPEC.md §3, the
-/// format crate's list), or a heartbeat (§7.7, overwritten on each run).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// `config`, `keys/`, `data/`, `index/`, `snapshots/`, `locks/`,
-    /// `ledger/`, `deletions/`.
-    Layout(FileKind),
-    /// `heartbeats/<1 to 128 hex>`: the one kind that may be overwritten.
-    Heartbeat,
-}
-
-impl Kind {
-    fn of_dir(dir: &str) -> Option<Kind> {
-        if dir == heartbeat::DIR {
-            return Some(Kind::Heartbeat);
-        }
-        std::iter::once(FileKind::Config)
-            .chain(FileKind::DIRECTORIES)
-            .find(|k| k.dir() == dir)
-            .map(Kind::Layout)
-    }
-
-    /// Whether an object's name must be the BLAKE3 hash of its bytes.
-    pub fn content_named(self) -> bool {
-        !matches!(self, Kind::Layout(FileKind::Config) | Kind::Heartbeat)
-    }
-}
+use engine::repo_format::layout::{FileKind, ObjectName, is_layout_name};
+use engine::store::valid_repository_segment;
 
 /// What inside a repository a path names.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,8 +18,8 @@ pub enum Inside {
     /// `data/ab`, ... — what PROPFIND lists.
     Dir(String),
     /// One object: its kind and its path in the repository
-    /// (`data/ab/ab12…`).
-    Object(Kind, String),
+    /// (`data/ab/ab12…`), exactly as the engine names it.
+    Object(FileKind, String),
 }
 
 /// A request path, taken apart.
@@ -104,7 +75,7 @@ pub fn parse(raw: &str) -> Result<Target, BadPath> {
     };
     let layout_at = segments
         .iter()
-        .position(|s| LAYOUT_NAMES.contains(s))
+        .position(|s| is_layout_name(s))
         .unwrap_or(segments.len());
     let (repository, inside) = segments.split_at(layout_at);
     for segment in repository {
@@ -125,28 +96,17 @@ fn parse_inside(segments: &[&str]) -> Result<Inside, BadPath> {
     let Some((&first, rest)) = segments.split_first() else {
         return Ok(Inside::Dir(String::new()));
     };
-    let kind = Kind::of_dir(first).ok_or(NOT_LAYOUT)?;
+    let kind = FileKind::of_dir(first).ok_or(NOT_LAYOUT)?;
     let joined = segments.join("/");
     match (kind, rest) {
-        (Kind::Layout(FileKind::Config), []) => {
-            Ok(Inside::Object(Kind::Layout(FileKind::Config), joined))
-        }
-        (Kind::Layout(FileKind::Config), _) => Err(NOT_LAYOUT),
+        (FileKind::Config, []) => Ok(Inside::Object(kind, joined)),
         (_, []) => Ok(Inside::Dir(joined)),
-        (Kind::Layout(FileKind::Pack), [fan]) if lower_hex(fan, 2, 2) => Ok(Inside::Dir(joined)),
-        (Kind::Layout(FileKind::Pack), [fan, name])
-            if lower_hex(name, 64, 64) && name.starts_with(fan) =>
-        {
-            Ok(Inside::Object(Kind::Layout(FileKind::Pack), joined))
-        }
-        (Kind::Layout(FileKind::Pack), _) => Err(NOT_LAYOUT),
-        (Kind::Heartbeat, [name]) if lower_hex(name, 1, 128) => {
-            Ok(Inside::Object(Kind::Heartbeat, joined))
-        }
-        (kind, [name]) if kind != Kind::Heartbeat && lower_hex(name, 64, 64) => {
-            Ok(Inside::Object(kind, joined))
-        }
-        _ => Err(NOT_LAYOUT),
+        (FileKind::Pack, [fan]) if lower_hex(fan, 2, 2) => Ok(Inside::Dir(joined)),
+        // The names the engine gives objects of this kind, and no other.
+        _ => match ObjectName::parse(kind, &joined) {
+            Some(_) => Ok(Inside::Object(kind, joined)),
+            None => Err(NOT_LAYOUT),
+        },
     }
 }
 
@@ -197,31 +157,54 @@ mod tests {
         assert_eq!(t.repository, vec!["alice", "main"]);
         assert_eq!(
             t.inside,
-            Inside::Object(
-                Kind::Layout(FileKind::Pack),
-                pack["/alice/main/".len()..].to_owned()
-            )
+            Inside::Object(FileKind::Pack, pack["/alice/main/".len()..].to_owned())
         );
         assert_eq!(t.store_path(), pack[1..]);
         let t = parse("/config").unwrap();
         assert!(t.repository.is_empty());
-        assert_eq!(
-            t.inside,
-            Inside::Object(Kind::Layout(FileKind::Config), "config".into())
-        );
+        assert_eq!(t.inside, Inside::Object(FileKind::Config, "config".into()));
         let t = parse(&format!("/r/snapshots/{}", id('0'))).unwrap();
         assert_eq!(
             t.inside,
-            Inside::Object(
-                Kind::Layout(FileKind::Snapshot),
-                format!("snapshots/{}", id('0'))
-            )
+            Inside::Object(FileKind::Snapshot, format!("snapshots/{}", id('0')))
         );
-        let t = parse("/r/heartbeats/0a1b").unwrap();
+        let t = parse(&format!("/r/heartbeats/{}", id('b'))).unwrap();
         assert_eq!(
             t.inside,
-            Inside::Object(Kind::Heartbeat, "heartbeats/0a1b".into())
+            Inside::Object(FileKind::Heartbeat, format!("heartbeats/{}", id('b')))
         );
+    }
+
+    /// The one layout list (the format crate's kinds), the names the
+    /// engine gives objects, and what this router accepts are the same.
+    #[test]
+    fn router_layout_and_format_kinds_agree() {
+        let id = engine::repo_format::Id([0xab; 32]);
+        for kind in FileKind::ALL {
+            let name = ObjectName::new(kind, id);
+            for repository in ["", "/alice/main"] {
+                let t = parse(&format!("{repository}/{}", name.path())).unwrap();
+                assert_eq!(t.inside, Inside::Object(kind, name.path()), "{kind:?}");
+            }
+            // No repository or user may be named like a part of the layout:
+            // the first such name in a path ends the repository's path.
+            assert!(!valid_repository_segment(kind.dir()), "{kind:?}");
+            assert!(!engine::store::valid_user_name(kind.dir()), "{kind:?}");
+            if kind != FileKind::Config {
+                assert_eq!(
+                    parse(&format!("/r/{}", kind.dir())).unwrap().inside,
+                    Inside::Dir(kind.dir().to_owned())
+                );
+            }
+        }
+        for unknown in ["/r/heartbeat", "/r/packs", "/r/snapshot"] {
+            let t = parse(unknown).unwrap();
+            assert_eq!(
+                t.inside,
+                Inside::Dir(String::new()),
+                "{unknown} is a repository path"
+            );
+        }
     }
 
     #[test]
@@ -277,6 +260,7 @@ mod tests {
             format!("/r/data/{}", id('a')),
             "/r/data/a".to_owned(),
             "/r/heartbeats/xyz".to_owned(),
+            "/r/heartbeats/0a1b".to_owned(),
             format!("/r/heartbeats/{}", "a".repeat(129)),
             "/r/locks/passwd".to_owned(),
         ] {

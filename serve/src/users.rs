@@ -50,7 +50,7 @@ pub fn parse(text: &str) -> Result<Vec<User>, UsersError> {
         if fields.next().is_some() {
             return Err(bad("expected NAME:HASH or NAME:HASH:admin"));
         }
-        if !engine::backend::valid_user_name(name) {
+        if !engine::store::valid_user_name(name) {
             return Err(bad(
                 "the user name must be 1 to 64 of A-Z a-z 0-9 . _ -, not starting with .",
             ));
@@ -98,7 +98,7 @@ pub fn hash_password(password: &[u8]) -> Result<String, UsersError> {
 /// missing), or give an existing user the new password and admin flag.
 /// The file is replaced atomically. Returns whether the user was new.
 pub fn add_user(path: &Path, name: &str, password: &[u8], admin: bool) -> Result<bool, UsersError> {
-    if !engine::backend::valid_user_name(name) {
+    if !engine::store::valid_user_name(name) {
         return Err(UsersError(format!(
             "invalid user name {name:?}: use 1 to 64 of A-Z a-z 0-9 . _ -, not starting with ."
         )));

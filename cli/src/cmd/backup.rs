@@ -4,10 +4,10 @@ use crate::args::{BackupArgs, Global};
 use crate::exit;
 use crate::output::{self, CliProgress};
 use anyhow::{Context, Result, bail};
-use engine::archive::{BackupOptions, ExcludeOptions, NamedCommand, ParentChoice, Source, backup};
-use engine::lock::{LockGuard, LockKind};
+use engine::backup::{BackupOptions, ExcludeOptions, NamedCommand, ParentChoice, Source, backup};
+use engine::read::snapshots::{SnapshotFilter, find_snapshot};
 use engine::repo_format::heartbeat::HeartbeatKind;
-use engine::snapshots::{SnapshotFilter, find_snapshot};
+use engine::repository::lock::{LockGuard, LockKind};
 use serde_json::json;
 
 fn split_tags(tags: &[String]) -> Vec<String> {
@@ -209,7 +209,7 @@ pub fn run(g: &Global, a: &BackupArgs) -> Result<u8> {
         let host = a
             .host
             .clone()
-            .unwrap_or_else(|| engine::repo::current_user_and_host().1);
+            .unwrap_or_else(|| engine::repository::current_user_and_host().1);
         super::write_heartbeat(
             repo,
             super::Beat {

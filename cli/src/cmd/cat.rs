@@ -4,13 +4,12 @@ use crate::args::{CatArgs, CatKind, Global};
 use crate::exit;
 use crate::output;
 use anyhow::{Context, Result, bail};
+use engine::read::snapshots::{SnapshotFilter, find_snapshot};
 use engine::repo_format::crypto::{BlobKind, ObjectKind};
 use engine::repo_format::index::IndexFile;
 use engine::repo_format::key::KeyFile;
-use engine::repo_format::layout::{FileKind, object_path};
-use engine::repo_format::pack;
-use engine::repo_format::{BlobId, Id};
-use engine::snapshots::{SnapshotFilter, find_snapshot};
+use engine::repo_format::layout::{FileKind, ObjectName};
+use engine::repo_format::{BlobId, Id, PackId};
 use serde_json::json;
 use std::io::Write;
 
@@ -46,12 +45,12 @@ pub fn run(g: &Global, a: &CatArgs) -> Result<u8> {
             output::snapshot_json(&id, &s)
         }
         CatKind::Tree => {
-            repo.load_index()?;
+            repo.load_index(engine::repository::index::LoadMode::Tolerant)?;
             let tree = repo.load_tree(&BlobId(id_arg(a)?))?;
             json!({"nodes": tree.nodes.iter().map(|n| output::node_json(None, n)).collect::<Vec<_>>()})
         }
         CatKind::Blob => {
-            repo.load_index()?;
+            repo.load_index(engine::repository::index::LoadMode::Tolerant)?;
             let data = repo.read_blob(BlobKind::Data, &BlobId(id_arg(a)?))?;
             std::io::stdout()
                 .write_all(&data)
@@ -65,26 +64,16 @@ pub fn run(g: &Global, a: &CatArgs) -> Result<u8> {
             serde_json::to_value(&file)?
         }
         CatKind::Pack => {
-            let id = id_arg(a)?;
-            let path = object_path(FileKind::Pack, &id);
-            let size = repo.backend().size(&path)?;
-            let trailer = repo
+            let id = PackId(id_arg(a)?);
+            let size = repo
                 .backend()
-                .get_range(&path, size.saturating_sub(4)..size)?;
-            let (range, blobs_len) = pack::header_range(size, &trailer)
-                .map_err(|e| engine::Error::format(path.clone(), e))?;
-            let sealed = repo.backend().get_range(&path, range)?;
-            let payload = repo
-                .key()
-                .open_object(ObjectKind::PackHeader, &sealed)
-                .map_err(|e| engine::Error::format(path.clone(), e))?;
-            let entries = pack::decode_header(&payload, blobs_len)
-                .map_err(|e| engine::Error::format(path, e))?;
+                .size(&ObjectName::new(FileKind::Pack, id.0))?;
+            let entries = repo.read_pack_header(&id, size)?;
             json!({"id": id.to_hex(), "size": size, "blobs": serde_json::to_value(&entries)?})
         }
         CatKind::Key => {
             let id = id_arg(a)?;
-            let bytes = repo.backend().get(&object_path(FileKind::Key, &id))?;
+            let bytes = repo.backend().get(&ObjectName::new(FileKind::Key, id))?;
             let k = KeyFile::decode(&bytes).map_err(|e| engine::Error::format("key", e))?;
             json!({
                 "id": id.to_hex(),

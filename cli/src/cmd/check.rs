@@ -5,7 +5,7 @@ use crate::exit;
 use crate::output;
 use anyhow::{Context, Result};
 use engine::Repository;
-use engine::check::{CheckOptions, CheckReport, ReadData, check, check_unopened};
+use engine::maintenance::check::{CheckOptions, CheckReport, ReadData, check, check_unopened};
 use engine::repo_format::heartbeat::HeartbeatKind;
 use serde_json::{Value, json};
 use std::io::Write;
@@ -48,7 +48,7 @@ pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
                     &repo,
                     super::Beat {
                         kind: HeartbeatKind::Check,
-                        hostname: engine::repo::current_user_and_host().1,
+                        hostname: engine::repository::current_user_and_host().1,
                         source: String::new(),
                         duration: started.elapsed(),
                         bytes: report.bytes_read,
@@ -76,7 +76,7 @@ pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
     let tail = if repairs.is_empty() {
         String::new()
     } else {
-        format!("; to repair: {}", repairs.join(" && "))
+        format!("; to repair: {}", crate::advice::repair_commands(&repairs))
     };
     eprintln!(
         "check found {count} problem{}; see above{tail}",
@@ -103,7 +103,10 @@ fn print_human(g: &Global, report: &CheckReport) -> engine::Result<()> {
     if !g.quiet {
         for i in &report.info {
             match i.repair() {
-                Some(r) => out!("info: {i} ({r} tidies this up)"),
+                Some(r) => out!(
+                    "info: {i} ({} tidies this up)",
+                    crate::advice::repair_command(r)
+                ),
                 None => out!("info: {i}"),
             }
         }
@@ -137,7 +140,7 @@ pub fn report_json(report: &CheckReport) -> Value {
                 "kind": f.problem.kind(),
                 "object": f.problem.object(),
                 "message": f.problem.to_string(),
-                "repair": f.problem.repair().join(" && "),
+                "repair": crate::advice::repair_commands(f.problem.repair()),
                 "snapshots": f.affected.iter().map(|a| json!({
                     "id": a.snapshot.to_hex(),
                     "paths": a.paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
@@ -153,13 +156,13 @@ pub fn report_json(report: &CheckReport) -> Value {
     let info: Vec<Value> = report
         .info
         .iter()
-        .map(|i| json!({"kind": i.kind(), "message": i.to_string(), "repair": i.repair()}))
+        .map(|i| json!({"kind": i.kind(), "message": i.to_string(), "repair": i.repair().map(crate::advice::repair_command)}))
         .collect();
     json!({
         "ok": report.ok(),
         "errors": errors,
         "info": info,
-        "repair": report.repairs(),
+        "repair": report.repairs().into_iter().map(crate::advice::repair_command).collect::<Vec<_>>(),
         "packs_read": report.packs_read.iter().map(|p| p.to_hex()).collect::<Vec<_>>(),
         "blobs_read": report.blobs_read,
         "bytes_read": report.bytes_read,

@@ -5,9 +5,9 @@ use crate::exit;
 use crate::output::{self, CliProgress};
 use crate::password::Sources;
 use anyhow::{Context, Result, bail};
-use engine::copy::{Copier, CopyOptions, CopyOutcome};
-use engine::lock::{LockGuard, LockKind};
-use engine::snapshots::select_many;
+use engine::maintenance::copy::{Copier, CopyOptions, CopyOutcome};
+use engine::read::snapshots::select_many;
+use engine::repository::lock::{LockGuard, LockKind};
 use serde_json::json;
 
 /// Run `copy`.
@@ -34,7 +34,7 @@ pub fn run(g: &Global, a: &CopyArgs) -> Result<u8> {
     )
     .context("destination repository")?;
     dst.repo
-        .load_index()
+        .load_index(engine::repository::index::LoadMode::Strict)
         .context("while loading the destination's index")?;
     let options = CopyOptions {
         lock: dst.lock.as_ref().map(LockGuard::handle),

@@ -5,12 +5,12 @@ use crate::exit;
 use crate::output;
 use anyhow::{Result, bail};
 use engine::Repository;
-use engine::diff::{DiffCounts, DiffOptions, diff};
+use engine::read::diff::{DiffCounts, DiffOptions, diff};
+use engine::read::snapshots::{SnapshotFilter, find_snapshot};
+use engine::read::tree_walk::find_node;
 use engine::repo_format::BlobId;
 use engine::repo_format::SnapshotId;
 use engine::repo_format::tree::NodeKind;
-use engine::snapshots::{SnapshotFilter, find_snapshot};
-use engine::tree_walk::find_node;
 use serde_json::{Value, json};
 
 /// Run `diff`.

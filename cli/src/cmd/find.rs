@@ -5,9 +5,9 @@ use crate::exit;
 use crate::output;
 use anyhow::{Context, Result, bail};
 use chrono::TimeZone;
-use engine::find::{FindOptions, Finder};
+use engine::read::find::{FindOptions, Finder};
+use engine::read::snapshots::select_many;
 use engine::repo_format::tree::Timestamp;
-use engine::snapshots::select_many;
 use serde_json::json;
 
 /// Run `find`.

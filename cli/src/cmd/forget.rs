@@ -1,16 +1,18 @@
 //! `vault forget`: remove the snapshots named, or those a retention policy
 //! does not keep, group by group (restic's semantics; the policy itself is
-//! `engine::forget`).
+//! `engine::maintenance::forget`).
 
 use crate::args::{ForgetArgs, Global};
 use crate::exit;
 use crate::output;
 use anyhow::{Context, Result, bail};
-use engine::forget::{ForgetPlan, GroupBy, GroupKey, GroupPlan, Keep, Policy, Span, Verdict};
-use engine::lock::LockKind;
+use engine::maintenance::forget::{
+    ForgetPlan, GroupBy, GroupKey, GroupPlan, Keep, Policy, Span, Verdict,
+};
+use engine::read::snapshots::select_many;
 use engine::repo_format::SnapshotId;
 use engine::repo_format::snapshot::Snapshot;
-use engine::snapshots::select_many;
+use engine::repository::lock::LockKind;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -93,7 +95,8 @@ pub fn run(g: &Global, a: &ForgetArgs) -> Result<u8> {
             }],
         }
     } else {
-        let plan = engine::forget::plan(&policy, group_by, &selected, chrono::Utc::now());
+        let plan =
+            engine::maintenance::forget::plan(&policy, group_by, &selected, chrono::Utc::now());
         let emptied = plan.groups_removing_all();
         if !emptied.is_empty() && !a.allow_remove_all {
             let names: Vec<String> = emptied.iter().map(|k| k.to_string()).collect();
@@ -134,9 +137,9 @@ pub fn run(g: &Global, a: &ForgetArgs) -> Result<u8> {
     }
     if a.prune {
         // With --json, prune's report follows as a second JSON line.
-        let options = engine::prune::PruneOptions {
+        let options = engine::maintenance::prune::PruneOptions {
             dry_run: a.dry_run,
-            ..engine::prune::PruneOptions::default()
+            ..engine::maintenance::prune::PruneOptions::default()
         };
         super::prune::prune_open(g, &repo, &options)?;
     }

@@ -90,7 +90,7 @@ pub fn run(g: &Global, a: &HealthArgs) -> Result<u8> {
             })?;
         let key = HeartbeatVerifyingKey::from_hex(key_text).context("--heartbeat-key")?;
         let backend = super::open_backend(g, &repo_config.url)?;
-        if !backend.exists("config")? {
+        if !backend.exists(&engine::repo_format::layout::ObjectName::CONFIG)? {
             return Err(engine::Error::RepositoryNotFound {
                 url: repo_config.url.clone(),
             }
@@ -118,7 +118,7 @@ pub fn run(g: &Global, a: &HealthArgs) -> Result<u8> {
         let target = Target::new(g, &config, &profile.repository, true)?;
         let g2 = target.global(g);
         let repo = super::open(&g2, super::Access::Read, "health")?;
-        let key = engine::heartbeat::verifying_key(&repo);
+        let key = engine::repository::heartbeat::verifying_key(&repo);
         beats = verified(repo.backend(), &key, &mut problems)?;
         let all = repo.snapshots()?;
         for (source_name, source) in &sources {
@@ -157,7 +157,7 @@ pub fn run(g: &Global, a: &HealthArgs) -> Result<u8> {
                 drill: None,
             });
         }
-        for info in engine::lock::list(&repo)? {
+        for info in engine::repository::lock::list(&repo)? {
             if info.stale {
                 problems.push(format!(
                     "repository {}: stale {} lock of {} (pid {} on {}) since {}: run `vault unlock` once that process is gone",
@@ -244,7 +244,7 @@ fn verified(
     problems: &mut Vec<String>,
 ) -> Result<Vec<Heartbeat>> {
     let mut out = Vec::new();
-    for (path, read) in engine::heartbeat::read_all(backend, key)? {
+    for (path, read) in engine::repository::heartbeat::read_all(backend, key)? {
         match read {
             Ok(b) => out.push(b),
             Err(e) => problems.push(format!(

@@ -61,7 +61,7 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
     }
     // Refuse before asking for a password or creating a directory.
     if let Ok(b) = super::open_backend(g, url)
-        && b.exists("config")?
+        && b.exists(&engine::repo_format::layout::ObjectName::CONFIG)?
     {
         return Err(engine::Error::RepositoryExists {
             url: url.to_owned(),

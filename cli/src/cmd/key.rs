@@ -7,9 +7,9 @@ use crate::exit;
 use crate::output;
 use crate::password;
 use anyhow::Result;
-use engine::lock::LockKind;
 use engine::repo_format::key::{KdfParams, KeyFile};
 use engine::repo_format::tree::Timestamp;
+use engine::repository::lock::LockKind;
 use serde_json::{Value, json};
 
 /// Run `key`.
@@ -18,7 +18,7 @@ pub fn run(g: &Global, a: &KeyArgs) -> Result<u8> {
         KeyCommand::List => list(g),
         KeyCommand::Heartbeat => {
             let repo = super::open(g, Access::Read, "key heartbeat")?;
-            let key = engine::heartbeat::verifying_key(&repo).to_hex();
+            let key = engine::repository::heartbeat::verifying_key(&repo).to_hex();
             if g.json {
                 output::print_json(&json!({ "heartbeat_key": key }))?;
             } else {

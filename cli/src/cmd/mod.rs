@@ -29,10 +29,12 @@ mod unlock;
 use crate::args::{Cli, Command, FilterArgs, Global};
 use crate::password;
 use anyhow::{Context, Result, bail};
-use engine::backend::BackendOptions;
-use engine::lock::{LockGuard, LockKind};
-use engine::snapshots::SnapshotFilter;
+use engine::read::snapshots::SnapshotFilter;
+use engine::repository::index::LoadMode;
+use engine::repository::lock::{LockGuard, LockKind};
+use engine::store::StoreOptions;
 use engine::{Backend, Cache, Repository};
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -45,19 +47,23 @@ pub fn run(cli: Cli) -> Result<u8> {
     let g = &cli.global;
     let outcome = run_command(g, cli.command);
     report_caches(g);
-    let (tables, entries) = engine::index::tables_written();
+    let (tables, entries) = SPILLS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .map(|c| c.get())
+        .fold((0, 0), |(t, e), (t2, e2)| (t + t2, e + e2));
     if g.verbose > 0 && tables > 0 {
         eprintln!(
             "index: {tables} table(s) of {entries} entries in all moved to disk (--max-memory)"
         );
     }
-    match engine::index::read_error() {
-        // Lookups that failed answered "not indexed": the outcome cannot
-        // be trusted.
-        Some(e) => bail!("{e}; run the command again (with more --max-memory, or without it)"),
-        None => outcome,
-    }
+    outcome
 }
+
+/// What the index of each repository this command opened moved to disk
+/// (for `-v`).
+static SPILLS: Mutex<Vec<Arc<engine::repository::index::SpillCounts>>> = Mutex::new(Vec::new());
 
 fn run_command(g: &Global, command: Command) -> Result<u8> {
     match command {
@@ -117,7 +123,7 @@ pub fn write_heartbeat(repo: &Repository, beat: Beat) -> Result<()> {
         kind: beat.kind,
         hostname: beat.hostname,
         source: beat.source,
-        time: engine::archive::timestamp(&chrono::Utc::now()),
+        time: engine::repo_format::tree::Timestamp::from_datetime(&chrono::Utc::now()),
         duration_ms: u64::try_from(beat.duration.as_millis()).unwrap_or(u64::MAX),
         bytes: beat.bytes,
         files: beat.files,
@@ -125,7 +131,8 @@ pub fn write_heartbeat(repo: &Repository, beat: Beat) -> Result<()> {
         snapshot: beat.snapshot,
         history: Vec::new(),
     };
-    engine::heartbeat::write(repo, heartbeat).context("writing the heartbeat failed")?;
+    engine::repository::heartbeat::write(repo, heartbeat)
+        .context("writing the heartbeat failed")?;
     Ok(())
 }
 
@@ -182,13 +189,49 @@ pub fn parse_size(flag: &str, text: &str) -> Result<u64> {
         .map_err(|e| anyhow::anyhow!("invalid {flag} {text:?} ({e}): use a size like 100M or 2G"))
 }
 
-/// How to talk to remote stores, from the global options.
-pub fn backend_options(g: &Global) -> Result<BackendOptions> {
-    Ok(BackendOptions {
+/// How to talk to stores, from the global options and the environment:
+/// the cloud stores' own variables, and for `vault serve` servers the
+/// password (`VAULT_SERVER_PASSWORD_FILE`, else `VAULT_SERVER_PASSWORD`)
+/// and extra trusted certificates (`VAULT_CACERT`).
+pub fn backend_options(g: &Global) -> Result<StoreOptions> {
+    store_options(g, std::env::vars().collect())
+}
+
+/// [`backend_options`] for a store configured from `env`, not from this
+/// process's environment (`vault run`: each repository of vault.toml
+/// with its own `env`).
+pub fn store_options(g: &Global, env: BTreeMap<String, String>) -> Result<StoreOptions> {
+    let var = |name: &str| env.get(name).filter(|v| !v.is_empty());
+    let server_password = match (
+        var("VAULT_SERVER_PASSWORD_FILE"),
+        var("VAULT_SERVER_PASSWORD"),
+    ) {
+        (Some(file), _) => {
+            let text = zeroize::Zeroizing::new(
+                std::fs::read_to_string(file)
+                    .with_context(|| format!("cannot read VAULT_SERVER_PASSWORD_FILE {file}"))?,
+            );
+            Some(zeroize::Zeroizing::new(
+                text.lines().next().unwrap_or("").to_owned(),
+            ))
+        }
+        (None, Some(password)) => Some(zeroize::Zeroizing::new(password.clone())),
+        (None, None) => None,
+    };
+    let ca_certificates = match var("VAULT_CACERT") {
+        Some(file) => {
+            Some(std::fs::read(file).with_context(|| format!("cannot read VAULT_CACERT {file}"))?)
+        }
+        None => None,
+    };
+    Ok(StoreOptions {
         connections: usize::from(g.connections),
         retries: g.retries,
         retry_timeout: crate::duration::parse("--retry-timeout", &g.retry_timeout)?,
-        ..BackendOptions::default()
+        environment: Some(env),
+        server_password,
+        ca_certificates,
+        ..StoreOptions::default()
     })
 }
 
@@ -250,7 +293,12 @@ pub fn limit_memory(g: &Global, repo: &Repository) -> Result<()> {
         _ => std::env::temp_dir(),
     };
     let budget = usize::try_from(budget).unwrap_or(usize::MAX);
-    repo.set_index_spill(Some(engine::index::Spill { budget, dir }));
+    let spill = engine::repository::index::Spill::new(budget, dir);
+    SPILLS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(spill.written.clone());
+    repo.set_index_spill(Some(spill));
     Ok(())
 }
 
@@ -299,14 +347,14 @@ pub fn attach_cache(g: &Global, repo: &mut Repository) {
     let mut caches = CACHES.lock().unwrap_or_else(|p| p.into_inner());
     let dir = Cache::dir_for(&root, &repo.config().repository_id);
     if let Some(open) = caches.iter().find(|c| c.dir() == dir) {
-        repo.set_cache(Some(open.clone()));
+        repo.set_cache(open.clone());
         return;
     }
     match Cache::open(&root, &repo.config().repository_id) {
         Ok(cache) => {
             let cache = Arc::new(cache);
             caches.push(cache.clone());
-            repo.set_cache(Some(cache));
+            repo.set_cache(cache);
         }
         Err(e) => eprintln!("warning: cannot use the cache ({e}); carrying on without it"),
     }
@@ -381,7 +429,7 @@ pub fn lock(
     };
     let retry = crate::duration::parse("--retry-lock", &g.retry_lock)?;
     Ok(kind
-        .map(|kind| engine::lock::acquire(repo, kind, command, retry))
+        .map(|kind| engine::repository::lock::acquire(repo, kind, command, retry))
         .transpose()?)
 }
 
@@ -394,13 +442,13 @@ pub fn open_with_index(g: &Global, access: Access, command: &str) -> Result<Sess
     if let Access::Write(_) = access {
         session
             .repo
-            .load_index()
+            .load_index(LoadMode::Strict)
             .context("while loading the index")?;
         return Ok(session);
     }
     let damaged = session
         .repo
-        .load_index_tolerant()
+        .load_index(LoadMode::Tolerant)
         .context("while loading the index")?;
     for (id, e) in damaged {
         eprintln!(

@@ -1,11 +1,11 @@
-//! `vault mount`: the FUSE adapter over [`engine::mount::SnapshotFs`], and
+//! `vault mount`: the FUSE adapter over [`engine::read::mount::SnapshotFs`], and
 //! the command's life: check the mountpoint, mount, wait for SIGINT or
 //! SIGTERM (or an unmount from outside), unmount.
 
 use crate::args::{Global, MountArgs};
 use crate::exit;
 use anyhow::{Context, Result, bail};
-use engine::mount::{Attr, FsError, MountOptions, SnapshotFs};
+use engine::read::mount::{Attr, FsError, MountOptions, SnapshotFs};
 use engine::repo_format::tree::{NodeKind, Timestamp};
 use fuser::{
     Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation, INodeNo,

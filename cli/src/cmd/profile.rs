@@ -142,7 +142,7 @@ pub fn source_host(source: &Source) -> String {
     source
         .host
         .clone()
-        .unwrap_or_else(|| engine::repo::current_user_and_host().1)
+        .unwrap_or_else(|| engine::repository::current_user_and_host().1)
 }
 
 /// The snapshots of source `name`, oldest first.

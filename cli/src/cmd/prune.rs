@@ -4,8 +4,8 @@ use crate::args::{Global, PruneArgs};
 use crate::exit;
 use crate::output::{self, size};
 use anyhow::{Result, bail};
-use engine::lock::LockKind;
-use engine::prune::{MaxUnused, OtherLocks, PackCount, PruneOptions, PruneReport};
+use engine::maintenance::prune::{MaxUnused, OtherLocks, PackCount, PruneOptions, PruneReport};
+use engine::repository::lock::LockKind;
 
 /// `--max-unused`: `5%`, `100M`, or `unlimited`.
 pub fn parse_max_unused(value: &str) -> Result<MaxUnused> {
@@ -56,7 +56,7 @@ pub fn prune_open(g: &Global, session: &super::Session, options: &PruneOptions) 
         repo: &session.repo,
         own: session.lock.as_ref().map(|l| l.session()),
     };
-    let report = engine::prune::prune(&session.repo, &options, &others)?;
+    let report = engine::maintenance::prune::prune(&session.repo, &options, &others)?;
     if g.json {
         output::print_json(&serde_json::to_value(&report)?)?;
     } else if !g.quiet {
@@ -74,31 +74,31 @@ fn print_report(r: &PruneReport) -> engine::Result<()> {
     out!(
         "{} snapshots reference {} blobs ({}); {} blobs ({}) are unused",
         r.snapshots,
-        r.blobs_used,
-        size(r.bytes_used),
-        r.blobs_unused,
-        size(r.bytes_unused)
+        r.plan.blobs_used,
+        size(r.plan.bytes_used),
+        r.plan.blobs_unused,
+        size(r.plan.bytes_unused)
     );
-    out!("store holds {}", packs(&r.packs_total));
-    out!("  {would}keep      {}", packs(&r.packs_keep));
-    out!("  {would}repack    {}", packs(&r.packs_repack));
+    out!("store holds {}", packs(&r.plan.packs_total));
+    out!("  {would}keep      {}", packs(&r.plan.packs_keep));
+    out!("  {would}repack    {}", packs(&r.plan.packs_repack));
     out!(
         "  {would}delete    {} with nothing used",
-        packs(&r.packs_delete)
+        packs(&r.plan.packs_delete)
     );
     out!(
         "  {would}delete    {} in no index",
-        packs(&r.packs_unindexed)
+        packs(&r.plan.packs_unindexed)
     );
-    let total = r.bytes_used + r.bytes_unused_after;
+    let total = r.plan.bytes_used + r.plan.bytes_unused_after;
     let share = if total == 0 {
         0.0
     } else {
-        r.bytes_unused_after as f64 * 100.0 / total as f64
+        r.plan.bytes_unused_after as f64 * 100.0 / total as f64
     };
     out!(
         "unused data left: {} ({share:.1}% of the data kept)",
-        size(r.bytes_unused_after)
+        size(r.plan.bytes_unused_after)
     );
     if r.dry_run {
         out!("dry run: nothing was changed");

@@ -4,9 +4,9 @@ use crate::args::{DumpArgs, Global, LsArgs, SnapshotsArgs};
 use crate::exit;
 use crate::output;
 use anyhow::Result;
+use engine::read::snapshots::find_snapshot;
+use engine::read::tree_walk::{find_node, walk};
 use engine::repo_format::tree::{Node, NodeKind};
-use engine::snapshots::find_snapshot;
-use engine::tree_walk::{find_node, walk};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -157,7 +157,7 @@ pub fn dump(g: &Global, a: &DumpArgs) -> Result<u8> {
     let node = find_node(&repo, snapshot.tree, &a.path, &id.short())?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-    engine::dump::dump(&repo, &node, Path::new(&a.path), &mut out)?;
+    engine::read::dump::dump(&repo, &node, Path::new(&a.path), &mut out)?;
     out.flush()
         .map_err(|e| engine::Error::io("write", "standard output", e))?;
     Ok(exit::OK)

@@ -6,13 +6,13 @@ use crate::cmd::check::Stages;
 use crate::exit;
 use crate::output;
 use anyhow::Result;
-use engine::lock::LockKind;
-use engine::repair::{
+use engine::maintenance::repair::{
     RepairIndexOptions, RepairSnapshotsOptions, repair_index, repair_snapshots, snapshot_path,
 };
+use engine::read::snapshots::select;
 use engine::repo_format::SnapshotId;
 use engine::repo_format::layout::FileKind;
-use engine::snapshots::select;
+use engine::repository::lock::LockKind;
 use serde_json::json;
 
 /// Run `repair`.

@@ -4,9 +4,9 @@ use crate::args::{Global, OverwriteArg, RestoreArgs};
 use crate::exit;
 use crate::output::{self, CliProgress};
 use anyhow::{Result, bail};
-use engine::restore::{Overwrite, RestoreOptions, restore};
-use engine::snapshots::find_snapshot;
-use engine::tree_walk::find_node;
+use engine::read::restore::{Overwrite, RestoreOptions, restore};
+use engine::read::snapshots::find_snapshot;
+use engine::read::tree_walk::find_node;
 use serde_json::json;
 use std::path::PathBuf;
 

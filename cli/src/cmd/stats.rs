@@ -4,8 +4,8 @@ use crate::args::{Global, StatsArgs, StatsMode};
 use crate::exit;
 use crate::output;
 use anyhow::{Context, Result};
-use engine::snapshots::select_many;
-use engine::stats::stats;
+use engine::read::snapshots::select_many;
+use engine::read::stats::stats;
 use serde_json::json;
 
 /// Run `stats`.

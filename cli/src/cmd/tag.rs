@@ -1,13 +1,13 @@
 //! `vault tag`: add, remove or replace the tags of snapshots. Each changed
-//! snapshot is written anew and the old one removed (`engine::tag`).
+//! snapshot is written anew and the old one removed (`engine::maintenance::tag`).
 
 use crate::args::{Global, TagArgs};
 use crate::exit;
 use crate::output;
 use anyhow::{Context, Result, bail};
-use engine::lock::LockKind;
-use engine::snapshots::select_many;
-use engine::tag::{TagChange, retag};
+use engine::maintenance::tag::{TagChange, retag};
+use engine::read::snapshots::select_many;
+use engine::repository::lock::LockKind;
 use serde_json::json;
 
 /// Run `tag`.

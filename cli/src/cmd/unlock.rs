@@ -10,7 +10,7 @@ use serde_json::json;
 /// lock itself.
 pub fn run(g: &Global, a: &UnlockArgs) -> Result<u8> {
     let repo = super::open_unlocked(g)?;
-    let removed = engine::lock::unlock(&repo, a.remove_all)?;
+    let removed = engine::repository::lock::unlock(&repo, a.remove_all)?;
     if g.json {
         output::print_json(&json!({ "removed": removed }))?;
     } else if !g.quiet {

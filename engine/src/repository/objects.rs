@@ -1,0 +1,128 @@
+//! Encrypted objects named by the hash of their sealed bytes (SPEC.md §4):
+//! snapshots, index files, deletion notices, ledgers and locks. Every read
+//! checks the bytes against the name before opening them.
+
+use super::Repository;
+use crate::error::{Error, Result};
+use crate::store::Backend;
+use rayon::prelude::*;
+use repo_format::crypto::{MasterKey, ObjectKind};
+use repo_format::layout::{FileKind, ObjectName};
+use repo_format::snapshot::Snapshot;
+use repo_format::{Id, SnapshotId};
+
+impl Repository {
+    /// Encrypt and store an object of `kind` under its content hash.
+    pub fn save_object(&self, file: FileKind, kind: ObjectKind, payload: &[u8]) -> Result<Id> {
+        store_object(
+            &self.backend,
+            &self.key,
+            self.config.compression_level,
+            file,
+            kind,
+            payload,
+        )
+    }
+
+    /// Read and decrypt an object, checking that its name matches its bytes.
+    pub fn load_object(&self, file: FileKind, kind: ObjectKind, id: &Id) -> Result<Vec<u8>> {
+        fetch_object(&self.backend, &self.key, file, kind, id)
+    }
+
+    /// Ids of every object of a kind.
+    pub fn list_ids(&self, file: FileKind) -> Result<Vec<Id>> {
+        Ok(self
+            .backend
+            .list_objects(file)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    /// Remove an object (removing a missing one succeeds).
+    pub fn delete_object(&self, file: FileKind, id: &Id) -> Result<()> {
+        self.backend.delete(&ObjectName::new(file, *id))
+    }
+
+    /// Encrypt and store a snapshot; returns its id.
+    pub fn save_snapshot(&self, snapshot: &Snapshot) -> Result<SnapshotId> {
+        self.save_object(FileKind::Snapshot, ObjectKind::Snapshot, &snapshot.encode())
+            .map(SnapshotId)
+    }
+
+    /// Load one snapshot.
+    pub fn load_snapshot(&self, id: &SnapshotId) -> Result<Snapshot> {
+        let payload = self.load_object(FileKind::Snapshot, ObjectKind::Snapshot, &id.0)?;
+        Snapshot::decode(&payload).map_err(|e| Error::format(format!("snapshot {}", id.short()), e))
+    }
+
+    /// Every snapshot, each with its own outcome (a listing failure fails
+    /// the whole call), in the store's order.
+    pub fn read_snapshots(&self) -> Result<Vec<(SnapshotId, Result<Snapshot>)>> {
+        let ids = self.list_ids(FileKind::Snapshot)?;
+        Ok(ids
+            .par_iter()
+            .map(|id| {
+                let id = SnapshotId(*id);
+                (id, self.load_snapshot(&id))
+            })
+            .collect())
+    }
+
+    /// Every snapshot, oldest first; one that cannot be read fails the call.
+    pub fn snapshots(&self) -> Result<Vec<(SnapshotId, Snapshot)>> {
+        let mut all = self
+            .read_snapshots()?
+            .into_iter()
+            .map(|(id, s)| s.map(|s| (id, s)))
+            .collect::<Result<Vec<_>>>()?;
+        all.sort_by_key(|(id, s)| (s.time, *id));
+        Ok(all)
+    }
+
+    /// Remove a snapshot object (its data stays until prune). Removing a
+    /// snapshot that is already gone succeeds.
+    pub fn delete_snapshot(&self, id: &SnapshotId) -> Result<()> {
+        self.delete_object(FileKind::Snapshot, &id.0)
+    }
+}
+
+/// Seal `payload` as an object of `kind` and store it under its hash; the
+/// body of [`Repository::save_object`], for holders of a backend and key
+/// without a `Repository` (the lock refresher's thread).
+pub(crate) fn store_object(
+    backend: &Backend,
+    key: &MasterKey,
+    compression_level: i32,
+    file: FileKind,
+    kind: ObjectKind,
+    payload: &[u8],
+) -> Result<Id> {
+    let sealed = key.seal_object(kind, payload, compression_level, crate::random_nonce());
+    let id = Id::hash(&sealed);
+    backend.put_once(&ObjectName::new(file, id), sealed)?;
+    Ok(id)
+}
+
+/// The body of [`Repository::load_object`] (see [`store_object`]).
+pub(crate) fn fetch_object(
+    backend: &Backend,
+    key: &MasterKey,
+    file: FileKind,
+    kind: ObjectKind,
+    id: &Id,
+) -> Result<Vec<u8>> {
+    let name = ObjectName::new(file, *id);
+    let sealed = backend.get(&name)?;
+    if Id::hash(&sealed) != *id {
+        return Err(Error::format(
+            name.path(),
+            repo_format::FormatError::IdMismatch {
+                what: "object",
+                expected: id.to_hex(),
+            },
+        ));
+    }
+    key.open_object(kind, &sealed)
+        .map_err(|e| Error::format(name.path(), e))
+}

@@ -1,0 +1,390 @@
+//! The one place blobs are read out of packs (SPEC.md §6): a pack's
+//! header, one blob, many blobs of one pack in as few ranged reads as
+//! their offsets allow, a file's content as a stream, and a whole pack
+//! verified against its name.
+//!
+//! Every blob is opened with the key before it is handed on, which checks
+//! its authentication tag and that its plaintext hashes to its id: no
+//! caller ever sees bytes that fail their checksum. A blob that cannot be
+//! read or opened is an `Err` for that blob alone; the others of the same
+//! read still arrive.
+
+use super::Repository;
+use super::index::BlobLocation;
+use crate::error::{Error, Result};
+use crate::store::Backend;
+use repo_format::crypto::{BlobKind, MasterKey, ObjectKind};
+use repo_format::layout::{FileKind, ObjectName};
+use repo_format::pack::{self, PackEntry};
+use repo_format::tree::Tree;
+use repo_format::{BlobId, Id, PackId};
+
+/// Largest gap between two needed blobs that is read through rather than
+/// split into two requests.
+pub const MAX_GAP: u64 = 1 << 20;
+/// Largest single read.
+pub const MAX_READ: u64 = 16 << 20;
+
+/// A blob to read: what it must be and where it lies in its pack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlobRef {
+    /// Data or tree.
+    pub kind: BlobKind,
+    /// Its id: the plaintext must hash to it.
+    pub id: BlobId,
+    /// Offset of the sealed blob in the pack.
+    pub offset: u32,
+    /// Length of the sealed blob.
+    pub length: u32,
+    /// Length of the plaintext.
+    pub raw_length: u32,
+}
+
+impl BlobRef {
+    /// The blob `id` of `kind` where the index says it is.
+    pub fn located(kind: BlobKind, id: BlobId, at: &BlobLocation) -> Self {
+        BlobRef {
+            kind,
+            id,
+            offset: at.offset,
+            length: at.length,
+            raw_length: at.raw_length,
+        }
+    }
+
+    fn end(&self) -> u64 {
+        u64::from(self.offset) + u64::from(self.length)
+    }
+}
+
+impl From<&PackEntry> for BlobRef {
+    fn from(e: &PackEntry) -> Self {
+        BlobRef {
+            kind: e.kind,
+            id: e.id,
+            offset: e.offset,
+            length: e.length,
+            raw_length: e.raw_length,
+        }
+    }
+}
+
+/// A blob read, opened and verified.
+pub struct ReadBlob<'a> {
+    /// Its bytes as stored in the pack (for copying without sealing again).
+    pub sealed: &'a [u8],
+    /// Its plaintext.
+    pub plain: Vec<u8>,
+}
+
+/// What reading a whole pack found (see [`PackReader::verify`]).
+#[derive(Debug)]
+pub struct PackVerification {
+    /// Bytes read (0 when the pack could not be read).
+    pub bytes: u64,
+    /// The pack could not be read at all.
+    pub unreadable: Option<Error>,
+    /// Blobs that lie beyond the pack's end or do not open, with why.
+    pub damaged: Vec<(PackEntry, String)>,
+    /// The pack's BLAKE3, when it is not the pack's name.
+    pub wrong_hash: Option<Id>,
+}
+
+/// Reads blobs out of the packs of one store with one key.
+#[derive(Clone, Copy)]
+pub struct PackReader<'a> {
+    backend: &'a Backend,
+    key: &'a MasterKey,
+}
+
+fn pack_name(pack: &PackId) -> ObjectName {
+    ObjectName::new(FileKind::Pack, pack.0)
+}
+
+impl<'a> PackReader<'a> {
+    /// A reader of `backend`'s packs, opening blobs with `key`.
+    pub fn new(backend: &'a Backend, key: &'a MasterKey) -> Self {
+        PackReader { backend, key }
+    }
+
+    /// Read and decrypt a pack's header: the blobs it holds.
+    pub fn header(&self, pack: &PackId, size: u64) -> Result<Vec<PackEntry>> {
+        let name = pack_name(pack);
+        let what = || format!("pack {}", pack.short());
+        let tail_start = size.saturating_sub(pack::HEADER_LEN_LEN as u64);
+        let trailer = self.backend.get_range(&name, tail_start..size)?;
+        let (range, blobs_len) =
+            pack::header_range(size, &trailer).map_err(|e| Error::format(what(), e))?;
+        let sealed = self.backend.get_range(&name, range)?;
+        let payload = self
+            .key
+            .open_object(ObjectKind::PackHeader, &sealed)
+            .map_err(|e| Error::format(what(), e))?;
+        pack::decode_header(&payload, blobs_len).map_err(|e| Error::format(what(), e))
+    }
+
+    /// Open `sealed` as `blob` of `pack`.
+    fn open(&self, pack: &PackId, blob: &BlobRef, sealed: &[u8]) -> Result<Vec<u8>> {
+        self.key
+            .open_blob(blob.kind, &blob.id, sealed, blob.raw_length as usize)
+            .map_err(|e| {
+                Error::format(
+                    format!("blob {} in pack {}", blob.id.short(), pack.short()),
+                    e,
+                )
+            })
+    }
+
+    /// Read one blob of `pack`.
+    pub fn read_blob(&self, pack: &PackId, blob: &BlobRef) -> Result<Vec<u8>> {
+        let sealed = self
+            .backend
+            .get_range(&pack_name(pack), u64::from(blob.offset)..blob.end())?;
+        self.open(pack, blob, &sealed)
+    }
+
+    /// Read `blobs` of `pack` in as few ranged reads as the gaps between
+    /// them allow (reading through gaps up to [`MAX_GAP`], at most
+    /// [`MAX_READ`] at once), and hand each to `each` in offset order,
+    /// opened, or with why it could not be. `blobs` is sorted by offset
+    /// here; `blob` says where each lies. An `Err` from `each` stops.
+    pub fn read_blobs<B>(
+        &self,
+        pack: &PackId,
+        blobs: &mut [B],
+        blob: impl Fn(&B) -> BlobRef,
+        mut each: impl FnMut(&B, Result<ReadBlob<'_>>) -> Result<()>,
+    ) -> Result<()> {
+        blobs.sort_by_key(|b| blob(b).offset);
+        let name = pack_name(pack);
+        for range in coalesce(blobs, |b| blob(b)) {
+            let (Some(first), Some(last)) = (range.first(), range.last()) else {
+                continue;
+            };
+            let start = u64::from(blob(first).offset);
+            let bytes = match self.backend.get_range(&name, start..blob(last).end()) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    let why = e.to_string();
+                    for b in range {
+                        each(
+                            b,
+                            Err(Error::PackUnreadable {
+                                pack: pack.short(),
+                                reason: why.clone(),
+                            }),
+                        )?;
+                    }
+                    continue;
+                }
+            };
+            for b in range {
+                let r = blob(b);
+                let from = usize::try_from(u64::from(r.offset) - start).unwrap_or(usize::MAX);
+                let read = match bytes.get(from..from.saturating_add(r.length as usize)) {
+                    None => Err(Error::RepositoryDamaged(format!(
+                        "blob {} lies beyond the end of pack {}",
+                        r.id.short(),
+                        pack.short()
+                    ))),
+                    Some(sealed) => self
+                        .open(pack, &r, sealed)
+                        .map(|plain| ReadBlob { sealed, plain }),
+                };
+                each(b, read)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Read a whole pack and check it: every blob of `entries` must lie
+    /// inside it and open, and its BLAKE3 must be its name (SPEC.md §4.3).
+    pub fn verify(&self, pack: &PackId, entries: &[PackEntry]) -> PackVerification {
+        let mut out = PackVerification {
+            bytes: 0,
+            unreadable: None,
+            damaged: Vec::new(),
+            wrong_hash: None,
+        };
+        let bytes = match self.backend.get(&pack_name(pack)) {
+            Ok(b) => b,
+            Err(e) => {
+                out.unreadable = Some(e);
+                return out;
+            }
+        };
+        out.bytes = bytes.len() as u64;
+        for entry in entries {
+            let r = BlobRef::from(entry);
+            let sealed = usize::try_from(r.offset)
+                .ok()
+                .zip(usize::try_from(r.end()).ok())
+                .and_then(|(start, end)| bytes.get(start..end));
+            let outcome = match sealed {
+                None => Err("it lies beyond the end of the pack".to_owned()),
+                Some(sealed) => self
+                    .key
+                    .open_blob(r.kind, &r.id, sealed, r.raw_length as usize)
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+            };
+            if let Err(why) = outcome {
+                out.damaged.push((*entry, why));
+            }
+        }
+        let actual = Id::hash(&bytes);
+        if actual != pack.0 && out.damaged.is_empty() {
+            out.wrong_hash = Some(actual);
+        }
+        out
+    }
+}
+
+/// Group a pack's needed blobs (sorted by offset) into ranges to read.
+fn coalesce<T>(blobs: &[T], blob: impl Fn(&T) -> BlobRef) -> Vec<&[T]> {
+    let mut out = Vec::new();
+    let mut begin = 0;
+    for i in 1..=blobs.len() {
+        let split = match (blobs.get(begin), blobs.get(i - 1), blobs.get(i)) {
+            (Some(first), Some(prev), Some(next)) => {
+                let (first, prev, next) = (blob(first), blob(prev), blob(next));
+                u64::from(next.offset).saturating_sub(prev.end()) > MAX_GAP
+                    || next.end() - u64::from(first.offset) > MAX_READ
+            }
+            _ => true,
+        };
+        if split {
+            if let Some(range) = blobs.get(begin..i) {
+                out.push(range);
+            }
+            begin = i;
+        }
+    }
+    out
+}
+
+impl Repository {
+    /// A reader of this repository's packs.
+    pub fn pack_reader(&self) -> PackReader<'_> {
+        PackReader::new(&self.backend, &self.key)
+    }
+
+    /// Read and decrypt a pack's header: the blobs it holds.
+    pub fn read_pack_header(&self, pack: &PackId, size: u64) -> Result<Vec<PackEntry>> {
+        self.pack_reader().header(pack, size)
+    }
+
+    /// Read, decrypt and verify one blob where the index says it is (a
+    /// tree through the cache, when there is one).
+    pub fn read_blob(&self, kind: BlobKind, id: &BlobId) -> Result<Vec<u8>> {
+        let at = self.index().locate(kind, id)?;
+        let blob = BlobRef::located(kind, *id, &at);
+        let reader = self.pack_reader();
+        let Some((cache, entry)) = self.tree_cache().filter(|_| kind == BlobKind::Tree) else {
+            return reader.read_blob(&at.pack, &blob);
+        };
+        if let Some(plain) = cache.get(entry, &id.0, |sealed| {
+            reader.open(&at.pack, &blob, sealed).ok()
+        }) {
+            return Ok(plain);
+        }
+        let sealed = self
+            .backend
+            .get_range(&pack_name(&at.pack), u64::from(blob.offset)..blob.end())?;
+        let plain = reader.open(&at.pack, &blob, &sealed)?;
+        cache.put(entry, &id.0, &sealed);
+        Ok(plain)
+    }
+
+    /// Put a tree blob just sealed (by a backup) into the cache, so that
+    /// the next backup finds its parent's trees without downloading them.
+    pub fn cache_tree(&self, id: &BlobId, sealed: &[u8]) {
+        if let Some((cache, entry)) = self.tree_cache() {
+            cache.put(entry, &id.0, sealed);
+        }
+    }
+
+    /// Read and decode a tree.
+    pub fn load_tree(&self, id: &BlobId) -> Result<Tree> {
+        let plain = self.read_blob(BlobKind::Tree, id)?;
+        Tree::decode(&plain).map_err(|e| Error::format(format!("tree {}", id.short()), e))
+    }
+}
+
+/// A reader over a file's content in the repository, one chunk at a time
+/// (`dump`, `mount`): never more than a chunk in memory.
+pub struct ContentReader<'a> {
+    repo: &'a Repository,
+    content: std::slice::Iter<'a, BlobId>,
+    current: Vec<u8>,
+    pos: usize,
+    read: u64,
+}
+
+impl<'a> ContentReader<'a> {
+    /// Read the chunks `content` in order.
+    pub fn new(repo: &'a Repository, content: &'a [BlobId]) -> Self {
+        ContentReader {
+            repo,
+            content: content.iter(),
+            current: Vec::new(),
+            pos: 0,
+            read: 0,
+        }
+    }
+
+    /// Bytes handed out so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.read
+    }
+}
+
+impl std::io::Read for ContentReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos >= self.current.len() {
+            let Some(id) = self.content.next() else {
+                return Ok(0);
+            };
+            self.current = self
+                .repo
+                .read_blob(BlobKind::Data, id)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            self.pos = 0;
+        }
+        let avail = self.current.get(self.pos..).unwrap_or_default();
+        let n = avail.len().min(buf.len());
+        buf.get_mut(..n)
+            .unwrap_or_default()
+            .copy_from_slice(avail.get(..n).unwrap_or_default());
+        self.pos += n;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(offset: u32, length: u32) -> BlobRef {
+        BlobRef {
+            kind: BlobKind::Data,
+            id: BlobId(Id([0; 32])),
+            offset,
+            length,
+            raw_length: length,
+        }
+    }
+
+    #[test]
+    fn coalesce_reads_through_small_gaps_and_splits_large_ones() {
+        let gap = MAX_GAP as u32;
+        let blobs = [at(0, 10), at(10, 10), at(20 + gap, 10), at(31 + 2 * gap, 5)];
+        let ranges: Vec<usize> = coalesce(&blobs, |b| *b).iter().map(|r| r.len()).collect();
+        assert_eq!(ranges, [3, 1], "a gap of exactly MAX_GAP is read through");
+        let big = MAX_READ as u32;
+        let blobs = [at(0, big - 10), at(big - 10, 20)];
+        assert_eq!(coalesce(&blobs, |b| *b).len(), 2, "no read over MAX_READ");
+        assert!(coalesce(&[] as &[BlobRef], |b| *b).is_empty());
+    }
+}

@@ -1,0 +1,476 @@
+//! The local metadata cache: index files, snapshots and tree blobs of one
+//! repository, kept on local disk so that reading commands and incremental
+//! backups against a remote store do not download them again.
+//!
+//! Layout, below a root shared by every repository (`~/.cache/vault` by
+//! default, chosen by the caller):
+//!
+//! ```text
+//! <root>/CACHEDIR.TAG              marks the tree as a cache (backup tools skip it)
+//! <root>/<repository id hex>/index/<id>        sealed index file, as stored
+//! <root>/<repository id hex>/snapshots/<id>    sealed snapshot, as stored
+//! <root>/<repository id hex>/trees/<xx>/<id>   sealed tree blob, as in its pack
+//! ```
+//!
+//! Nothing in the cache is trusted: every cached file is checked before it
+//! is used (index files and snapshots by [`Cached`], against the hash that
+//! names them; tree blobs by the repository, by opening them with the key,
+//! which authenticates the blob id) and a file that fails is replaced with
+//! a fresh copy from the store.
+//! Files are written under a temporary name and renamed, so a crash leaves
+//! no half file under a real name. A cache that cannot be written never
+//! fails a command: the first error is kept for the caller to report
+//! ([`Cache::write_error`]) and the cache is written no more.
+
+use super::{Listing, ObjectMeta, Put, PutOutcome, Store, StoreInfo};
+use crate::error::{Error, Result};
+use repo_format::Id;
+use repo_format::layout::{FileKind, ObjectName};
+use std::fs;
+use std::io::Write;
+use std::ops::Range;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+/// The cache directory tag of <https://bford.info/cachedir/>.
+const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
+# This file is a cache directory tag created by vault.\n\
+# For information about cache directory tags see https://bford.info/cachedir/\n";
+
+/// Prefix of files being written; never read as an entry.
+const TEMP_PREFIX: &str = ".tmp-";
+
+/// A temporary file older than this was left by a process that crashed.
+const TEMP_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The kinds of object the cache holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheKind {
+    /// Index files, named by the hash of their stored bytes.
+    Index,
+    /// Snapshots, named by the hash of their stored bytes.
+    Snapshot,
+    /// Tree blobs, named by their blob id.
+    Tree,
+}
+
+impl CacheKind {
+    const ALL: [CacheKind; 3] = [CacheKind::Index, CacheKind::Snapshot, CacheKind::Tree];
+
+    /// The kind of entry an object of `kind` is, if the cache holds such.
+    fn of(kind: FileKind) -> Option<CacheKind> {
+        match kind {
+            FileKind::Index => Some(CacheKind::Index),
+            FileKind::Snapshot => Some(CacheKind::Snapshot),
+            _ => None,
+        }
+    }
+
+    fn dir(self) -> &'static str {
+        match self {
+            CacheKind::Index => "index",
+            CacheKind::Snapshot => "snapshots",
+            CacheKind::Tree => "trees",
+        }
+    }
+}
+
+/// What the cache did, for the user (`-v`) and for tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Objects read from the cache (after verification).
+    pub hits: u64,
+    /// Objects not in the cache (or failing verification), so downloaded.
+    pub misses: u64,
+    /// Cached files that failed verification and were removed.
+    pub damaged: u64,
+}
+
+/// A repository's cache directory. Shared between threads by `&`.
+#[derive(Debug)]
+pub struct Cache {
+    dir: PathBuf,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    damaged: AtomicU64,
+    writes_failed: AtomicBool,
+    write_error: Mutex<Option<Error>>,
+}
+
+impl Cache {
+    /// Open (creating if needed, mode 0700) the cache of the repository
+    /// `repository_id` below `root`.
+    pub fn open(root: &Path, repository_id: &[u8; 32]) -> Result<Cache> {
+        let dir = Cache::dir_for(root, repository_id);
+        let mut builder = fs::DirBuilder::new();
+        builder.recursive(true).mode(0o700);
+        builder
+            .create(root)
+            .map_err(|e| Error::io("create cache directory", root, e))?;
+        let tag = root.join("CACHEDIR.TAG");
+        if !tag.exists() {
+            write_atomically(&tag, CACHEDIR_TAG.as_bytes())
+                .map_err(|e| Error::io("write", &tag, e))?;
+        }
+        for kind in CacheKind::ALL {
+            let sub = dir.join(kind.dir());
+            builder
+                .create(&sub)
+                .map_err(|e| Error::io("create cache directory", &sub, e))?;
+        }
+        Ok(Cache {
+            dir,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            damaged: AtomicU64::new(0),
+            writes_failed: AtomicBool::new(false),
+            write_error: Mutex::new(None),
+        })
+    }
+
+    /// The directory below `root` of the repository `repository_id`.
+    pub fn dir_for(root: &Path, repository_id: &[u8; 32]) -> PathBuf {
+        root.join(Id(*repository_id).to_hex())
+    }
+
+    /// This repository's directory in the cache.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> CacheStats {
+        CacheStats {
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            damaged: self.damaged.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The first write that failed, after which the cache was written no
+    /// more (taken: a second call returns None).
+    pub fn write_error(&self) -> Option<Error> {
+        self.write_error.lock().ok()?.take()
+    }
+
+    /// The file of an entry.
+    pub(crate) fn path(&self, kind: CacheKind, id: &Id) -> PathBuf {
+        let hex = id.to_hex();
+        let dir = self.dir.join(kind.dir());
+        match kind {
+            CacheKind::Tree => dir.join(&hex[..2]).join(hex),
+            CacheKind::Index | CacheKind::Snapshot => dir.join(hex),
+        }
+    }
+
+    /// The cached entry, if there is one and `verify` accepts its bytes
+    /// (returning what it made of them). A file that fails is removed and
+    /// counted as damaged; a miss of either sort is counted as a download.
+    pub(crate) fn get<T>(
+        &self,
+        kind: CacheKind,
+        id: &Id,
+        verify: impl FnOnce(&[u8]) -> Option<T>,
+    ) -> Option<T> {
+        let path = self.path(kind, id);
+        let found = match fs::read(&path) {
+            Ok(bytes) => {
+                let verified = verify(&bytes);
+                if verified.is_none() {
+                    self.damaged.fetch_add(1, Ordering::Relaxed);
+                    let _ = fs::remove_file(&path);
+                }
+                verified
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(_) => {
+                self.damaged.fetch_add(1, Ordering::Relaxed);
+                let _ = fs::remove_file(&path);
+                None
+            }
+        };
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Store an entry's bytes (exactly as read from or written to the
+    /// store). Failure is kept, not returned: see [`Cache::write_error`].
+    pub(crate) fn put(&self, kind: CacheKind, id: &Id, bytes: &[u8]) {
+        if self.writes_failed.load(Ordering::Relaxed) {
+            return;
+        }
+        let path = self.path(kind, id);
+        let written = (|| {
+            if kind == CacheKind::Tree
+                && let Some(parent) = path.parent()
+            {
+                fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(parent)?;
+            }
+            write_atomically(&path, bytes)
+        })();
+        if let Err(e) = written {
+            self.writes_failed.store(true, Ordering::Relaxed);
+            if let Ok(mut slot) = self.write_error.lock() {
+                slot.get_or_insert(Error::io("write cache file", &path, e));
+            }
+        }
+    }
+
+    /// Remove an entry (the object left the repository).
+    pub(crate) fn remove(&self, kind: CacheKind, id: &Id) {
+        let _ = fs::remove_file(self.path(kind, id));
+    }
+
+    /// Remove every entry of `kind` that `keep` rejects, and temporary
+    /// files that a crashed process left behind. Best effort: a file that
+    /// cannot be removed stays, and is verified when read like any other.
+    pub(crate) fn retain(&self, kind: CacheKind, keep: impl Fn(&Id) -> bool) {
+        let dir = self.dir.join(kind.dir());
+        match kind {
+            CacheKind::Index | CacheKind::Snapshot => retain_in(&dir, &keep),
+            CacheKind::Tree => {
+                let Ok(entries) = fs::read_dir(&dir) else {
+                    return;
+                };
+                for entry in entries.flatten() {
+                    if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                        retain_in(&entry.path(), &keep);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn retain_in(dir: &Path, keep: &impl Fn(&Id) -> bool) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let remove = if name.starts_with(TEMP_PREFIX) {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > TEMP_MAX_AGE)
+        } else {
+            // A name that is not an id is no entry of ours either.
+            Id::from_hex(&name).map_or(true, |id| !keep(&id))
+        };
+        if remove {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Write `bytes` to a temporary file beside `path`, then rename it into
+/// place: readers see the old file, the new one, or none.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = path.with_file_name(format!(
+        "{TEMP_PREFIX}{name}-{}-{:016x}",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let written = (|| {
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)?;
+        file.write_all(bytes)?;
+        fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    written
+}
+
+/// A store whose index files and snapshots are kept in a [`Cache`]: read
+/// from it when there (after checking the bytes against the hash that
+/// names them), written through to it, removed from it with the object,
+/// and pruned of objects a listing no longer shows (another process
+/// removed them). Other objects pass straight through.
+pub struct Cached {
+    inner: Arc<dyn Store>,
+    cache: Arc<Cache>,
+}
+
+impl Cached {
+    /// `inner`, cached in `cache`.
+    pub fn new(inner: Arc<dyn Store>, cache: Arc<Cache>) -> Self {
+        Cached { inner, cache }
+    }
+}
+
+impl Store for Cached {
+    fn put(&self, name: &ObjectName, bytes: bytes::Bytes, mode: Put) -> Result<PutOutcome> {
+        let outcome = self.inner.put(name, bytes.clone(), mode)?;
+        if let Some(kind) = CacheKind::of(name.kind()) {
+            self.cache.put(kind, &name.id(), &bytes);
+        }
+        Ok(outcome)
+    }
+
+    fn get(&self, name: &ObjectName, range: Option<Range<u64>>) -> Result<bytes::Bytes> {
+        let Some(kind) = CacheKind::of(name.kind()).filter(|_| range.is_none()) else {
+            return self.inner.get(name, range);
+        };
+        let id = name.id();
+        let verified = |b: &[u8]| (Id::hash(b) == id).then(|| bytes::Bytes::copy_from_slice(b));
+        if let Some(bytes) = self.cache.get(kind, &id, verified) {
+            return Ok(bytes);
+        }
+        let bytes = self.inner.get(name, None)?;
+        self.cache.put(kind, &id, &bytes);
+        Ok(bytes)
+    }
+
+    fn head(&self, name: &ObjectName) -> Result<ObjectMeta> {
+        self.inner.head(name)
+    }
+
+    fn list(&self, kind: FileKind) -> Result<Listing> {
+        let listing = self.inner.list(kind)?;
+        if let Some(cached) = CacheKind::of(kind) {
+            let listed: std::collections::HashSet<&Id> =
+                listing.objects.iter().map(|(id, _)| id).collect();
+            self.cache.retain(cached, |id| listed.contains(id));
+        }
+        Ok(listing)
+    }
+
+    fn delete(&self, name: &ObjectName) -> Result<()> {
+        self.inner.delete(name)?;
+        if let Some(kind) = CacheKind::of(name.kind()) {
+            self.cache.remove(kind, &name.id());
+        }
+        Ok(())
+    }
+
+    fn info(&self) -> &StoreInfo {
+        self.inner.info()
+    }
+
+    fn ensure_deletable(&self) -> Result<()> {
+        self.inner.ensure_deletable()
+    }
+
+    fn remove_partial_writes(&self) -> Result<(u64, u64)> {
+        self.inner.remove_partial_writes()
+    }
+
+    fn object_store(
+        &self,
+    ) -> Option<(Arc<dyn object_store::ObjectStore>, object_store::path::Path)> {
+        self.inner.object_store()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn by_hash(id: &Id) -> impl FnOnce(&[u8]) -> Option<Vec<u8>> + '_ {
+        move |b| (Id::hash(b) == *id).then(|| b.to_vec())
+    }
+
+    #[test]
+    fn cache_open_creates_private_tagged_layout() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("vault");
+        let cache = Cache::open(&root, &[7; 32]).unwrap();
+        assert_eq!(cache.dir(), root.join(Id([7; 32]).to_hex()));
+        let tag = fs::read_to_string(root.join("CACHEDIR.TAG")).unwrap();
+        assert!(tag.starts_with("Signature: 8a477f597d28d172789f06886806bc55"));
+        let mode = fs::metadata(&root).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        for kind in CacheKind::ALL {
+            assert!(cache.dir().join(kind.dir()).is_dir());
+        }
+        // Opening again finds it as it is.
+        Cache::open(&root, &[7; 32]).unwrap();
+    }
+
+    #[test]
+    fn cache_get_verified_hit_damaged_removed_and_counted() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = Cache::open(tmp.path(), &[1; 32]).unwrap();
+        let bytes = b"sealed index bytes".to_vec();
+        let id = Id::hash(&bytes);
+        assert_eq!(cache.get(CacheKind::Index, &id, by_hash(&id)), None);
+        cache.put(CacheKind::Index, &id, &bytes);
+        assert_eq!(cache.get(CacheKind::Index, &id, by_hash(&id)), Some(bytes));
+        // A flipped bit: refused, removed.
+        let path = cache.path(CacheKind::Index, &id);
+        let mut flipped = fs::read(&path).unwrap();
+        flipped[3] ^= 0x10;
+        fs::write(&path, &flipped).unwrap();
+        assert_eq!(cache.get(CacheKind::Index, &id, by_hash(&id)), None);
+        assert!(!path.exists(), "a damaged entry must be removed");
+        assert_eq!(
+            cache.stats(),
+            CacheStats {
+                hits: 1,
+                misses: 2,
+                damaged: 1
+            }
+        );
+    }
+
+    #[test]
+    fn cache_retain_removes_unlisted_entries_and_old_temp_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = Cache::open(tmp.path(), &[2; 32]).unwrap();
+        let (a, b) = (Id([0xaa; 32]), Id([0xbb; 32]));
+        for kind in CacheKind::ALL {
+            cache.put(kind, &a, b"a");
+            cache.put(kind, &b, b"b");
+        }
+        let fresh_temp = cache.dir().join("snapshots").join(".tmp-x-1-2");
+        fs::write(&fresh_temp, b"being written").unwrap();
+        for kind in CacheKind::ALL {
+            cache.retain(kind, |id| *id == a);
+            assert!(cache.path(kind, &a).exists());
+            assert!(!cache.path(kind, &b).exists(), "{kind:?}");
+        }
+        assert!(fresh_temp.exists(), "another process may be writing it");
+    }
+
+    #[test]
+    fn cache_write_failure_is_kept_once_and_stops_writing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = Cache::open(tmp.path(), &[3; 32]).unwrap();
+        let index = cache.dir().join("index");
+        // Root ignores permissions; replace the directory by a file instead.
+        fs::remove_dir(&index).unwrap();
+        fs::write(&index, b"not a directory").unwrap();
+        let id = Id([4; 32]);
+        cache.put(CacheKind::Index, &id, b"x");
+        cache.put(CacheKind::Index, &id, b"x");
+        assert!(matches!(cache.write_error(), Some(Error::Io { .. })));
+        assert!(cache.write_error().is_none(), "reported once");
+        // Writes stopped, including those that would work.
+        cache.put(CacheKind::Snapshot, &id, b"x");
+        assert!(!cache.path(CacheKind::Snapshot, &id).exists());
+    }
+}

@@ -27,4 +27,5 @@ mod roundtrip;
 mod s3;
 mod serve;
 mod stdin;
+mod structure;
 mod torture;

@@ -65,3 +65,27 @@ pub fn for_error(err: &Error) -> Option<String> {
     };
     Some(text)
 }
+
+/// An error as `vault` prints it: one line, each cause its message does
+/// not already say, then what to do about it.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            if !message.is_empty() {
+                message.push_str(": ");
+            }
+            message.push_str(&text);
+        }
+    }
+    if let Some(advice) = err
+        .chain()
+        .find_map(|c| c.downcast_ref::<Error>())
+        .and_then(for_error)
+    {
+        message.push_str("; ");
+        message.push_str(&advice);
+    }
+    message.replace('\n', " ")
+}

@@ -9,8 +9,8 @@
 //! values with a grammar (durations, sizes, retention counts) are checked
 //! when the file is loaded, before anything runs.
 
+use crate::retention::Retention;
 use anyhow::{Context, Result, anyhow, bail};
-use engine::maintenance::forget::{Keep, Span};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -114,7 +114,8 @@ pub struct Profile {
     pub copy_to: Vec<String>,
     /// The sources (default: every source in the file).
     pub sources: Option<Vec<String>>,
-    /// What `forget` keeps (none: nothing is forgotten).
+    /// What `forget` keeps (none: nothing is forgotten), and whether to
+    /// prune after (default: yes).
     pub retention: Option<Retention>,
     /// `check` after the run.
     #[serde(default)]
@@ -122,110 +123,6 @@ pub struct Profile {
     /// Commands around the run.
     #[serde(default)]
     pub hooks: Hooks,
-}
-
-/// A retention count: a number, or `"unlimited"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum Count {
-    /// A number.
-    Number(i64),
-    /// Text (`unlimited`).
-    Text(String),
-}
-
-impl Count {
-    fn text(&self) -> String {
-        match self {
-            Count::Number(n) => n.to_string(),
-            Count::Text(t) => t.clone(),
-        }
-    }
-}
-
-/// `retention`: the forget flags, by name.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Retention {
-    /// `--keep-last`.
-    pub keep_last: Option<Count>,
-    /// `--keep-hourly`.
-    pub keep_hourly: Option<Count>,
-    /// `--keep-daily`.
-    pub keep_daily: Option<Count>,
-    /// `--keep-weekly`.
-    pub keep_weekly: Option<Count>,
-    /// `--keep-monthly`.
-    pub keep_monthly: Option<Count>,
-    /// `--keep-yearly`.
-    pub keep_yearly: Option<Count>,
-    /// `--keep-within`.
-    pub keep_within: Option<String>,
-    /// `--keep-within-hourly`.
-    pub keep_within_hourly: Option<String>,
-    /// `--keep-within-daily`.
-    pub keep_within_daily: Option<String>,
-    /// `--keep-within-weekly`.
-    pub keep_within_weekly: Option<String>,
-    /// `--keep-within-monthly`.
-    pub keep_within_monthly: Option<String>,
-    /// `--keep-within-yearly`.
-    pub keep_within_yearly: Option<String>,
-    /// `--keep-tag`.
-    #[serde(default)]
-    pub keep_tag: Vec<String>,
-    /// Prune after forgetting (default true).
-    #[serde(default = "yes")]
-    pub prune: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl Retention {
-    /// The forget flags, validated as forget validates them.
-    pub fn forget_flags(&self) -> Result<Vec<String>> {
-        let mut flags = Vec::new();
-        let counts = [
-            ("keep-last", &self.keep_last),
-            ("keep-hourly", &self.keep_hourly),
-            ("keep-daily", &self.keep_daily),
-            ("keep-weekly", &self.keep_weekly),
-            ("keep-monthly", &self.keep_monthly),
-            ("keep-yearly", &self.keep_yearly),
-        ];
-        for (name, value) in counts {
-            if let Some(value) = value {
-                let text = value.text();
-                Keep::parse(&text).with_context(|| format!("retention: {name}"))?;
-                flags.extend([format!("--{name}"), text]);
-            }
-        }
-        let spans = [
-            ("keep-within", &self.keep_within),
-            ("keep-within-hourly", &self.keep_within_hourly),
-            ("keep-within-daily", &self.keep_within_daily),
-            ("keep-within-weekly", &self.keep_within_weekly),
-            ("keep-within-monthly", &self.keep_within_monthly),
-            ("keep-within-yearly", &self.keep_within_yearly),
-        ];
-        for (name, value) in spans {
-            if let Some(text) = value {
-                Span::parse(text).with_context(|| format!("retention: {name}"))?;
-                flags.extend([format!("--{name}"), text.clone()]);
-            }
-        }
-        for tag in &self.keep_tag {
-            flags.extend(["--keep-tag".to_owned(), tag.clone()]);
-        }
-        if flags.is_empty() {
-            bail!(
-                "retention: no keep-* policy given; give one such as keep-daily = 7, or remove the retention table"
-            );
-        }
-        Ok(flags)
-    }
 }
 
 /// `check`.
@@ -268,6 +165,10 @@ pub struct Hooks {
     /// When a step failed.
     #[serde(default)]
     pub on_failure: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The tag that marks a source's snapshots.
@@ -447,7 +348,8 @@ impl Config {
                 bail!("{at}: no sources to back up: define [sources.NAME]");
             }
             if let Some(r) = &profile.retention {
-                r.forget_flags().with_context(|| at.clone())?;
+                r.checked_policy()
+                    .with_context(|| format!("{at}.retention"))?;
             }
             if let Some(t) = &profile.check.max_age {
                 duration(&format!("{at}.check.max-age"), t)?;
@@ -548,10 +450,9 @@ retention = { keep-daily = 7, keep-weekly = 4 }
         assert_eq!(name, "nightly");
         let names: Vec<_> = c.profile_sources(p).iter().map(|(n, _)| *n).collect();
         assert_eq!(names, ["db", "www"]);
-        assert_eq!(
-            p.retention.as_ref().unwrap().forget_flags().unwrap(),
-            ["--keep-daily", "7", "--keep-weekly", "4"]
-        );
+        let policy = p.retention.as_ref().unwrap().checked_policy().unwrap();
+        assert_eq!(policy.to_string(), "keep 7 daily, 4 weekly snapshots");
+        assert!(p.retention.as_ref().unwrap().prune, "prune is the default");
         assert!(p.check.enabled);
     }
 

@@ -16,8 +16,11 @@ mod args;
 mod cmd;
 mod config;
 mod duration;
+mod ops;
 mod output;
 mod password;
+mod retention;
+mod session;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -103,27 +106,9 @@ fn main() -> ExitCode {
         Err(err) if is_broken_pipe(&err) => ExitCode::from(exit::OK),
         Err(err) => {
             // One line: what went wrong, with each cause that its message
-            // does not already say (engine errors name their source).
-            let mut message = String::new();
-            for cause in err.chain() {
-                let text = cause.to_string();
-                if !message.contains(&text) {
-                    if !message.is_empty() {
-                        message.push_str(": ");
-                    }
-                    message.push_str(&text);
-                }
-            }
-            // What to do about it, when the engine's error calls for a command.
-            if let Some(advice) = err
-                .chain()
-                .find_map(|c| c.downcast_ref::<engine::Error>())
-                .and_then(advice::for_error)
-            {
-                message.push_str("; ");
-                message.push_str(&advice);
-            }
-            let message = message.replace('\n', " ");
+            // does not already say (engine errors name their source), and
+            // what to do about it.
+            let message = advice::one_line(&err);
             eprintln!("vault: {message}");
             ExitCode::from(exit_code_of(&err))
         }

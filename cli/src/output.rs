@@ -181,6 +181,8 @@ pub struct CliProgress {
     bar: Option<ProgressBar>,
     quiet: bool,
     verbose: bool,
+    /// Put before each line (`[backup www]` in `vault run`).
+    label: Option<String>,
 }
 
 impl CliProgress {
@@ -207,6 +209,21 @@ impl CliProgress {
             bar,
             quiet: global.quiet,
             verbose: global.verbose > 0 && !global.quiet,
+            label: None,
+        }
+    }
+
+    /// Each line it prints starts with `[label] `.
+    pub fn labelled(mut self, label: &str) -> Self {
+        self.label = Some(format!("[{label}] "));
+        self
+    }
+
+    fn line(&self, text: String) {
+        let text = format!("{}{text}", self.label.as_deref().unwrap_or(""));
+        match &self.bar {
+            Some(b) => b.println(text),
+            None => eprintln!("{text}"),
         }
     }
 
@@ -222,12 +239,8 @@ impl engine::Progress for CliProgress {
     /// `-v` names every file as it is processed (on stderr, so that
     /// `--json` output stays one document).
     fn file_processed(&self, path: &Path) {
-        if !self.verbose {
-            return;
-        }
-        match &self.bar {
-            Some(b) => b.println(path.display().to_string()),
-            None => eprintln!("{}", path.display()),
+        if self.verbose {
+            self.line(path.display().to_string());
         }
     }
 
@@ -238,12 +251,8 @@ impl engine::Progress for CliProgress {
     }
 
     fn warning(&self, message: &str) {
-        if self.quiet {
-            return;
-        }
-        match &self.bar {
-            Some(b) => b.println(format!("warning: {message}")),
-            None => eprintln!("warning: {message}"),
+        if !self.quiet {
+            self.line(format!("warning: {message}"));
         }
     }
 }

@@ -47,6 +47,32 @@ fn from_command(cmd: &str) -> Result<Zeroizing<String>> {
     Ok(first_line(out.stdout))
 }
 
+/// The variables through which vault is given passwords. No command
+/// vault starts (a source's command, a hook, a drill command) gets them:
+/// a password handed to vault stays with vault.
+pub const VARIABLES: [&str; 11] = [
+    "VAULT_PASSWORD",
+    "VAULT_PASSWORD_FILE",
+    "VAULT_PASSWORD_COMMAND",
+    "VAULT_TO_PASSWORD",
+    "VAULT_TO_PASSWORD_FILE",
+    "VAULT_TO_PASSWORD_COMMAND",
+    "VAULT_FROM_PASSWORD",
+    "VAULT_FROM_PASSWORD_FILE",
+    "VAULT_FROM_PASSWORD_COMMAND",
+    "VAULT_SERVER_PASSWORD",
+    "VAULT_SERVER_PASSWORD_FILE",
+];
+
+/// The environment of a command vault starts: this process's without the
+/// password variables, with `set` on top.
+pub fn child_env(set: &std::collections::BTreeMap<String, String>) -> engine::backup::CommandEnv {
+    engine::backup::CommandEnv {
+        remove: VARIABLES.iter().map(|v| (*v).to_owned()).collect(),
+        set: set.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+    }
+}
+
 /// Find the password. `confirm` asks twice at a prompt (for new keys).
 pub fn get(sources: &Sources<'_>, confirm: bool) -> Result<Zeroizing<String>> {
     let p = sources.env_prefix;

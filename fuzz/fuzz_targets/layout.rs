@@ -9,7 +9,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(name) = std::str::from_utf8(data) else {
         return;
     };
-    for kind in FileKind::DIRECTORIES.into_iter().chain([FileKind::Config]) {
+    for kind in FileKind::ALL {
         if let Some(id) = parse_object_path(kind, name) {
             assert_eq!(object_path(kind, &id), name);
         }

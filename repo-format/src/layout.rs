@@ -49,17 +49,11 @@ impl FileKind {
         FileKind::Heartbeat,
     ];
 
-    /// Every kind that lives under a directory, in listing order.
-    pub const DIRECTORIES: [FileKind; 8] = [
-        FileKind::Key,
-        FileKind::Pack,
-        FileKind::Index,
-        FileKind::Snapshot,
-        FileKind::Lock,
-        FileKind::Deletion,
-        FileKind::Ledger,
-        FileKind::Heartbeat,
-    ];
+    /// Every kind that lives under a directory (all but the config), in
+    /// listing order.
+    pub fn directories() -> impl Iterator<Item = FileKind> {
+        FileKind::ALL.into_iter().filter(|k| *k != FileKind::Config)
+    }
 
     /// The directory (or, for config, the file) name.
     pub fn dir(self) -> &'static str {
@@ -192,7 +186,7 @@ mod tests {
         dirs.sort_unstable();
         dirs.dedup();
         assert_eq!(dirs.len(), FileKind::ALL.len(), "two kinds share a name");
-        assert_eq!(&FileKind::ALL[1..], &FileKind::DIRECTORIES[..]);
+        assert!(FileKind::directories().eq(FileKind::ALL[1..].iter().copied()));
         let id = Id([0x5c; 32]);
         for kind in FileKind::ALL {
             assert_eq!(FileKind::of_dir(kind.dir()), Some(kind));

@@ -546,7 +546,7 @@ proptest! {
 
     #[test]
     fn object_path_round_trip_is_identity(id in any_id()) {
-        for kind in FileKind::DIRECTORIES {
+        for kind in FileKind::directories() {
             let path = layout::object_path(kind, &id);
             prop_assert_eq!(layout::parse_object_path(kind, &path), Some(id));
         }

@@ -4,13 +4,17 @@ use crate::args::{BackupArgs, Global};
 use crate::exit;
 use crate::output::{self, CliProgress};
 use anyhow::{Context, Result, bail};
-use engine::backup::{BackupOptions, ExcludeOptions, NamedCommand, ParentChoice, Source, backup};
+use engine::Progress;
+use engine::backup::{
+    BackupOptions, BackupReport, ExcludeOptions, NamedCommand, ParentChoice, Source, backup,
+};
+use engine::error::CommandFailure;
 use engine::read::snapshots::{SnapshotFilter, find_snapshot};
 use engine::repo_format::heartbeat::HeartbeatKind;
 use engine::repository::lock::{LockGuard, LockKind};
-use serde_json::json;
+use serde_json::{Value, json};
 
-fn split_tags(tags: &[String]) -> Vec<String> {
+pub fn split_tags(tags: &[String]) -> Vec<String> {
     tags.iter()
         .flat_map(|t| t.split(','))
         .map(|t| t.trim().to_owned())
@@ -19,7 +23,7 @@ fn split_tags(tags: &[String]) -> Vec<String> {
 }
 
 /// `NAME=CMD` of `--command`.
-fn parse_command(arg: &str) -> Result<NamedCommand> {
+pub fn parse_command(arg: &str) -> Result<NamedCommand> {
     match arg.split_once('=') {
         Some((name, shell)) if !name.trim().is_empty() && !shell.trim().is_empty() => {
             Ok(NamedCommand {
@@ -94,124 +98,94 @@ pub fn run(g: &Global, a: &BackupArgs) -> Result<u8> {
         .transpose()?;
 
     let session = super::open(g, super::Access::Write(LockKind::Shared), "backup")?;
-    let repo = &session.repo;
     let parent = match &a.parent {
-        Some(p) => ParentChoice::Id(find_snapshot(repo, p, &SnapshotFilter::default())?.0),
+        Some(p) => ParentChoice::Id(find_snapshot(&session, p, &SnapshotFilter::default())?.0),
         None => ParentChoice::Auto,
     };
-    let options = BackupOptions {
-        excludes: ExcludeOptions {
-            exclude: a.exclude.clone(),
-            iexclude: a.iexclude.clone(),
-            exclude_files: a.exclude_file.clone(),
-            exclude_if_present: a.exclude_if_present.clone(),
-            exclude_larger_than,
-            one_file_system: a.one_file_system,
+    let job = Job {
+        source,
+        options: BackupOptions {
+            excludes: ExcludeOptions {
+                exclude: a.exclude.clone(),
+                iexclude: a.iexclude.clone(),
+                exclude_files: a.exclude_file.clone(),
+                exclude_if_present: a.exclude_if_present.clone(),
+                exclude_larger_than,
+                one_file_system: a.one_file_system,
+            },
+            tags: split_tags(&a.tags),
+            host: a.host.clone(),
+            parent,
+            force: a.force,
+            dry_run: a.dry_run,
+            time,
+            lock: None,
+            command_env: crate::password::child_env(&Default::default()),
         },
-        tags: split_tags(&a.tags),
-        host: a.host.clone(),
-        parent,
-        force: a.force,
-        dry_run: a.dry_run,
-        time,
-        lock: session.lock.as_ref().map(LockGuard::handle),
+        heartbeat: a.heartbeat.clone(),
     };
     let progress = CliProgress::new(g, None);
-    let started = std::time::Instant::now();
-    let result = backup(repo, source, &options, &progress);
+    let result = execute(&session, job, &progress);
     progress.finish();
-    let report = match result {
-        Err(engine::Error::CommandFailed { failures }) if g.json => {
-            // The summary still comes last, saying why nothing was saved.
-            output::print_json(&json!({
-                "message_type": "summary",
-                "snapshot_id": null,
-                "errors": failures.iter().map(|f| json!({
-                    "path": f.path,
-                    "command": f.command,
-                    "status": f.status,
-                    "stderr_tail": f.stderr_tail,
-                    "message": f.to_string(),
-                })).collect::<Vec<_>>(),
-            }))?;
-            return Err(engine::Error::CommandFailed { failures }.into());
+    let done = match result {
+        Err(e) if g.json => {
+            if let Some(engine::Error::CommandFailed { failures }) = e.downcast_ref() {
+                // The summary still comes last, saying why nothing was saved.
+                output::print_json(&failure_summary(failures))?;
+            }
+            return Err(e);
         }
         r => r?,
     };
-    let duration = started.elapsed().as_secs_f64();
-    let s = &report.summary;
+    let report = &done.report;
     for e in &report.errors {
         eprintln!("error: {}: {}", e.path, e.message);
     }
     if g.json {
-        output::print_json(&json!({
-            "message_type": "summary",
-            "snapshot_id": report.snapshot_id.map(|i| i.to_hex()),
-            "parent": report.parent.map(|i| i.to_hex()),
-            "files_new": s.files_new,
-            "files_changed": s.files_changed,
-            "files_unmodified": s.files_unmodified,
-            "dirs_new": s.dirs_new,
-            "dirs_changed": s.dirs_changed,
-            "dirs_unmodified": s.dirs_unmodified,
-            "data_blobs": s.data_blobs,
-            "tree_blobs": s.tree_blobs,
-            "data_added": s.data_added,
-            "data_added_packed": s.data_added_packed,
-            "total_files_processed": s.total_files_processed,
-            "total_bytes_processed": s.total_bytes_processed,
-            "total_duration": duration,
-            "stream_bytes": report.stream_bytes,
-            "streams": report.streams.iter().map(|s| json!({"path": s.path, "command": s.command, "bytes": s.bytes})).collect::<Vec<_>>(),
-            "dry_run": a.dry_run,
-            "errors": report.errors.iter().map(|e| json!({"path": e.path, "message": e.message})).collect::<Vec<_>>(),
-            "warnings": report.warnings,
-        }))?;
+        output::print_json(&done.summary)?;
     } else if !g.quiet {
-        if let Some(p) = report.parent {
-            out!("using parent snapshot {}", p.short());
-        }
-        for s in &report.streams {
-            match &s.command {
-                Some(c) => out!("{}: {} from `{c}`", s.path, output::size(s.bytes)),
-                None => out!("{}: {} from standard input", s.path, output::size(s.bytes)),
-            }
-        }
-        out!(
-            "Files:       {:>6} new, {:>6} changed, {:>6} unmodified",
-            s.files_new,
-            s.files_changed,
-            s.files_unmodified
-        );
-        out!(
-            "Dirs:        {:>6} new, {:>6} changed, {:>6} unmodified",
-            s.dirs_new,
-            s.dirs_changed,
-            s.dirs_unmodified
-        );
-        out!(
-            "Added to the repository: {} ({} stored)",
-            output::size(s.data_added),
-            output::size(s.data_added_packed)
-        );
-        out!(
-            "processed {} files, {} in {:.1}s",
-            s.total_files_processed,
-            output::size(s.total_bytes_processed),
-            duration
-        );
-        match report.snapshot_id {
-            Some(id) => out!("snapshot {} saved", id.short()),
-            None => out!("dry run: nothing was saved"),
-        }
+        print_human(report, done.seconds)?;
     }
-    if let (Some(source), Some(id)) = (&a.heartbeat, report.snapshot_id) {
-        let host = a
+    Ok(exit_code(report))
+}
+
+/// A backup to run: what, how, and the heartbeat to write after it.
+pub struct Job {
+    /// What to back up.
+    pub source: Source,
+    /// How (the lock is the session's).
+    pub options: BackupOptions,
+    /// Write a backup heartbeat for this source name when it succeeds.
+    pub heartbeat: Option<String>,
+}
+
+/// What a backup did.
+pub struct Done {
+    /// The engine's report.
+    pub report: BackupReport,
+    /// How long it took.
+    pub seconds: f64,
+    /// The `--json` summary.
+    pub summary: Value,
+}
+
+/// Run `job` on an open session holding a lock that lets it write, then
+/// write its heartbeat.
+pub fn execute(session: &super::Session, mut job: Job, progress: &dyn Progress) -> Result<Done> {
+    job.options.lock = session.lock.as_ref().map(LockGuard::handle);
+    let started = std::time::Instant::now();
+    let report = backup(&session.repo, job.source, &job.options, progress)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let summary = summary_json(&report, seconds, job.options.dry_run);
+    if let (Some(source), Some(id)) = (&job.heartbeat, report.snapshot_id) {
+        let s = &report.summary;
+        let host = job
+            .options
             .host
             .clone()
             .unwrap_or_else(|| engine::repository::current_user_and_host().1);
         super::write_heartbeat(
-            repo,
+            &session.repo,
             super::Beat {
                 kind: HeartbeatKind::Backup,
                 hostname: host,
@@ -225,13 +199,111 @@ pub fn run(g: &Global, a: &BackupArgs) -> Result<u8> {
         )
         .with_context(|| format!("snapshot {} was saved, but", id.short()))?;
     }
+    Ok(Done {
+        report,
+        seconds,
+        summary,
+    })
+}
+
+/// 0, or 3 when some sources could not be read (and says so on stderr).
+pub fn exit_code(report: &BackupReport) -> u8 {
     if report.errors.is_empty() {
-        Ok(exit::OK)
+        exit::OK
     } else {
-        eprintln!(
-            "vault: {} source(s) could not be read; the snapshot was saved without them",
-            report.errors.len()
-        );
-        Ok(exit::INCOMPLETE)
+        eprintln!("vault: {}", incomplete(report));
+        exit::INCOMPLETE
     }
+}
+
+/// Why a backup that saved its snapshot is incomplete.
+pub fn incomplete(report: &BackupReport) -> String {
+    format!(
+        "{} source(s) could not be read; the snapshot was saved without them",
+        report.errors.len()
+    )
+}
+
+/// The `--json` summary of a backup whose commands failed: no snapshot.
+pub fn failure_summary(failures: &[CommandFailure]) -> Value {
+    json!({
+        "message_type": "summary",
+        "snapshot_id": null,
+        "errors": failures.iter().map(|f| json!({
+            "path": f.path,
+            "command": f.command,
+            "status": f.status,
+            "stderr_tail": f.stderr_tail,
+            "message": f.to_string(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The `--json` summary of a backup.
+pub fn summary_json(report: &BackupReport, seconds: f64, dry_run: bool) -> Value {
+    let s = &report.summary;
+    json!({
+        "message_type": "summary",
+        "snapshot_id": report.snapshot_id.map(|i| i.to_hex()),
+        "parent": report.parent.map(|i| i.to_hex()),
+        "files_new": s.files_new,
+        "files_changed": s.files_changed,
+        "files_unmodified": s.files_unmodified,
+        "dirs_new": s.dirs_new,
+        "dirs_changed": s.dirs_changed,
+        "dirs_unmodified": s.dirs_unmodified,
+        "data_blobs": s.data_blobs,
+        "tree_blobs": s.tree_blobs,
+        "data_added": s.data_added,
+        "data_added_packed": s.data_added_packed,
+        "total_files_processed": s.total_files_processed,
+        "total_bytes_processed": s.total_bytes_processed,
+        "total_duration": seconds,
+        "stream_bytes": report.stream_bytes,
+        "streams": report.streams.iter().map(|s| json!({"path": s.path, "command": s.command, "bytes": s.bytes})).collect::<Vec<_>>(),
+        "dry_run": dry_run,
+        "errors": report.errors.iter().map(|e| json!({"path": e.path, "message": e.message})).collect::<Vec<_>>(),
+        "warnings": report.warnings,
+    })
+}
+
+fn print_human(report: &BackupReport, seconds: f64) -> engine::Result<()> {
+    let s = &report.summary;
+    if let Some(p) = report.parent {
+        out!("using parent snapshot {}", p.short());
+    }
+    for s in &report.streams {
+        match &s.command {
+            Some(c) => out!("{}: {} from `{c}`", s.path, output::size(s.bytes)),
+            None => out!("{}: {} from standard input", s.path, output::size(s.bytes)),
+        }
+    }
+    out!(
+        "Files:       {:>6} new, {:>6} changed, {:>6} unmodified",
+        s.files_new,
+        s.files_changed,
+        s.files_unmodified
+    );
+    out!(
+        "Dirs:        {:>6} new, {:>6} changed, {:>6} unmodified",
+        s.dirs_new,
+        s.dirs_changed,
+        s.dirs_unmodified
+    );
+    out!(
+        "Added to the repository: {} ({} stored)",
+        output::size(s.data_added),
+        output::size(s.data_added_packed)
+    );
+    out!(
+        "processed {} files, {} in {:.1}s",
+        s.total_files_processed,
+        output::size(s.total_bytes_processed),
+        seconds
+    );
+    match report.snapshot_id {
+        Some(id) => out!("snapshot {} saved", id.short()),
+        None => out!("dry run: nothing was saved"),
+    }
+    Ok(())
 }

@@ -25,6 +25,50 @@ impl engine::Progress for Stages {
     }
 }
 
+/// Check an open repository (locked to read), and write a check
+/// heartbeat when it passes and `heartbeat` asks for one.
+pub fn execute(
+    repo: &Repository,
+    options: &CheckOptions,
+    heartbeat: bool,
+    progress: &dyn engine::Progress,
+) -> Result<CheckReport> {
+    let started = std::time::Instant::now();
+    let report = check(repo, options, progress)?;
+    if heartbeat && report.ok() {
+        super::write_heartbeat(
+            repo,
+            super::Beat {
+                kind: HeartbeatKind::Check,
+                hostname: engine::repository::current_user_and_host().1,
+                source: String::new(),
+                duration: started.elapsed(),
+                bytes: report.bytes_read,
+                files: 0,
+                errors: 0,
+                snapshot: None,
+            },
+        )
+        .context("the check passed, but")?;
+    }
+    Ok(report)
+}
+
+/// One line: how many problems, and the commands that repair them.
+pub fn failure_line(report: &CheckReport) -> String {
+    let count = report.findings.len();
+    let repairs = report.repairs();
+    let tail = if repairs.is_empty() {
+        String::new()
+    } else {
+        format!("; to repair: {}", crate::advice::repair_commands(&repairs))
+    };
+    format!(
+        "check found {count} problem{}; see above{tail}",
+        if count == 1 { "" } else { "s" }
+    )
+}
+
 /// Run `check`.
 pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
     let read_data = match (&a.read_data_subset, a.read_data) {
@@ -37,29 +81,11 @@ pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
     let stages = Stages {
         quiet: g.quiet || g.json,
     };
-    let started = std::time::Instant::now();
     let report = match Repository::open(backend.clone(), password.as_bytes()) {
         Ok(repo) => {
             super::limit_memory(g, &repo)?;
             let _lock = super::lock(g, &repo, super::Access::Read, "check")?;
-            let report = check(&repo, &options, &stages)?;
-            if a.heartbeat && report.ok() {
-                super::write_heartbeat(
-                    &repo,
-                    super::Beat {
-                        kind: HeartbeatKind::Check,
-                        hostname: engine::repository::current_user_and_host().1,
-                        source: String::new(),
-                        duration: started.elapsed(),
-                        bytes: report.bytes_read,
-                        files: 0,
-                        errors: 0,
-                        snapshot: None,
-                    },
-                )
-                .context("the check passed, but")?;
-            }
-            report
+            execute(&repo, &options, a.heartbeat, &stages)?
         }
         Err(e) => check_unopened(&backend, e)?,
     };
@@ -71,17 +97,7 @@ pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
     if report.ok() {
         return Ok(exit::OK);
     }
-    let count = report.findings.len();
-    let repairs = report.repairs();
-    let tail = if repairs.is_empty() {
-        String::new()
-    } else {
-        format!("; to repair: {}", crate::advice::repair_commands(&repairs))
-    };
-    eprintln!(
-        "check found {count} problem{}; see above{tail}",
-        if count == 1 { "" } else { "s" }
-    );
+    eprintln!("{}", failure_line(&report));
     Ok(exit::FATAL)
 }
 

@@ -6,55 +6,17 @@ use crate::args::{ForgetArgs, Global};
 use crate::exit;
 use crate::output;
 use anyhow::{Context, Result, bail};
-use engine::maintenance::forget::{
-    ForgetPlan, GroupBy, GroupKey, GroupPlan, Keep, Policy, Span, Verdict,
-};
-use engine::read::snapshots::select_many;
+use engine::maintenance::forget::{ForgetPlan, GroupBy, GroupKey, GroupPlan, Policy, Verdict};
+use engine::read::snapshots::{SnapshotFilter, select_many};
 use engine::repo_format::SnapshotId;
 use engine::repo_format::snapshot::Snapshot;
 use engine::repository::lock::LockKind;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-fn keep(flag: &str, value: &Option<String>) -> Result<Keep> {
-    value.as_deref().map_or(Ok(Keep::Off), |v| {
-        Keep::parse(v).with_context(|| format!("while reading --{flag}"))
-    })
-}
-
-fn span(flag: &str, value: &Option<String>) -> Result<Option<Span>> {
-    value
-        .as_deref()
-        .map(|v| Span::parse(v).with_context(|| format!("while reading --{flag}")))
-        .transpose()
-}
-
-/// The policy the flags describe.
-fn policy(a: &ForgetArgs) -> Result<Policy> {
-    Ok(Policy {
-        last: keep("keep-last", &a.keep_last)?,
-        periods: [
-            keep("keep-hourly", &a.keep_hourly)?,
-            keep("keep-daily", &a.keep_daily)?,
-            keep("keep-weekly", &a.keep_weekly)?,
-            keep("keep-monthly", &a.keep_monthly)?,
-            keep("keep-yearly", &a.keep_yearly)?,
-        ],
-        within: span("keep-within", &a.keep_within)?,
-        within_periods: [
-            span("keep-within-hourly", &a.keep_within_hourly)?,
-            span("keep-within-daily", &a.keep_within_daily)?,
-            span("keep-within-weekly", &a.keep_within_weekly)?,
-            span("keep-within-monthly", &a.keep_within_monthly)?,
-            span("keep-within-yearly", &a.keep_within_yearly)?,
-        ],
-        tags: a.keep_tags.clone(),
-    })
-}
-
 /// Run `forget`.
 pub fn run(g: &Global, a: &ForgetArgs) -> Result<u8> {
-    let policy = policy(a)?;
+    let policy = a.retention.policy()?;
     let group_by = a
         .group_by
         .as_deref()
@@ -75,13 +37,90 @@ pub fn run(g: &Global, a: &ForgetArgs) -> Result<u8> {
         _ => {}
     }
     let repo = super::open(g, super::Access::Write(LockKind::Maintenance), "forget")?;
-    if !a.dry_run {
+    let filter = super::filter(&a.filter);
+    let by_id = if by_id {
+        Some(a.snapshots.as_slice())
+    } else {
+        None
+    };
+    let forgot = execute(
+        &repo,
+        &filter,
+        by_id,
+        &policy,
+        group_by,
+        a.dry_run,
+        a.allow_remove_all,
+        !g.json && !g.quiet,
+    )?;
+    let removals = forgot.plan.removals();
+    if g.json {
+        output::print_json(&forgot.groups_json())?;
+    } else if !g.quiet {
+        let verb = if a.dry_run { "would remove" } else { "removed" };
+        if by_id.is_some() {
+            for id in &removals {
+                out!("{verb} snapshot {}", id.short());
+            }
+        }
+        out!("{verb} {} snapshots", removals.len());
+    }
+    if a.retention.prune {
+        // With --json, prune's report follows as a second JSON line.
+        let options = engine::maintenance::prune::PruneOptions {
+            dry_run: a.dry_run,
+            ..engine::maintenance::prune::PruneOptions::default()
+        };
+        super::prune::prune_open(g, &repo, &options)?;
+    }
+    Ok(exit::OK)
+}
+
+/// What a forget decided and did.
+pub struct Forgot {
+    /// Each group's verdicts.
+    pub plan: ForgetPlan,
+    /// The snapshots the filter chose.
+    pub selected: Vec<(SnapshotId, Snapshot)>,
+}
+
+impl Forgot {
+    /// restic's `forget --json`: one entry per group.
+    pub fn groups_json(&self) -> Value {
+        let snapshots: HashMap<SnapshotId, &Snapshot> =
+            self.selected.iter().map(|(id, s)| (*id, s)).collect();
+        Value::Array(
+            self.plan
+                .groups
+                .iter()
+                .map(|group| group_json(group, &snapshots))
+                .collect(),
+        )
+    }
+}
+
+/// Forget on an open session locked for maintenance: the snapshots the
+/// filter passes, those named (`by_id`) or those `policy` does not keep,
+/// group by group; a policy that would empty a group is refused unless
+/// `allow_remove_all`. With `print_plan` the policy's table comes first.
+#[allow(clippy::too_many_arguments)]
+pub fn execute(
+    repo: &super::Session,
+    filter: &SnapshotFilter,
+    by_id: Option<&[String]>,
+    policy: &Policy,
+    group_by: GroupBy,
+    dry_run: bool,
+    allow_remove_all: bool,
+    print_plan: bool,
+) -> Result<Forgot> {
+    if !dry_run {
         // An append-only server (vault serve --append-only) refuses before
         // anything is planned or printed.
         repo.backend().ensure_deletable()?;
     }
-    let selected = select_many(repo.snapshots()?, &a.snapshots, &super::filter(&a.filter))?;
-    let plan = if by_id {
+    let selected = select_many(repo.snapshots()?, by_id.unwrap_or_default(), filter)?;
+    let plan = if by_id.is_some() {
         ForgetPlan {
             groups: vec![GroupPlan {
                 key: GroupKey::default(),
@@ -96,9 +135,9 @@ pub fn run(g: &Global, a: &ForgetArgs) -> Result<u8> {
         }
     } else {
         let plan =
-            engine::maintenance::forget::plan(&policy, group_by, &selected, chrono::Utc::now());
+            engine::maintenance::forget::plan(policy, group_by, &selected, chrono::Utc::now());
         let emptied = plan.groups_removing_all();
-        if !emptied.is_empty() && !a.allow_remove_all {
+        if !emptied.is_empty() && !allow_remove_all {
             let names: Vec<String> = emptied.iter().map(|k| k.to_string()).collect();
             bail!(
                 "refusing to remove every snapshot of {} (the policy keeps none); nothing was removed: change the policy, or add --allow-remove-all",
@@ -107,43 +146,18 @@ pub fn run(g: &Global, a: &ForgetArgs) -> Result<u8> {
         }
         plan
     };
-    let snapshots: HashMap<SnapshotId, &Snapshot> =
-        selected.iter().map(|(id, s)| (*id, s)).collect();
-    let removals = plan.removals();
-    if !g.json && !g.quiet && !by_id {
-        print_plan(&policy, &plan, &snapshots)?;
+    if print_plan && by_id.is_none() {
+        let snapshots: HashMap<SnapshotId, &Snapshot> =
+            selected.iter().map(|(id, s)| (*id, s)).collect();
+        self::print_plan(policy, &plan, &snapshots)?;
     }
-    if !a.dry_run {
-        for id in &removals {
+    if !dry_run {
+        for id in &plan.removals() {
             repo.delete_snapshot(id)
                 .with_context(|| format!("while removing snapshot {}", id.short()))?;
         }
     }
-    if g.json {
-        let groups: Vec<Value> = plan
-            .groups
-            .iter()
-            .map(|group| group_json(group, &snapshots))
-            .collect();
-        output::print_json(&Value::Array(groups))?;
-    } else if !g.quiet {
-        let verb = if a.dry_run { "would remove" } else { "removed" };
-        if by_id {
-            for id in &removals {
-                out!("{verb} snapshot {}", id.short());
-            }
-        }
-        out!("{verb} {} snapshots", removals.len());
-    }
-    if a.prune {
-        // With --json, prune's report follows as a second JSON line.
-        let options = engine::maintenance::prune::PruneOptions {
-            dry_run: a.dry_run,
-            ..engine::maintenance::prune::PruneOptions::default()
-        };
-        super::prune::prune_open(g, &repo, &options)?;
-    }
-    Ok(exit::OK)
+    Ok(Forgot { plan, selected })
 }
 
 fn snapshot_value(id: &SnapshotId, snapshots: &HashMap<SnapshotId, &Snapshot>) -> Value {

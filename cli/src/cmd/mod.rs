@@ -1,69 +1,42 @@
-//! One module per command: arguments → engine options → output.
+//! One module per repository command: arguments → engine options →
+//! output. The commands driven by vault.toml (`run`, `health`, `drill`,
+//! `schedule`) are in [`crate::ops`]; opening repositories is
+//! [`crate::session`].
 
-mod backup;
+pub mod backup;
 mod cat;
-mod check;
-mod copy;
+pub mod check;
+pub mod copy;
 mod diff;
 mod docs;
-mod drill;
 mod find;
-mod forget;
-mod health;
+pub mod forget;
 mod init;
 mod key;
 mod list;
 mod mount;
-mod profile;
-mod prune;
+pub mod prune;
 mod read;
 mod repair;
 mod restore;
-mod run;
-mod schedule;
 mod serve;
 mod stats;
 mod tag;
 mod unlock;
 
-use crate::args::{Cli, Command, FilterArgs, Global};
-use crate::password;
-use anyhow::{Context, Result, bail};
-use engine::read::snapshots::SnapshotFilter;
-use engine::repository::index::LoadMode;
-use engine::repository::lock::{LockGuard, LockKind};
-use engine::store::StoreOptions;
-use engine::{Backend, Cache, Repository};
-use std::collections::BTreeMap;
-use std::ffi::OsString;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use crate::args::{Cli, Command, Global};
+use crate::ops;
+use anyhow::Result;
 
-/// The caches the command opened, reported when it ends.
-static CACHES: Mutex<Vec<Arc<Cache>>> = Mutex::new(Vec::new());
+pub use crate::session::*;
 
 /// Run the parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> Result<u8> {
     let g = &cli.global;
     let outcome = run_command(g, cli.command);
-    report_caches(g);
-    let (tables, entries) = SPILLS
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .map(|c| c.get())
-        .fold((0, 0), |(t, e), (t2, e2)| (t + t2, e + e2));
-    if g.verbose > 0 && tables > 0 {
-        eprintln!(
-            "index: {tables} table(s) of {entries} entries in all moved to disk (--max-memory)"
-        );
-    }
+    crate::session::report(g);
     outcome
 }
-
-/// What the index of each repository this command opened moved to disk
-/// (for `-v`).
-static SPILLS: Mutex<Vec<Arc<engine::repository::index::SpillCounts>>> = Mutex::new(Vec::new());
 
 fn run_command(g: &Global, command: Command) -> Result<u8> {
     match command {
@@ -87,409 +60,12 @@ fn run_command(g: &Global, command: Command) -> Result<u8> {
         Command::Repair(a) => repair::run(g, &a),
         Command::Copy(a) => copy::run(g, &a),
         Command::Mount(a) => mount::run(g, &a),
-        Command::Run(a) => run::run(g, &a),
-        Command::Health(a) => health::run(g, &a),
-        Command::Drill(a) => drill::run(g, &a),
-        Command::Schedule(a) => schedule::run(g, &a),
+        Command::Run(a) => ops::run::run(g, &a),
+        Command::Health(a) => ops::health::run(g, &a),
+        Command::Drill(a) => ops::drill::run(g, &a),
+        Command::Schedule(a) => ops::schedule::run(g, &a),
         Command::Serve(a) => serve::run(g, &a),
         Command::Completions(a) => docs::completions(&a),
         Command::Man(a) => docs::man(&a),
-    }
-}
-
-/// What a heartbeat says (SPEC.md §7.7), before its time and history.
-pub struct Beat {
-    /// What finished.
-    pub kind: engine::repo_format::heartbeat::HeartbeatKind,
-    /// On which host.
-    pub hostname: String,
-    /// The source (empty for a check).
-    pub source: String,
-    /// How long it took.
-    pub duration: std::time::Duration,
-    /// Bytes read or restored.
-    pub bytes: u64,
-    /// Files backed up or restored.
-    pub files: u64,
-    /// Files that could not be read.
-    pub errors: u64,
-    /// The snapshot made or restored.
-    pub snapshot: Option<[u8; 32]>,
-}
-
-/// Write the heartbeat `beat` describes, finished now.
-pub fn write_heartbeat(repo: &Repository, beat: Beat) -> Result<()> {
-    let heartbeat = engine::repo_format::heartbeat::Heartbeat {
-        kind: beat.kind,
-        hostname: beat.hostname,
-        source: beat.source,
-        time: engine::repo_format::tree::Timestamp::from_datetime(&chrono::Utc::now()),
-        duration_ms: u64::try_from(beat.duration.as_millis()).unwrap_or(u64::MAX),
-        bytes: beat.bytes,
-        files: beat.files,
-        errors: beat.errors,
-        snapshot: beat.snapshot,
-        history: Vec::new(),
-    };
-    engine::repository::heartbeat::write(repo, heartbeat)
-        .context("writing the heartbeat failed")?;
-    Ok(())
-}
-
-/// The repository URL, or a clear error.
-pub fn repo_url(g: &Global) -> Result<&str> {
-    match g.repo.as_deref() {
-        Some(u) if !u.is_empty() => Ok(u),
-        _ => bail!("no repository given: use -r URL or set VAULT_REPOSITORY"),
-    }
-}
-
-/// The password for the repository.
-pub fn password(g: &Global, confirm: bool) -> Result<zeroize::Zeroizing<String>> {
-    password::get(
-        &password::Sources {
-            file: g.password_file.as_deref(),
-            command: g.password_command.as_deref(),
-            env_prefix: "VAULT_",
-            flag_prefix: "--",
-            what: "repository",
-        },
-        confirm,
-    )
-}
-
-/// How a command uses the repository, which decides its lock (SPEC.md §7.4).
-#[derive(Clone, Copy, Debug)]
-pub enum Access {
-    /// Reads only: a shared lock, which `--no-lock` skips.
-    Read,
-    /// Writes: a lock of this kind, always (`--no-lock` is refused).
-    Write(LockKind),
-}
-
-/// An open repository and the lock the command holds on it, released when
-/// the session is dropped. Derefs to the repository.
-pub struct Session {
-    /// The repository.
-    pub repo: Arc<Repository>,
-    /// The lock (None with `--no-lock`).
-    pub lock: Option<LockGuard>,
-}
-
-impl std::ops::Deref for Session {
-    type Target = Repository;
-    fn deref(&self) -> &Repository {
-        &self.repo
-    }
-}
-
-/// A size flag's value (`100M`, `2GiB`, `4096`), or a clear error.
-pub fn parse_size(flag: &str, text: &str) -> Result<u64> {
-    engine::units::parse_size(text)
-        .map_err(|e| anyhow::anyhow!("invalid {flag} {text:?} ({e}): use a size like 100M or 2G"))
-}
-
-/// How to talk to stores, from the global options and the environment:
-/// the cloud stores' own variables, and for `vault serve` servers the
-/// password (`VAULT_SERVER_PASSWORD_FILE`, else `VAULT_SERVER_PASSWORD`)
-/// and extra trusted certificates (`VAULT_CACERT`).
-pub fn backend_options(g: &Global) -> Result<StoreOptions> {
-    store_options(g, std::env::vars().collect())
-}
-
-/// [`backend_options`] for a store configured from `env`, not from this
-/// process's environment (`vault run`: each repository of vault.toml
-/// with its own `env`).
-pub fn store_options(g: &Global, env: BTreeMap<String, String>) -> Result<StoreOptions> {
-    let var = |name: &str| env.get(name).filter(|v| !v.is_empty());
-    let server_password = match (
-        var("VAULT_SERVER_PASSWORD_FILE"),
-        var("VAULT_SERVER_PASSWORD"),
-    ) {
-        (Some(file), _) => {
-            let text = zeroize::Zeroizing::new(
-                std::fs::read_to_string(file)
-                    .with_context(|| format!("cannot read VAULT_SERVER_PASSWORD_FILE {file}"))?,
-            );
-            Some(zeroize::Zeroizing::new(
-                text.lines().next().unwrap_or("").to_owned(),
-            ))
-        }
-        (None, Some(password)) => Some(zeroize::Zeroizing::new(password.clone())),
-        (None, None) => None,
-    };
-    let ca_certificates = match var("VAULT_CACERT") {
-        Some(file) => {
-            Some(std::fs::read(file).with_context(|| format!("cannot read VAULT_CACERT {file}"))?)
-        }
-        None => None,
-    };
-    Ok(StoreOptions {
-        connections: usize::from(g.connections),
-        retries: g.retries,
-        retry_timeout: crate::duration::parse("--retry-timeout", &g.retry_timeout)?,
-        environment: Some(env),
-        server_password,
-        ca_certificates,
-        ..StoreOptions::default()
-    })
-}
-
-/// Open the store at `url` with the global options (nothing is created).
-pub fn open_backend(g: &Global, url: &str) -> Result<Backend> {
-    Ok(Backend::open_with(url, &backend_options(g)?)?)
-}
-
-/// The store named by the global options, and the password.
-pub fn backend_and_password(g: &Global) -> Result<(Backend, zeroize::Zeroizing<String>)> {
-    let url = repo_url(g)?;
-    let backend = open_backend(g, url)?;
-    let pw = password(g, false)?;
-    Ok((backend, pw))
-}
-
-/// Open the repository named by the global options, without a lock (for
-/// the commands that take none: `unlock`).
-pub fn open_unlocked(g: &Global) -> Result<Repository> {
-    let (backend, pw) = backend_and_password(g)?;
-    let mut repo = Repository::open(backend, pw.as_bytes())?;
-    attach_cache(g, &mut repo);
-    limit_memory(g, &repo)?;
-    Ok(repo)
-}
-
-/// What vault needs beside the index table: the key derivation (64 MiB
-/// of Argon2id) and the backup pipeline's buffers (see
-/// benches/README.md, "Memory").
-const MEMORY_BESIDE_INDEX: u64 = 128 << 20;
-/// The smallest index table budget `--max-memory` leaves.
-const MIN_INDEX_BUDGET: u64 = 16 << 20;
-
-/// Give `repo` the index memory budget of `--max-memory`, with its scratch
-/// directory: the cache's, else $TMPDIR, else /var/tmp (a tmpfs /tmp
-/// would hold the table in memory again).
-pub fn limit_memory(g: &Global, repo: &Repository) -> Result<()> {
-    // VAULT_INDEX_MEMORY sets the table's budget itself (tests and
-    // experiments: 0 puts the whole table on disk).
-    let budget = match (std::env::var("VAULT_INDEX_MEMORY"), &g.max_memory) {
-        (Ok(text), _) => parse_size("VAULT_INDEX_MEMORY", &text)?,
-        (Err(_), Some(text)) => {
-            let max = parse_size("--max-memory", text)?;
-            if max < MEMORY_BESIDE_INDEX + MIN_INDEX_BUDGET {
-                bail!(
-                    "--max-memory {text} is too small: vault needs {} MiB beside the index; give at least {} MiB",
-                    MEMORY_BESIDE_INDEX >> 20,
-                    (MEMORY_BESIDE_INDEX + MIN_INDEX_BUDGET) >> 20
-                );
-            }
-            max - MEMORY_BESIDE_INDEX
-        }
-        (Err(_), None) => return Ok(()),
-    };
-    let dir = match (repo.cache(), std::env::var_os("TMPDIR")) {
-        (Some(cache), _) => cache.dir().to_owned(),
-        (None, Some(tmp)) if !tmp.is_empty() => PathBuf::from(tmp),
-        _ if std::path::Path::new("/var/tmp").is_dir() => PathBuf::from("/var/tmp"),
-        _ => std::env::temp_dir(),
-    };
-    let budget = usize::try_from(budget).unwrap_or(usize::MAX);
-    let spill = engine::repository::index::Spill::new(budget, dir);
-    SPILLS
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push(spill.written.clone());
-    repo.set_index_spill(Some(spill));
-    Ok(())
-}
-
-/// The global options with the cache turned off, for the commands that
-/// must see the repository itself (`repair`; `check` opens its own).
-pub fn uncached(g: &Global) -> Global {
-    Global {
-        no_cache: true,
-        ..g.clone()
-    }
-}
-
-/// The cache directory for the repository at `backend`: `--cache-dir`
-/// for any repository, else the per-user default for a remote store (a
-/// local repository would only be copied to the same kind of disk).
-fn cache_root(g: &Global, backend: &Backend) -> Option<PathBuf> {
-    if g.no_cache {
-        return None;
-    }
-    if let Some(dir) = &g.cache_dir {
-        return Some(dir.clone());
-    }
-    if !backend.is_remote() {
-        return None;
-    }
-    default_cache_root(std::env::var_os("XDG_CACHE_HOME"), std::env::var_os("HOME"))
-}
-
-/// `$XDG_CACHE_HOME/vault` (an absolute one: the XDG spec says to ignore
-/// a relative one), else `$HOME/.cache/vault`, else none.
-fn default_cache_root(xdg: Option<OsString>, home: Option<OsString>) -> Option<PathBuf> {
-    let xdg = xdg.map(PathBuf::from).filter(|p| p.is_absolute());
-    let base = xdg.or_else(|| {
-        home.filter(|h| !h.is_empty())
-            .map(|h| PathBuf::from(h).join(".cache"))
-    })?;
-    Some(base.join("vault"))
-}
-
-/// Give `repo` the cache the global options ask for. A cache that cannot
-/// be opened is said once and done without: it never fails a command.
-pub fn attach_cache(g: &Global, repo: &mut Repository) {
-    let Some(root) = cache_root(g, repo.backend()) else {
-        return;
-    };
-    let mut caches = CACHES.lock().unwrap_or_else(|p| p.into_inner());
-    let dir = Cache::dir_for(&root, &repo.config().repository_id);
-    if let Some(open) = caches.iter().find(|c| c.dir() == dir) {
-        repo.set_cache(open.clone());
-        return;
-    }
-    match Cache::open(&root, &repo.config().repository_id) {
-        Ok(cache) => {
-            let cache = Arc::new(cache);
-            caches.push(cache.clone());
-            repo.set_cache(cache);
-        }
-        Err(e) => eprintln!("warning: cannot use the cache ({e}); carrying on without it"),
-    }
-}
-
-/// When the command ends: a cache write that failed (once per cache), and
-/// with `-v` what each cache saved.
-fn report_caches(g: &Global) {
-    let caches = std::mem::take(&mut *CACHES.lock().unwrap_or_else(|p| p.into_inner()));
-    for cache in caches {
-        if let Some(e) = cache.write_error() {
-            eprintln!("warning: cannot write to the cache ({e}); carried on without it");
-        }
-        if g.verbose > 0 && !g.quiet {
-            let stats = cache.stats();
-            let damaged = match stats.damaged {
-                0 => String::new(),
-                n => format!(", {n} damaged replaced"),
-            };
-            eprintln!(
-                "cache: {} hits, {} downloads{damaged} ({})",
-                stats.hits,
-                stats.misses,
-                cache.dir().display()
-            );
-        }
-    }
-}
-
-/// Open the repository and lock it for `command` as `access` requires,
-/// waiting up to `--retry-lock` for conflicting locks.
-pub fn open(g: &Global, access: Access, command: &str) -> Result<Session> {
-    let repo = Arc::new(open_unlocked(g)?);
-    let lock = lock(g, &repo, access, command)?;
-    Ok(Session { repo, lock })
-}
-
-/// Open a second repository (`copy --to`, `init --from`) at `url` with its
-/// own password sources, and lock it as [`open`] does.
-pub fn open_second(
-    g: &Global,
-    url: &str,
-    sources: &password::Sources<'_>,
-    access: Access,
-    command: &str,
-) -> Result<Session> {
-    let backend = open_backend(g, url)?;
-    let pw = password::get(sources, false)?;
-    let mut repo = Repository::open(backend, pw.as_bytes())?;
-    attach_cache(g, &mut repo);
-    limit_memory(g, &repo)?;
-    let repo = Arc::new(repo);
-    let lock = lock(g, &repo, access, command)?;
-    Ok(Session { repo, lock })
-}
-
-/// Lock an open repository for `command` as `access` requires, waiting up
-/// to `--retry-lock` for conflicting locks (None with `--no-lock`).
-pub fn lock(
-    g: &Global,
-    repo: &Repository,
-    access: Access,
-    command: &str,
-) -> Result<Option<LockGuard>> {
-    let kind = match access {
-        Access::Read if g.no_lock => None,
-        Access::Read => Some(LockKind::Shared),
-        Access::Write(_) if g.no_lock => bail!(
-            "--no-lock is only for read-only commands; {command} writes to the repository and always locks it"
-        ),
-        Access::Write(kind) => Some(kind),
-    };
-    let retry = crate::duration::parse("--retry-lock", &g.retry_lock)?;
-    Ok(kind
-        .map(|kind| engine::repository::lock::acquire(repo, kind, command, retry))
-        .transpose()?)
-}
-
-/// [`open`], then load the index (after locking, so that a prune that
-/// starts later sees this command's lock). A reading command skips a
-/// damaged index file with a warning (it can still reach every blob the
-/// other index files list; `check` names it); a writing one fails.
-pub fn open_with_index(g: &Global, access: Access, command: &str) -> Result<Session> {
-    let session = open(g, access, command)?;
-    if let Access::Write(_) = access {
-        session
-            .repo
-            .load_index(LoadMode::Strict)
-            .context("while loading the index")?;
-        return Ok(session);
-    }
-    let damaged = session
-        .repo
-        .load_index(LoadMode::Tolerant)
-        .context("while loading the index")?;
-    for (id, e) in damaged {
-        eprintln!(
-            "warning: index file {} is damaged and was skipped ({e}); run 'vault check'",
-            id.short()
-        );
-    }
-    Ok(session)
-}
-
-/// Engine filter from the flags.
-pub fn filter(f: &FilterArgs) -> SnapshotFilter {
-    SnapshotFilter {
-        hosts: f.hosts.clone(),
-        tags: f.tags.clone(),
-        paths: f.paths.clone(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_cache_root_prefers_absolute_xdg_then_home() {
-        let root = |xdg: Option<&str>, home: Option<&str>| {
-            default_cache_root(xdg.map(OsString::from), home.map(OsString::from))
-        };
-        assert_eq!(
-            root(Some("/x/cache"), Some("/home/u")),
-            Some(PathBuf::from("/x/cache/vault"))
-        );
-        assert_eq!(
-            root(Some("relative"), Some("/home/u")),
-            Some(PathBuf::from("/home/u/.cache/vault"))
-        );
-        assert_eq!(
-            root(None, Some("/home/u")),
-            Some(PathBuf::from("/home/u/.cache/vault"))
-        );
-        assert_eq!(root(None, Some("")), None);
-        assert_eq!(root(None, None), None);
     }
 }

@@ -50,19 +50,29 @@ pub fn run(g: &Global, a: &PruneArgs) -> Result<u8> {
 
 /// Prune an open, locked repository (also used by `forget --prune`).
 pub fn prune_open(g: &Global, session: &super::Session, options: &PruneOptions) -> Result<u8> {
-    let mut options = options.clone();
-    options.lock = session.lock.as_ref().map(|l| l.handle());
-    let others = OtherLocks {
-        repo: &session.repo,
-        own: session.lock.as_ref().map(|l| l.session()),
-    };
-    let report = engine::maintenance::prune::prune(&session.repo, &options, &others)?;
+    let report = execute(session, options)?;
     if g.json {
         output::print_json(&serde_json::to_value(&report)?)?;
     } else if !g.quiet {
         print_report(&report)?;
     }
     Ok(exit::OK)
+}
+
+/// Prune on an open session locked for maintenance, beside the other
+/// processes' locks.
+pub fn execute(session: &super::Session, options: &PruneOptions) -> Result<PruneReport> {
+    let mut options = options.clone();
+    options.lock = session.lock.as_ref().map(|l| l.handle());
+    let others = OtherLocks {
+        repo: &session.repo,
+        own: session.lock.as_ref().map(|l| l.session()),
+    };
+    Ok(engine::maintenance::prune::prune(
+        &session.repo,
+        &options,
+        &others,
+    )?)
 }
 
 fn packs(c: &PackCount) -> String {

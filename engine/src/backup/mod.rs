@@ -84,6 +84,28 @@ pub struct BackupOptions {
     /// written, so that a lost lock fails the backup instead of saving a
     /// snapshot whose data a prune may have removed (SPEC.md §7.4).
     pub lock: Option<crate::repository::lock::LockHandle>,
+    /// How the environment of the commands the backup starts differs from
+    /// this process's.
+    pub command_env: CommandEnv,
+}
+
+/// Changes to the environment a command inherits.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CommandEnv {
+    /// Variables it does not get (secrets of the caller).
+    pub remove: Vec<String>,
+    /// Variables it gets, set to these values.
+    pub set: Vec<(String, String)>,
+}
+
+impl CommandEnv {
+    /// Apply to `command`.
+    pub fn apply(&self, command: &mut std::process::Command) {
+        for name in &self.remove {
+            command.env_remove(name);
+        }
+        command.envs(self.set.iter().map(|(k, v)| (k, v)));
+    }
 }
 
 /// A source entry that could not be backed up.

@@ -255,6 +255,7 @@ fn save_command(
         status,
         stderr_tail,
     };
+    ctx.options.command_env.apply(&mut command);
     let spawned = std::os::unix::process::CommandExt::process_group(&mut command, 0)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())

@@ -79,7 +79,10 @@ impl InitOptions {
 
 /// An open repository.
 pub struct Repository {
+    /// The store, through the cache when there is one.
     backend: Backend,
+    /// The store itself.
+    store: Backend,
     key: Arc<MasterKey>,
     key_id: KeyId,
     config: Config,
@@ -156,6 +159,7 @@ impl Repository {
             });
         }
         Ok(Repository {
+            store: backend.clone(),
             backend,
             key,
             key_id,
@@ -194,6 +198,7 @@ impl Repository {
             .map_err(|e| Error::format("config", e))?;
         let config = Config::decode(&payload).map_err(|e| Error::format("config", e))?;
         Ok(Repository {
+            store: backend.clone(),
             backend,
             key: Arc::new(key),
             key_id,
@@ -229,6 +234,21 @@ impl Repository {
     pub fn set_cache(&mut self, cache: Arc<Cache>) {
         self.backend = self.backend.cached(cache.clone());
         self.cache = Some(cache);
+    }
+
+    /// The same repository (key and config, no second key derivation)
+    /// read from the store itself, not through the cache, with no index
+    /// loaded: for `check`, which must see what the store holds.
+    pub fn without_cache(&self) -> Repository {
+        Repository {
+            backend: self.store.clone(),
+            store: self.store.clone(),
+            key: self.key.clone(),
+            key_id: self.key_id,
+            config: self.config.clone(),
+            index: RwLock::new(self.index().emptied()),
+            cache: None,
+        }
     }
 
     /// The cache in use, if any.

@@ -344,10 +344,6 @@ impl Store for Cached {
         Ok(bytes)
     }
 
-    fn head(&self, name: &ObjectName) -> Result<ObjectMeta> {
-        self.inner.head(name)
-    }
-
     fn list(&self, kind: FileKind) -> Result<Listing> {
         let listing = self.inner.list(kind)?;
         if let Some(cached) = CacheKind::of(kind) {
@@ -366,23 +362,7 @@ impl Store for Cached {
         Ok(())
     }
 
-    fn info(&self) -> &StoreInfo {
-        self.inner.info()
-    }
-
-    fn ensure_deletable(&self) -> Result<()> {
-        self.inner.ensure_deletable()
-    }
-
-    fn remove_partial_writes(&self) -> Result<(u64, u64)> {
-        self.inner.remove_partial_writes()
-    }
-
-    fn object_store(
-        &self,
-    ) -> Option<(Arc<dyn object_store::ObjectStore>, object_store::path::Path)> {
-        self.inner.object_store()
-    }
+    super::pass_through!();
 }
 
 #[cfg(test)]

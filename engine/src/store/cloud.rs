@@ -8,10 +8,9 @@
 //! 5xx, throttling) with exponential backoff and jitter, multipart upload
 //! of large objects, paginated listing and ranged reads.
 
-use super::object::{Adapter, Flavor, ObjectBacked};
-use super::{
-    Location, MULTIPART_PART_SIZE, MULTIPART_THRESHOLD, PutOutcome, StoreInfo, StoreOptions,
-};
+use super::location::invalid_url;
+use super::object::{Adapter, Flavor, ObjectBacked, Written};
+use super::{MULTIPART_PART_SIZE, MULTIPART_THRESHOLD, PutOutcome, StoreInfo, StoreOptions};
 use crate::error::{Error, Result};
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::azure::MicrosoftAzureBuilder;
@@ -28,12 +27,7 @@ use std::time::Duration;
 pub struct Bucket;
 
 impl Flavor for Bucket {
-    fn put_once(
-        &self,
-        adapter: &Adapter,
-        full: &StorePath,
-        bytes: bytes::Bytes,
-    ) -> object_store::Result<PutOutcome> {
+    fn put_once(&self, adapter: &Adapter, full: &StorePath, bytes: bytes::Bytes) -> Written {
         if bytes.len() <= MULTIPART_THRESHOLD {
             return adapter.put_create(full, bytes);
         }
@@ -45,12 +39,7 @@ impl Flavor for Bucket {
             .map(|()| PutOutcome::Created)
     }
 
-    fn refused(
-        &self,
-        adapter: &Adapter,
-        _op: &'static str,
-        error: &object_store::Error,
-    ) -> Option<Error> {
+    fn refused(&self, adapter: &Adapter, _: &str, error: &object_store::Error) -> Option<Error> {
         let text = error.to_string();
         if text.contains("NoSuchBucket") || text.contains("ContainerNotFound") {
             return Some(
@@ -75,20 +64,14 @@ impl Flavor for Bucket {
 pub type Cloud = ObjectBacked<Bucket>;
 
 impl ObjectBacked<Bucket> {
-    /// The bucket and prefix `location` names.
-    pub fn open(url: &str, location: Location<'_>, options: &StoreOptions) -> Result<Self> {
-        let Location::Remote {
-            scheme,
-            bucket,
-            prefix,
-        } = location
-        else {
-            return Err(Error::Internal("a cloud store opened for another location"));
-        };
-        let invalid = |detail: String| Error::InvalidUrl {
-            url: url.to_owned(),
-            detail,
-        };
+    /// `prefix` in `bucket` of the store `scheme` (`s3`, `gs`, `az`).
+    pub fn open(
+        url: &str,
+        scheme: &str,
+        bucket: &str,
+        prefix: StorePath,
+        options: &StoreOptions,
+    ) -> Result<Self> {
         let vars = options.variables();
         let retry = retry(options);
         let built = match scheme {
@@ -115,16 +98,10 @@ impl ObjectBacked<Bucket> {
             .build()
             .map(|s| limited(s, options.connections)),
         };
-        let store = built.map_err(|e| invalid(format!("cannot configure the store: {e}")))?;
-        let info = StoreInfo {
-            url: url.to_owned(),
-            remote: true,
-            connections: options.connections.max(1),
-        };
-        Ok(ObjectBacked::new(
-            Adapter::new(store, prefix, info)?,
-            Bucket,
-        ))
+        let store =
+            built.map_err(|e| invalid_url(url, format!("cannot configure the store: {e}")))?;
+        let adapter = Adapter::new(store, prefix, StoreInfo::remote(url, options))?;
+        Ok(ObjectBacked::new(adapter, Bucket))
     }
 }
 

@@ -64,10 +64,6 @@ impl Store for CrashPoints {
         self.inner.get(name, range)
     }
 
-    fn head(&self, name: &ObjectName) -> Result<ObjectMeta> {
-        self.inner.head(name)
-    }
-
     fn list(&self, kind: FileKind) -> Result<Listing> {
         self.inner.list(kind)
     }
@@ -78,21 +74,5 @@ impl Store for CrashPoints {
         Ok(())
     }
 
-    fn info(&self) -> &StoreInfo {
-        self.inner.info()
-    }
-
-    fn ensure_deletable(&self) -> Result<()> {
-        self.inner.ensure_deletable()
-    }
-
-    fn remove_partial_writes(&self) -> Result<(u64, u64)> {
-        self.inner.remove_partial_writes()
-    }
-
-    fn object_store(
-        &self,
-    ) -> Option<(Arc<dyn object_store::ObjectStore>, object_store::path::Path)> {
-        self.inner.object_store()
-    }
+    super::pass_through!();
 }

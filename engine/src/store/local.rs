@@ -8,8 +8,8 @@
 //! file, which listings never show; [`Local`] removes them when asked
 //! (prune does, when no other process holds a lock).
 
-use super::object::{Adapter, Flavor, ObjectBacked};
-use super::{PutOutcome, StoreInfo, StoreOptions};
+use super::object::{Adapter, Flavor, ObjectBacked, Written};
+use super::{StoreInfo, StoreOptions};
 use crate::error::{Error, Result};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
@@ -25,12 +25,7 @@ pub struct Directory {
 }
 
 impl Flavor for Directory {
-    fn put_once(
-        &self,
-        adapter: &Adapter,
-        full: &StorePath,
-        bytes: bytes::Bytes,
-    ) -> object_store::Result<PutOutcome> {
+    fn put_once(&self, adapter: &Adapter, full: &StorePath, bytes: bytes::Bytes) -> Written {
         adapter.put_create(full, bytes)
     }
 

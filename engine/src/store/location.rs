@@ -41,10 +41,7 @@ pub enum Location<'a> {
 impl<'a> Location<'a> {
     /// Parse `url` (see [`super::Backend::open`] for the forms).
     pub fn parse(url: &'a str) -> Result<Self> {
-        let invalid = |detail: String| Error::InvalidUrl {
-            url: url.to_owned(),
-            detail,
-        };
+        let invalid = |detail: String| invalid_url(url, detail);
         if let Some((scheme, rest)) = url.split_once("://")
             && matches!(scheme, "s3" | "gs" | "az")
         {
@@ -136,6 +133,14 @@ impl<'a> Location<'a> {
             authority: host,
             prefix,
         })
+    }
+}
+
+/// [`Error::InvalidUrl`] for `url`, saying what is wrong.
+pub fn invalid_url(url: &str, detail: String) -> Error {
+    Error::InvalidUrl {
+        url: url.to_owned(),
+        detail,
     }
 }
 

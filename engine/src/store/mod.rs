@@ -161,6 +161,17 @@ pub struct StoreInfo {
     pub connections: usize,
 }
 
+impl StoreInfo {
+    /// A store across a network, opened from `url` with `options`.
+    pub fn remote(url: &str, options: &StoreOptions) -> Self {
+        StoreInfo {
+            url: url.to_owned(),
+            remote: true,
+            connections: options.connections.max(1),
+        }
+    }
+}
+
 /// One kind of store: see the module's contract.
 pub trait Store: Send + Sync {
     /// Write `bytes` as `name`.
@@ -196,6 +207,35 @@ pub trait Store: Send + Sync {
         None
     }
 }
+
+/// The methods of [`Store`] a wrapper passes to the store it wraps
+/// unchanged (`self.inner`).
+macro_rules! pass_through {
+    () => {
+        fn head(&self, name: &ObjectName) -> Result<ObjectMeta> {
+            self.inner.head(name)
+        }
+
+        fn info(&self) -> &StoreInfo {
+            self.inner.info()
+        }
+
+        fn ensure_deletable(&self) -> Result<()> {
+            self.inner.ensure_deletable()
+        }
+
+        fn remove_partial_writes(&self) -> Result<(u64, u64)> {
+            self.inner.remove_partial_writes()
+        }
+
+        fn object_store(
+            &self,
+        ) -> Option<(Arc<dyn object_store::ObjectStore>, object_store::path::Path)> {
+            self.inner.object_store()
+        }
+    };
+}
+pub(crate) use pass_through;
 
 /// A repository's store: any [`Store`], wrapped as opened. Cheap to
 /// clone; every method is the store's, named for what callers do.
@@ -238,19 +278,31 @@ impl Backend {
             Location::Memory(name) => Arc::new(local::Memory::open_memory(url, name, options)?),
             Location::Local(path) => Arc::new(local::Local::open(url, &path, create, options)?),
             #[cfg(feature = "cloud")]
-            location @ Location::Remote { .. } => {
-                Arc::new(cloud::Cloud::open(url, location, options)?)
-            }
+            Location::Remote {
+                scheme,
+                bucket,
+                prefix,
+            } => Arc::new(cloud::Cloud::open(url, scheme, bucket, prefix, options)?),
             #[cfg(feature = "cloud")]
-            location @ Location::Http { .. } => {
-                Arc::new(vault_http::VaultHttp::open(url, location, options)?)
+            Location::Http {
+                scheme,
+                user,
+                authority,
+                prefix,
+            } => {
+                let server = vault_http::Server {
+                    scheme,
+                    user,
+                    authority,
+                };
+                Arc::new(vault_http::VaultHttp::open(url, server, prefix, options)?)
             }
             #[cfg(not(feature = "cloud"))]
             _ => {
-                return Err(Error::InvalidUrl {
-                    url: url.to_owned(),
-                    detail: "this vault was built without network stores (the engine's `cloud` feature); use a local path or a build with it".to_owned(),
-                });
+                return Err(location::invalid_url(
+                    url,
+                    "this vault was built without network stores (the engine's `cloud` feature); use a local path or a build with it".to_owned(),
+                ));
             }
         };
         Ok(Backend::wrap(faults::CrashPoints::around(store)))

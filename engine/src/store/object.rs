@@ -17,26 +17,19 @@ use repo_format::layout::{FileKind, ObjectName};
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
+/// What a put-once did, or why it could not.
+pub type Written = object_store::Result<PutOutcome>;
+
 /// What makes one kind of store different from the others.
 pub trait Flavor: Send + Sync + 'static {
     /// Write `bytes` to `full` unless an object is there; see
     /// [`Adapter::put_create`] for the usual way.
-    fn put_once(
-        &self,
-        adapter: &Adapter,
-        full: &StorePath,
-        bytes: bytes::Bytes,
-    ) -> object_store::Result<PutOutcome>;
+    fn put_once(&self, adapter: &Adapter, full: &StorePath, bytes: bytes::Bytes) -> Written;
 
     /// The engine's error for a failure this store means as a refusal
     /// (bad credentials, no such bucket, an append-only server), or None
     /// for an ordinary failure.
-    fn refused(
-        &self,
-        _adapter: &Adapter,
-        _op: &'static str,
-        _error: &object_store::Error,
-    ) -> Option<Error> {
+    fn refused(&self, _: &Adapter, _op: &str, _: &object_store::Error) -> Option<Error> {
         None
     }
 
@@ -134,11 +127,7 @@ impl Adapter {
     /// is free: the objects concerned are named by the hash of their
     /// bytes, so a racing writer writes the same bytes, and lock objects
     /// are judged by listing after the write (SPEC.md §9).
-    pub fn put_create(
-        &self,
-        full: &StorePath,
-        bytes: bytes::Bytes,
-    ) -> object_store::Result<PutOutcome> {
+    pub fn put_create(&self, full: &StorePath, bytes: bytes::Bytes) -> Written {
         let opts = PutOptions {
             mode: PutMode::Create,
             ..Default::default()

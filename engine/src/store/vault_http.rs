@@ -12,8 +12,10 @@
 //! [`Error::AppendOnly`].
 
 use super::cloud::{limited, retry};
+use super::location::invalid_url;
+use super::object::Written;
 use super::object::{Adapter, Flavor, ObjectBacked};
-use super::{Location, PutOutcome, Store, StoreInfo, StoreOptions};
+use super::{PutOutcome, Store, StoreInfo, StoreOptions};
 use crate::error::{Error, Result};
 use base64::Engine as _;
 use object_store::http::HttpBuilder;
@@ -21,16 +23,21 @@ use object_store::path::Path as StorePath;
 use repo_format::Id;
 use repo_format::layout::{FileKind, ObjectName};
 
-/// How a `vault serve` server writes once, and what its refusals mean.
-pub struct Server;
+/// A `vault serve` server: how it writes once, and what its refusals mean.
+pub struct Server<'a> {
+    /// `http` or `https`.
+    pub scheme: &'a str,
+    /// The user to authenticate as, if any.
+    pub user: Option<&'a str>,
+    /// `host[:port]`.
+    pub authority: &'a str,
+}
 
-impl Flavor for Server {
-    fn put_once(
-        &self,
-        adapter: &Adapter,
-        full: &StorePath,
-        bytes: bytes::Bytes,
-    ) -> object_store::Result<PutOutcome> {
+/// The [`Flavor`] of a `vault serve` server.
+pub struct Served;
+
+impl Flavor for Served {
+    fn put_once(&self, adapter: &Adapter, full: &StorePath, bytes: bytes::Bytes) -> Written {
         match adapter.put_plain(full, bytes) {
             Ok(()) => Ok(PutOutcome::Created),
             Err(
@@ -41,12 +48,7 @@ impl Flavor for Server {
         }
     }
 
-    fn refused(
-        &self,
-        adapter: &Adapter,
-        op: &'static str,
-        error: &object_store::Error,
-    ) -> Option<Error> {
+    fn refused(&self, adapter: &Adapter, op: &str, error: &object_store::Error) -> Option<Error> {
         match error {
             object_store::Error::Unauthenticated { .. } => Some(adapter.refusal(
                 "the server did not accept the credentials: check the user in the URL \
@@ -74,24 +76,22 @@ impl Flavor for Server {
 }
 
 /// A repository on a `vault serve` server.
-pub type VaultHttp = ObjectBacked<Server>;
+pub type VaultHttp = ObjectBacked<Served>;
 
-impl ObjectBacked<Server> {
-    /// The server and repository `location` names.
-    pub fn open(url: &str, location: Location<'_>, options: &StoreOptions) -> Result<Self> {
-        let Location::Http {
+impl ObjectBacked<Served> {
+    /// The repository at `prefix` on `server`.
+    pub fn open(
+        url: &str,
+        server: Server<'_>,
+        prefix: StorePath,
+        options: &StoreOptions,
+    ) -> Result<Self> {
+        let Server {
             scheme,
             user,
             authority,
-            prefix,
-        } = location
-        else {
-            return Err(Error::Internal("an HTTP store opened for another location"));
-        };
-        let invalid = |detail: String| Error::InvalidUrl {
-            url: url.to_owned(),
-            detail,
-        };
+        } = server;
+        let invalid = |detail: String| invalid_url(url, detail);
         let mut client = object_store::ClientOptions::new().with_allow_http(scheme == "http");
         let mut headers = http::HeaderMap::new();
         if let Some(user) = user {
@@ -127,12 +127,8 @@ impl ObjectBacked<Server> {
             .with_retry(retry(options))
             .build()
             .map_err(|e| invalid(format!("cannot configure the HTTP client: {e}")))?;
-        let info = StoreInfo {
-            url: url.to_owned(),
-            remote: true,
-            connections: options.connections.max(1),
-        };
+        let info = StoreInfo::remote(url, options);
         let adapter = Adapter::new(limited(store, options.connections), prefix, info)?;
-        Ok(ObjectBacked::new(adapter, Server))
+        Ok(ObjectBacked::new(adapter, Served))
     }
 }

@@ -262,41 +262,19 @@ mod tests {
         let b = pack(2, &[(3, 1000), (4, 500)]);
         let store = stored(&[&a, &b], &[]);
         let none = HashSet::new();
+        let with = |max_unused, budget| {
+            plan([&a, &b], &store, &none, uses(&[1, 3]), max_unused, budget).unwrap()
+        };
         // 510 unused of 2,000 used: 25% may stay, so nothing is repacked.
-        let p = plan(
-            [&a, &b],
-            &store,
-            &none,
-            uses(&[1, 3]),
-            MaxUnused::Percent(25.0),
-            None,
-        )
-        .unwrap();
+        let p = with(MaxUnused::Percent(25.0), None);
         assert!(p.repack.is_empty());
         assert_eq!(p.figures.bytes_unused_after, 510);
         // 0 bytes may stay, but only b fits in the repack budget.
-        let p = plan(
-            [&a, &b],
-            &store,
-            &none,
-            uses(&[1, 3]),
-            MaxUnused::Bytes(0),
-            Some(b.size),
-        )
-        .unwrap();
+        let p = with(MaxUnused::Bytes(0), Some(b.size));
         assert_eq!(p.repack.iter().map(|k| k.id).collect::<Vec<_>>(), [pid(2)]);
         assert_eq!(p.figures.bytes_unused_after, 10);
         // Unlimited: never repack.
-        let p = plan(
-            [&a, &b],
-            &store,
-            &none,
-            uses(&[1, 3]),
-            MaxUnused::Unlimited,
-            None,
-        )
-        .unwrap();
-        assert!(p.repack.is_empty());
+        assert!(with(MaxUnused::Unlimited, None).repack.is_empty());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! What `run`, `health` and `drill` share: a repository of vault.toml with
-//! its password and environment, vault run as a child process on it, and
-//! the snapshots of a source.
+//! its password and environment, opened in this process, and the
+//! snapshots of a source.
 
 use crate::args::Global;
 use crate::config::{self, Config, Source};
@@ -8,7 +8,10 @@ use crate::password;
 use anyhow::{Context, Result, anyhow};
 use engine::repo_format::SnapshotId;
 use engine::repo_format::snapshot::Snapshot;
+use engine::{Backend, Repository};
+use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// A repository of vault.toml, ready to be used.
@@ -59,82 +62,26 @@ impl<'a> Target<'a> {
         })
     }
 
-    /// `vault` (this very binary) on this repository, with its password in
-    /// the child's environment only, its vault.toml environment, JSON on
-    /// stdout and no progress bars; stdin closed, so nothing can prompt.
-    pub fn vault(&self, g: &Global) -> Result<Command, String> {
-        let password = self.password.as_ref().map_err(Clone::clone)?;
-        let exe = std::env::current_exe().map_err(|e| format!("cannot find vault itself: {e}"))?;
-        let mut cmd = Command::new(exe);
-        cmd.stdin(Stdio::null())
-            .env_remove("VAULT_PASSWORD_FILE")
-            .env_remove("VAULT_PASSWORD_COMMAND")
-            .env_remove("VAULT_REPOSITORY")
-            .env("VAULT_PASSWORD", password.as_str())
-            .envs(&self.repo.env)
-            .args(["--repo", &self.repo.url, "--json", "--no-progress"]);
-        child_globals(g, &mut cmd);
-        Ok(cmd)
-    }
-
-    /// The global options for opening this repository in this process
-    /// (its environment must already be in place: see [`with_env`]).
-    pub fn global(&self, g: &Global) -> Global {
-        Global {
-            repo: Some(self.repo.url.clone()),
-            password_file: self.repo.password_file.clone().or(g.password_file.clone()),
-            password_command: self
-                .repo
-                .password_command
-                .clone()
-                .or(g.password_command.clone()),
-            ..g.clone()
-        }
+    /// Open the repository: its store configured from [`environment`],
+    /// its key derived from the password (once: every step of a run uses
+    /// this one opening), with the cache and memory budget of `g`.
+    pub fn open(&self, g: &Global) -> Result<Arc<Repository>> {
+        let password = self.password.as_ref().map_err(|e| anyhow!("{e}"))?;
+        let options = crate::session::store_options(g, environment(self.repo))?;
+        let backend = Backend::open_with(&self.repo.url, &options)?;
+        let mut repo = Repository::open(backend, password.as_bytes())?;
+        crate::session::attach_cache(g, &mut repo);
+        crate::session::limit_memory(g, &repo)?;
+        Ok(Arc::new(repo))
     }
 }
 
-/// The global options a child inherits from `vault run` itself.
-fn child_globals(g: &Global, cmd: &mut Command) {
-    if let Some(dir) = &g.cache_dir {
-        cmd.arg("--cache-dir").arg(dir);
-    }
-    if g.no_cache {
-        cmd.arg("--no-cache");
-    }
-    if let Some(m) = &g.max_memory {
-        cmd.args(["--max-memory", m]);
-    }
-    cmd.args(["--retry-lock", &g.retry_lock]);
-    cmd.args(["--connections", &g.connections.to_string()]);
-    for _ in 0..g.verbose {
-        cmd.arg("-v");
-    }
-}
-
-/// `health` and `drill` open the repository in this process, whose
-/// environment cannot be changed safely once threads run: when the
-/// repository's `env` is not what the process has, run this same command
-/// again with it, and return its exit code.
-pub fn with_env(repo: &config::Repository) -> Result<Option<u8>> {
-    let missing = repo
-        .env
-        .iter()
-        .any(|(k, v)| std::env::var_os(k).is_none_or(|have| have != v.as_str()));
-    if !missing {
-        return Ok(None);
-    }
-    let exe = std::env::current_exe().context("cannot find vault itself")?;
-    let status = Command::new(exe)
-        .args(std::env::args_os().skip(1))
-        .envs(&repo.env)
-        .status()
-        .context("cannot run vault with the repository's environment")?;
-    Ok(Some(
-        status
-            .code()
-            .and_then(|c| u8::try_from(c).ok())
-            .unwrap_or(crate::exit::FATAL),
-    ))
+/// The variables a repository's store and the commands run for it see:
+/// this process's, with the repository's `env` of vault.toml on top.
+pub fn environment(repo: &config::Repository) -> BTreeMap<String, String> {
+    let mut vars: BTreeMap<String, String> = std::env::vars().collect();
+    vars.extend(repo.env.clone());
+    vars
 }
 
 /// The host a source's snapshots are recorded under.
@@ -167,6 +114,9 @@ pub fn source_snapshots(
 pub fn shell(command: &str, env: &[(&str, String)], dir: Option<&std::path::Path>) -> Result<()> {
     let mut cmd = Command::new("sh");
     cmd.arg("-c").arg(command).stdin(Stdio::null());
+    for name in crate::password::VARIABLES {
+        cmd.env_remove(name);
+    }
     let stderr = std::io::stderr().lock();
     let fd = std::os::fd::AsFd::as_fd(&stderr)
         .try_clone_to_owned()

@@ -11,21 +11,35 @@
 //! 6. `on-success` or `on-failure`, then `after`, with the summary in their
 //!    environment; one summary on stdout, human or `--json`.
 //!
-//! Each step is this same binary run as a child on one repository, so a
-//! step that fails (a database that is down, an off-site store that is
-//! unreachable) cannot take the others with it; its last error line is in
-//! the summary. Exit 0 when every step succeeded, 3 when the only trouble
-//! was files a backup could not read, 1 otherwise.
+//! Every step runs in this process, on repositories opened once each (so
+//! each password's key is derived once, not once per step); each step
+//! takes the lock its command would take and releases it, and its failure
+//! is a `Result`, so a step that fails (a database that is down, an
+//! off-site store that is unreachable) cannot take the others with it: its
+//! error is in the summary. No password is put in any environment: the
+//! commands a run starts (sources' commands, hooks) get none. Exit 0 when
+//! every step succeeded, 3 when the only trouble was files a backup could
+//! not read, 1 otherwise.
 
 use super::profile::{Target, shell, source_host};
 use crate::args::{Global, RunArgs};
+use crate::cmd::{backup as backup_cmd, check as check_cmd, copy as copy_cmd};
+use crate::cmd::{forget as forget_cmd, prune as prune_cmd};
 use crate::config::{self, Config, Profile, Source};
 use crate::exit;
-use crate::output;
-use anyhow::Result;
+use crate::output::{self, CliProgress};
+use crate::session::{Access, Session};
+use anyhow::{Result, anyhow};
+use engine::Repository;
+use engine::backup::{BackupOptions, ExcludeOptions, NamedCommand, ParentChoice};
+use engine::maintenance::check::{CheckOptions, ReadData};
+use engine::maintenance::forget::GroupBy;
+use engine::maintenance::prune::PruneOptions;
+use engine::read::snapshots::SnapshotFilter;
+use engine::repository::index::LoadMode;
+use engine::repository::lock::LockKind;
 use serde_json::{Value, json};
-use std::io::BufRead;
-use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// How a step ended.
@@ -104,156 +118,188 @@ impl Step {
     }
 }
 
-/// Run `vault ARGS` on `target` as a child: its stderr is passed on, each
-/// line prefixed with the step's label; its last line is the message of a
-/// failure. The child's last JSON line on stdout is the step's output.
-fn child(
-    g: &Global,
-    target: &Target<'_>,
+/// A repository of the run, opened once; or why it could not be.
+struct Opened<'a> {
+    target: Target<'a>,
+    repo: std::result::Result<Arc<Repository>, String>,
+}
+
+impl<'a> Opened<'a> {
+    fn new(g: &Global, target: Target<'a>) -> Self {
+        let repo = target.open(g).map_err(|e| crate::advice::one_line(&e));
+        Opened { target, repo }
+    }
+
+    fn name(&self) -> &str {
+        self.target.name
+    }
+
+    /// The repository locked as `command` would lock it, with its index
+    /// loaded (strictly to write, tolerantly to read).
+    fn session(&self, g: &Global, access: Access, command: &str) -> Result<Session> {
+        let repo = self.repo.as_ref().map_err(|e| anyhow!("{e}"))?;
+        let lock = crate::session::lock(g, repo, access, command)?;
+        let session = Session {
+            repo: repo.clone(),
+            lock,
+        };
+        let mode = match access {
+            Access::Write(_) => LoadMode::Strict,
+            Access::Read => LoadMode::Tolerant,
+        };
+        session.repo.load_index(mode)?;
+        Ok(session)
+    }
+}
+
+/// What a step produced: its status (ok, or a warning with why), and its
+/// summary as the command's `--json` would print it.
+struct Outcome {
+    warning: Option<String>,
+    output: Value,
+}
+
+impl Outcome {
+    fn ok(output: Value) -> Result<Outcome> {
+        Ok(Outcome {
+            warning: None,
+            output,
+        })
+    }
+}
+
+/// Run one step: time it, and turn its error into a failed step (its
+/// message is the one line `vault` would print).
+fn step(
     kind: &'static str,
     source: Option<&str>,
-    args: &[String],
-    env: &[(&str, String)],
+    repository: &str,
+    quiet: bool,
+    work: impl FnOnce(&str) -> Result<Outcome>,
 ) -> Step {
     let mut step = Step {
         kind,
         source: source.map(str::to_owned),
-        repository: Some(target.name.to_owned()),
+        repository: Some(repository.to_owned()),
         status: Status::Failed,
         seconds: 0.0,
         message: None,
         output: Value::Null,
     };
     let started = Instant::now();
-    let mut cmd = match target.vault(g) {
-        Ok(cmd) => cmd,
-        Err(e) => {
-            step.message = Some(e);
-            return step;
-        }
-    };
-    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let label = step.label();
-    let quiet = g.quiet;
-    let result = cmd.spawn().and_then(|mut proc| {
-        let stderr = proc.stderr.take();
-        let relay = std::thread::spawn(move || {
-            let mut last = None;
-            for line in std::io::BufReader::new(stderr?)
-                .lines()
-                .map_while(Result::ok)
-            {
-                if !quiet {
-                    eprintln!("[{label}] {line}");
-                }
-                if !line.trim().is_empty() {
-                    last = Some(line);
-                }
-            }
-            last
-        });
-        let out = proc.wait_with_output()?;
-        let last = relay.join().ok().flatten();
-        Ok((out, last))
-    });
+    let result = work(&step.label());
     step.seconds = started.elapsed().as_secs_f64();
     match result {
-        Err(e) => step.message = Some(format!("cannot run vault: {e}")),
-        Ok((out, last)) => {
-            step.output = String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .rev()
-                .find_map(|l| serde_json::from_str(l).ok())
-                .unwrap_or(Value::Null);
-            let message = last.map(|l| l.strip_prefix("vault: ").unwrap_or(&l).to_owned());
-            match out.status.code() {
-                Some(0) => step.status = Status::Ok,
-                Some(3) if kind == "backup" => {
-                    step.status = Status::Warning;
-                    step.message = message;
-                }
-                code => {
-                    step.message = Some(message.unwrap_or_else(|| match code {
-                        Some(c) => format!("exit code {c}"),
-                        None => "killed by a signal".to_owned(),
-                    }));
-                }
+        Ok(Outcome { warning, output }) => {
+            step.status = if warning.is_some() {
+                Status::Warning
+            } else {
+                Status::Ok
+            };
+            step.message = warning;
+            step.output = output;
+        }
+        Err(e) => {
+            let message = crate::advice::one_line(&e);
+            if !quiet {
+                eprintln!("[{}] vault: {message}", step.label());
             }
+            if let Some(engine::Error::CommandFailed { failures }) = e.downcast_ref() {
+                step.output = backup_cmd::failure_summary(failures);
+            }
+            step.message = Some(message);
         }
     }
     step
 }
 
-/// The backup arguments of a source.
-fn backup_args(name: &str, source: &Source) -> Vec<String> {
-    let mut args: Vec<String> = vec!["backup".into()];
-    let mut flag = |f: &str, v: String| args.extend([f.to_owned(), v]);
-    flag("--tag", config::source_tag(name));
-    for t in &source.tags {
-        flag("--tag", t.clone());
+/// The global options of the steps: no progress bars, no JSON of their
+/// own (the run prints one summary).
+fn step_globals(g: &Global) -> Global {
+    Global {
+        json: true,
+        no_progress: true,
+        ..g.clone()
     }
-    flag("--host", source_host(source));
-    flag("--heartbeat", name.to_owned());
-    for e in &source.exclude {
-        flag("--exclude", e.clone());
-    }
-    for e in &source.iexclude {
-        flag("--iexclude", e.clone());
-    }
-    for f in &source.exclude_file {
-        flag("--exclude-file", f.display().to_string());
-    }
-    for n in &source.exclude_if_present {
-        flag("--exclude-if-present", n.clone());
-    }
-    if let Some(s) = &source.exclude_larger_than {
-        flag("--exclude-larger-than", s.clone());
-    }
-    if let Some(c) = &source.command {
-        let file = source.filename.clone().unwrap_or_else(|| name.to_owned());
-        flag("--command", format!("{file}={c}"));
-    }
-    if source.one_file_system {
-        args.push("--one-file-system".into());
-    }
-    // Not after `--`, which backup keeps for --stdin-from-command.
-    args.extend(source.paths.iter().map(|p| {
-        let text = p.display().to_string();
-        if text.starts_with('-') {
-            format!("./{text}")
-        } else {
-            text
+}
+
+/// Back up `source` into `primary`.
+fn backup(g: &Global, primary: &Opened<'_>, name: &str, source: &Source) -> Step {
+    step("backup", Some(name), primary.name(), g.quiet, |label| {
+        let session = primary.session(g, Access::Write(LockKind::Shared), "backup")?;
+        let mut tags = vec![config::source_tag(name)];
+        tags.extend(source.tags.iter().cloned());
+        let exclude_larger_than = source
+            .exclude_larger_than
+            .as_deref()
+            .map(|s| crate::session::parse_size("exclude-larger-than", s))
+            .transpose()?;
+        let paths = source.paths.clone();
+        let backup_source = match &source.command {
+            Some(shell) => engine::backup::Source::PathsAndCommands {
+                paths,
+                commands: vec![NamedCommand {
+                    filename: source.filename.clone().unwrap_or_else(|| name.to_owned()),
+                    shell: shell.clone(),
+                }],
+            },
+            None => engine::backup::Source::Paths(paths),
+        };
+        let job = backup_cmd::Job {
+            source: backup_source,
+            options: BackupOptions {
+                excludes: ExcludeOptions {
+                    exclude: source.exclude.clone(),
+                    iexclude: source.iexclude.clone(),
+                    exclude_files: source.exclude_file.clone(),
+                    exclude_if_present: source.exclude_if_present.clone(),
+                    exclude_larger_than,
+                    one_file_system: source.one_file_system,
+                },
+                tags: backup_cmd::split_tags(&tags),
+                host: Some(source_host(source)),
+                parent: ParentChoice::Auto,
+                command_env: crate::password::child_env(&primary.target.repo.env),
+                ..BackupOptions::default()
+            },
+            heartbeat: Some(name.to_owned()),
+        };
+        let progress = CliProgress::new(&step_globals(g), None).labelled(label);
+        let done = backup_cmd::execute(&session, job, &progress)?;
+        for e in &done.report.errors {
+            if !g.quiet {
+                eprintln!("[{label}] error: {}: {}", e.path, e.message);
+            }
         }
-    }));
-    args
+        let warning =
+            (!done.report.errors.is_empty()).then(|| backup_cmd::incomplete(&done.report));
+        Ok(Outcome {
+            warning,
+            output: done.summary,
+        })
+    })
 }
 
 /// The filter of one source's snapshots.
-fn source_filter(name: &str, source: &Source) -> Vec<String> {
-    vec![
-        "--tag".into(),
-        config::source_tag(name),
-        "--host".into(),
-        source_host(source),
-    ]
+fn source_filter(name: &str, source: &Source) -> SnapshotFilter {
+    SnapshotFilter {
+        hosts: vec![source_host(source)],
+        tags: vec![config::source_tag(name)],
+        paths: Vec::new(),
+    }
 }
 
 /// Forget (per source that did not fail) and prune on `target`.
 fn retention(
     g: &Global,
-    target: &Target<'_>,
+    target: &Opened<'_>,
     sources: &[(&str, &Source, bool)],
     profile: &Profile,
     steps: &mut Vec<Step>,
 ) {
-    let Some(policy) = &profile.retention else {
+    let Some(retention) = &profile.retention else {
         return;
     };
-    // Checked when vault.toml was loaded.
-    let flags = policy.forget_flags().unwrap_or_default();
     let mut removed = 0usize;
     let mut forgot = false;
     for (name, source, backed_up) in sources {
@@ -261,40 +307,98 @@ fn retention(
             steps.push(Step::skipped(
                 "forget",
                 Some(name),
-                target.name,
+                target.name(),
                 "its backup failed: its snapshots are kept as they are",
             ));
             continue;
         }
-        let mut args = vec!["forget".to_owned()];
-        args.extend(source_filter(name, source));
-        args.extend(flags.iter().cloned());
-        let step = child(g, target, "forget", Some(name), &args, &[]);
-        if step.status == Status::Ok {
-            forgot = true;
-            removed += step.output.as_array().map_or(0, |groups| {
-                groups
-                    .iter()
-                    .filter_map(|gr| gr["remove"].as_array())
-                    .map(Vec::len)
-                    .sum()
-            });
-        }
+        let step = step("forget", Some(name), target.name(), g.quiet, |_| {
+            // Checked when vault.toml was loaded.
+            let policy = retention.checked_policy()?;
+            let session = target.session(g, Access::Write(LockKind::Maintenance), "forget")?;
+            let forgot = forget_cmd::execute(
+                &session,
+                &source_filter(name, source),
+                None,
+                &policy,
+                GroupBy::default(),
+                false,
+                false,
+                false,
+            )?;
+            removed += forgot.plan.removals().len();
+            Outcome::ok(forgot.groups_json())
+        });
+        forgot |= step.status == Status::Ok;
         steps.push(step);
     }
-    if !policy.prune {
+    if !retention.prune {
         return;
     }
     if forgot && removed == 0 {
         steps.push(Step::skipped(
             "prune",
             None,
-            target.name,
+            target.name(),
             "forget removed no snapshot: nothing to prune",
         ));
     } else if forgot {
-        steps.push(child(g, target, "prune", None, &["prune".into()], &[]));
+        steps.push(step("prune", None, target.name(), g.quiet, |_| {
+            let session = target.session(g, Access::Write(LockKind::Maintenance), "prune")?;
+            let report = prune_cmd::execute(&session, &PruneOptions::default())?;
+            Outcome::ok(serde_json::to_value(&report)?)
+        }));
     }
+}
+
+/// Copy one source's snapshots from `primary` to `target`.
+fn copy(
+    g: &Global,
+    primary: &Opened<'_>,
+    target: &Opened<'_>,
+    name: &str,
+    source: &Source,
+) -> Step {
+    let mut step = step("copy", Some(name), target.name(), g.quiet, |label| {
+        let src = primary.session(g, Access::Read, "copy")?;
+        let dst = target.session(g, Access::Write(LockKind::Shared), "copy")?;
+        let filter = source_filter(name, source);
+        let chosen: Vec<_> = src
+            .snapshots()?
+            .into_iter()
+            .filter(|(_, s)| filter.matches(s))
+            .collect();
+        let progress = CliProgress::new(&step_globals(g), None).labelled(label);
+        let done = copy_cmd::execute(&src, &dst, &chosen, &progress, |_, _| Ok(()))?;
+        Outcome::ok(done.json())
+    });
+    step.repository = Some(format!("{} → {}", primary.name(), target.name()));
+    step
+}
+
+/// Check `target`, writing a check heartbeat when it passes.
+fn check(g: &Global, target: &Opened<'_>, profile: &Profile) -> Step {
+    step("check", None, target.name(), g.quiet, |_| {
+        let read_data = match &profile.check.read_data_subset {
+            Some(subset) => ReadData::parse_subset(subset)?,
+            None => ReadData::None,
+        };
+        // What the store holds, not what the cache remembers.
+        let repo = target
+            .repo
+            .as_ref()
+            .map_err(|e| anyhow!("{e}"))?
+            .without_cache();
+        let _lock = crate::session::lock(g, &repo, Access::Read, "check")?;
+        let stages = check_cmd::Stages { quiet: true };
+        let report = check_cmd::execute(&repo, &CheckOptions { read_data }, true, &stages)?;
+        let output = check_cmd::report_json(&report);
+        if report.ok() {
+            Outcome::ok(output)
+        } else {
+            Err(anyhow!("{}", check_cmd::failure_line(&report)))
+        }
+    })
 }
 
 /// Run `run`.
@@ -307,11 +411,11 @@ pub fn run(g: &Global, a: &RunArgs) -> Result<u8> {
 fn run_profile(g: &Global, config: &Config, name: &str, profile: &Profile) -> Result<u8> {
     let started = Instant::now();
     let started_at = chrono::Utc::now();
-    let primary = Target::new(g, config, &profile.repository, true)?;
-    let offsite: Vec<Target<'_>> = profile
+    let primary = Opened::new(g, Target::new(g, config, &profile.repository, true)?);
+    let offsite: Vec<Opened<'_>> = profile
         .copy_to
         .iter()
-        .map(|r| Target::new(g, config, r, false))
+        .map(|r| Ok(Opened::new(g, Target::new(g, config, r, false)?)))
         .collect::<Result<_>>()?;
     let sources = config.profile_sources(profile);
     let hook_env = |stage: &str| {
@@ -331,7 +435,7 @@ fn run_profile(g: &Global, config: &Config, name: &str, profile: &Profile) -> Re
     if before_failed {
         let why = "a before hook failed";
         for (source, _) in &sources {
-            steps.push(Step::skipped("backup", Some(source), primary.name, why));
+            steps.push(Step::skipped("backup", Some(source), primary.name(), why));
         }
     } else {
         // 2. Back up every source.
@@ -344,19 +448,12 @@ fn run_profile(g: &Global, config: &Config, name: &str, profile: &Profile) -> Re
                 steps.push(Step::skipped(
                     "backup",
                     Some(source_name),
-                    primary.name,
+                    primary.name(),
                     "a before hook of this source failed",
                 ));
                 false
             } else {
-                let step = child(
-                    g,
-                    &primary,
-                    "backup",
-                    Some(source_name),
-                    &backup_args(source_name, source),
-                    &[],
-                );
+                let step = backup(g, &primary, source_name, source);
                 let ok = matches!(step.status, Status::Ok | Status::Warning);
                 steps.push(step);
                 ok
@@ -382,48 +479,17 @@ fn run_profile(g: &Global, config: &Config, name: &str, profile: &Profile) -> Re
         for target in &offsite {
             let mut copied: Vec<(&str, &Source, bool)> = Vec::new();
             for (source_name, source, _) in &done {
-                let mut args = vec!["copy".to_owned()];
-                args.extend(source_filter(source_name, source));
-                args.extend(["--to".to_owned(), target.repo.url.clone()]);
-                let mut env: Vec<(&str, String)> = target
-                    .repo
-                    .env
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.clone()))
-                    .collect();
-                let step = match &target.password {
-                    Ok(pw) => {
-                        env.push(("VAULT_TO_PASSWORD", pw.to_string()));
-                        env.push(("VAULT_TO_PASSWORD_FILE", String::new()));
-                        env.push(("VAULT_TO_PASSWORD_COMMAND", String::new()));
-                        let mut step = child(g, &primary, "copy", Some(source_name), &args, &env);
-                        step.repository = Some(format!("{} → {}", primary.name, target.name));
-                        step
-                    }
-                    Err(e) => Step::skipped("copy", Some(source_name), target.name, e),
-                };
+                let step = copy(g, &primary, target, source_name, source);
                 let ok = step.status == Status::Ok;
-                if step.status == Status::Skipped {
-                    // No password is a failure of the run, not a choice.
-                    steps.push(Step {
-                        status: Status::Failed,
-                        ..step
-                    });
-                } else {
-                    steps.push(step);
-                }
+                steps.push(step);
                 copied.push((source_name, source, ok));
             }
             retention(g, target, &copied, profile, &mut steps);
         }
         // 5. Check every repository.
         if profile.check.enabled {
-            let mut args = vec!["check".to_owned(), "--heartbeat".to_owned()];
-            if let Some(subset) = &profile.check.read_data_subset {
-                args.extend(["--read-data-subset".to_owned(), subset.clone()]);
-            }
             for target in std::iter::once(&primary).chain(&offsite) {
-                steps.push(child(g, target, "check", None, &args, &[]));
+                steps.push(check(g, target, profile));
             }
         }
     }
@@ -433,7 +499,7 @@ fn run_profile(g: &Global, config: &Config, name: &str, profile: &Profile) -> Re
         let failed = steps.iter().filter(|s| s.status == Status::Failed).count();
         json!({
             "profile": name,
-            "repository": primary.name,
+            "repository": primary.name(),
             "success": failed == 0,
             "started": started_at.to_rfc3339(),
             "seconds": started.elapsed().as_secs_f64(),

@@ -8,33 +8,17 @@
 //! heartbeats (SPEC.md §7.7), with the verification key and read access to
 //! the store: what a monitor on another machine can do.
 
-use super::profile::{Target, source_snapshots, with_env};
+use super::profile::{Target, source_snapshots};
 use crate::args::{Global, HealthArgs};
 use crate::config::{self, Profile, Source};
 use crate::exit;
 use crate::output;
 use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Utc};
+use engine::health::{Last, Problem, Thresholds, age, judge_check, judge_source};
 use engine::repo_format::heartbeat::{Heartbeat, HeartbeatKind, HeartbeatVerifyingKey};
-use engine::repo_format::tree::Timestamp;
 use serde_json::{Value, json};
 use std::time::Duration;
-
-/// How many earlier sizes the median is taken over by default.
-const DEFAULT_SIZE_HISTORY: usize = 5;
-
-/// What is known of a source's newest backup.
-#[derive(Default)]
-struct Last {
-    time: Option<DateTime<Utc>>,
-    bytes: u64,
-    seconds: Option<f64>,
-    files: u64,
-    errors: Option<u64>,
-    snapshot: Option<String>,
-    /// Earlier sizes, newest first.
-    history: Vec<u64>,
-}
 
 struct SourceHealth<'a> {
     name: &'a str,
@@ -45,34 +29,11 @@ struct SourceHealth<'a> {
     drill: Option<Last>,
 }
 
-fn to_utc(t: &Timestamp) -> DateTime<Utc> {
-    DateTime::from_timestamp(t.secs, t.nanos).unwrap_or_default()
-}
-
-fn from_beat(b: &Heartbeat) -> Last {
-    Last {
-        time: Some(to_utc(&b.time)),
-        bytes: b.bytes,
-        seconds: Some(b.duration_ms as f64 / 1000.0),
-        files: b.files,
-        errors: Some(b.errors),
-        snapshot: b.snapshot.map(hex),
-        history: b.history.clone(),
-    }
-}
-
-fn hex(id: [u8; 32]) -> String {
-    engine::repo_format::Id(id).to_hex()
-}
-
 /// Run `health`.
 pub fn run(g: &Global, a: &HealthArgs) -> Result<u8> {
     let config = config::load(g.config.as_deref())?;
     let (name, profile) = config.profile(a.profile.as_deref())?;
     let repo_config = config.repository(&profile.repository)?;
-    if let Some(code) = with_env(repo_config)? {
-        return Ok(code);
-    }
     let sources = config.profile_sources(profile);
     let mut problems: Vec<String> = Vec::new();
     let mut health: Vec<SourceHealth<'_>> = Vec::new();
@@ -89,7 +50,8 @@ pub fn run(g: &Global, a: &HealthArgs) -> Result<u8> {
                 )
             })?;
         let key = HeartbeatVerifyingKey::from_hex(key_text).context("--heartbeat-key")?;
-        let backend = super::open_backend(g, &repo_config.url)?;
+        let options = crate::session::store_options(g, super::profile::environment(repo_config))?;
+        let backend = engine::Backend::open_with(&repo_config.url, &options)?;
         if !backend.exists(&engine::repo_format::layout::ObjectName::CONFIG)? {
             return Err(engine::Error::RepositoryNotFound {
                 url: repo_config.url.clone(),
@@ -110,45 +72,21 @@ pub fn run(g: &Global, a: &HealthArgs) -> Result<u8> {
                 name: source_name,
                 source,
                 host: last.map(|b| b.hostname.clone()),
-                last: last.map(from_beat),
+                last: last.map(Last::from_heartbeat),
                 drill: None,
             });
         }
     } else {
         let target = Target::new(g, &config, &profile.repository, true)?;
-        let g2 = target.global(g);
-        let repo = super::open(&g2, super::Access::Read, "health")?;
+        let repo = target.open(g)?;
+        let _lock = crate::session::lock(g, &repo, crate::session::Access::Read, "health")?;
         let key = engine::repository::heartbeat::verifying_key(&repo);
         beats = verified(repo.backend(), &key, &mut problems)?;
         let all = repo.snapshots()?;
         for (source_name, source) in &sources {
             let mine = source_snapshots(&all, source_name, source);
             let host = super::profile::source_host(source);
-            let last = mine.last().map(|(id, s)| {
-                let beat = beats.iter().find(|b| {
-                    b.kind == HeartbeatKind::Backup && b.snapshot == Some(*id.as_bytes())
-                });
-                let summary = s.summary.as_ref();
-                Last {
-                    time: Some(to_utc(&s.time)),
-                    bytes: summary.map_or(0, |m| m.total_bytes_processed),
-                    seconds: summary.map(|m| {
-                        (to_utc(&m.backup_end) - to_utc(&m.backup_start))
-                            .to_std()
-                            .unwrap_or_default()
-                            .as_secs_f64()
-                    }),
-                    files: summary.map_or(0, |m| m.total_files_processed),
-                    errors: beat.map(|b| b.errors),
-                    snapshot: Some(id.to_hex()),
-                    history: mine
-                        .iter()
-                        .rev()
-                        .skip(1)
-                        .map(|(_, s)| s.summary.as_ref().map_or(0, |m| m.total_bytes_processed))
-                        .collect(),
-                }
-            });
+            let last = Last::from_snapshots(&mine, &beats);
             health.push(SourceHealth {
                 name: source_name,
                 source,
@@ -184,33 +122,46 @@ pub fn run(g: &Global, a: &HealthArgs) -> Result<u8> {
                         .is_none_or(|host| *host == b.hostname)
             })
             .max_by_key(|b| b.time)
-            .map(from_beat);
+            .map(Last::from_heartbeat);
     }
     let now = Utc::now();
     for h in &health {
-        judge(h, now, &mut problems)?;
+        let limits = Thresholds {
+            max_age: h
+                .source
+                .max_age
+                .as_deref()
+                .map(|t| config::duration("max-age", t))
+                .transpose()?,
+            size_drop: h
+                .source
+                .size_drop
+                .as_deref()
+                .map(|t| config::share("size-drop", t))
+                .transpose()?,
+            size_history: h.source.size_history,
+        };
+        for p in judge_source(h.last.as_ref(), &limits, now) {
+            problems.push(format!("source {}: {}", h.name, describe(&p)));
+        }
     }
     let check = beats
         .iter()
         .filter(|b| b.kind == HeartbeatKind::Check)
-        .max_by_key(|b| b.time)
-        .map(|b| to_utc(&b.time));
-    if let Some(max) = &profile.check.max_age {
-        let max = config::duration("check.max-age", max)?;
-        match check {
-            None => problems.push(format!(
-                "repository {}: no successful check on record (check.max-age {}); run `vault run` or `vault check --heartbeat`",
-                profile.repository,
-                human_duration(max)
-            )),
-            Some(t) if age(now, t) > max => problems.push(format!(
-                "repository {}: the last successful check was {} ago, more than check.max-age {}",
-                profile.repository,
-                human_duration(age(now, t)),
-                human_duration(max)
-            )),
-            Some(_) => {}
-        }
+        .filter_map(|b| b.time.to_utc())
+        .max();
+    let max = profile
+        .check
+        .max_age
+        .as_deref()
+        .map(|t| config::duration("check.max-age", t))
+        .transpose()?;
+    if let Some(p) = judge_check(check, max, now) {
+        problems.push(format!(
+            "repository {}: {}",
+            profile.repository,
+            describe(&p)
+        ));
     }
 
     let report = report_json(name, profile, &health, check, now, &problems);
@@ -255,57 +206,38 @@ fn verified(
     Ok(out)
 }
 
-fn age(now: DateTime<Utc>, t: DateTime<Utc>) -> Duration {
-    (now - t).to_std().unwrap_or_default()
-}
-
-/// The age and size rules of one source.
-fn judge(h: &SourceHealth<'_>, now: DateTime<Utc>, problems: &mut Vec<String>) -> Result<()> {
-    let at = format!("source {}", h.name);
-    let Some(last) = &h.last else {
-        problems.push(format!(
-            "{at}: no backup on record; run `vault run` (or look at why it fails)"
-        ));
-        return Ok(());
-    };
-    if let (Some(max), Some(t)) = (&h.source.max_age, last.time) {
-        let max = config::duration("max-age", max)?;
-        if age(now, t) > max {
-            problems.push(format!(
-                "{at}: the newest backup is {} old, more than max-age {}",
-                human_duration(age(now, t)),
-                human_duration(max)
-            ));
+/// A problem in words, with what to do about it where that is a command.
+fn describe(p: &Problem) -> String {
+    match p {
+        Problem::NoBackup => {
+            "no backup on record; run `vault run` (or look at why it fails)".to_owned()
         }
-    }
-    if let Some(drop) = &h.source.size_drop {
-        let drop = config::share("size-drop", drop)?;
-        let n = h.source.size_history.unwrap_or(DEFAULT_SIZE_HISTORY);
-        let mut earlier: Vec<u64> = last.history.iter().take(n).copied().collect();
-        if let Some(median) = median(&mut earlier)
-            && median > 0.0
-            && (last.bytes as f64) < median * (1.0 - drop)
-        {
-            problems.push(format!(
-                "{at}: the newest backup is {}, {:.0}% below the median {} of the {} before it (size-drop {:.0}%)",
-                output::size(last.bytes),
-                (1.0 - last.bytes as f64 / median) * 100.0,
-                output::size(median as u64),
-                earlier.len(),
-                drop * 100.0
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn median(values: &mut [u64]) -> Option<f64> {
-    values.sort_unstable();
-    let n = values.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => values.get(n / 2).map(|v| *v as f64),
-        _ => Some((*values.get(n / 2 - 1)? as f64 + *values.get(n / 2)? as f64) / 2.0),
+        Problem::TooOld { age, max } => format!(
+            "the newest backup is {} old, more than max-age {}",
+            human_duration(*age),
+            human_duration(*max)
+        ),
+        Problem::Shrunk {
+            bytes,
+            median,
+            earlier,
+            allowed,
+        } => format!(
+            "the newest backup is {}, {:.0}% below the median {} of the {earlier} before it (size-drop {:.0}%)",
+            output::size(*bytes),
+            (1.0 - *bytes as f64 / median) * 100.0,
+            output::size(*median as u64),
+            allowed * 100.0
+        ),
+        Problem::NeverChecked { max } => format!(
+            "no successful check on record (check.max-age {}); run `vault run` or `vault check --heartbeat`",
+            human_duration(*max)
+        ),
+        Problem::CheckTooOld { age, max } => format!(
+            "the last successful check was {} ago, more than check.max-age {}",
+            human_duration(*age),
+            human_duration(*max)
+        ),
     }
 }
 
@@ -520,13 +452,6 @@ fn write_prometheus(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn median_of_odd_even_and_none() {
-        assert_eq!(median(&mut [3, 1, 2]), Some(2.0));
-        assert_eq!(median(&mut [4, 1, 2, 3]), Some(2.5));
-        assert_eq!(median(&mut []), None);
-    }
 
     #[test]
     fn durations_read_as_people_write_them() {

@@ -4,16 +4,18 @@
 //! `drill-command` there, report how long it all took (the measured
 //! recovery time), write a drill heartbeat, and remove the files.
 
-use super::profile::{Target, shell, source_snapshots, with_env};
+use super::profile::{Target, shell, source_snapshots};
 use crate::args::{DrillArgs, Global};
 use crate::config;
 use crate::exit;
 use crate::output;
 use anyhow::{Context, Result, anyhow, bail};
+use engine::NoProgress;
+use engine::read::restore::{RestoreOptions, restore};
 use engine::repo_format::heartbeat::HeartbeatKind;
-use serde_json::{Value, json};
+use engine::repository::index::LoadMode;
+use serde_json::json;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Instant;
 
 /// One source's drill.
@@ -36,9 +38,6 @@ pub fn run(g: &Global, a: &DrillArgs) -> Result<u8> {
     let config = config::load(g.config.as_deref())?;
     let (name, profile) = config.profile(a.profile.as_deref())?;
     let repo_config = config.repository(&profile.repository)?;
-    if let Some(code) = with_env(repo_config)? {
-        return Ok(code);
-    }
     let mut sources = config.profile_sources(profile);
     for wanted in &a.sources {
         if !sources.iter().any(|(n, _)| n == wanted) {
@@ -49,7 +48,9 @@ pub fn run(g: &Global, a: &DrillArgs) -> Result<u8> {
         sources.retain(|(n, _)| a.sources.iter().any(|w| w == n));
     }
     let target = Target::new(g, &config, &profile.repository, true)?;
-    let repo = super::open(&target.global(g), super::Access::Read, "drill")?;
+    let repo = target.open(g)?;
+    let _lock = crate::session::lock(g, &repo, crate::session::Access::Read, "drill")?;
+    repo.load_index(LoadMode::Tolerant)?;
     let snapshots = repo.snapshots()?;
     let scratch = match &a.target {
         Some(dir) => {
@@ -94,44 +95,40 @@ pub fn run(g: &Global, a: &DrillArgs) -> Result<u8> {
             }
             d.dir = Some(dir.clone());
             let restore_started = Instant::now();
-            let out = target
-                .vault(g)
-                .map_err(|e| anyhow!(e))?
-                .args(["restore", &id.to_hex(), "--verify", "--target"])
-                .arg(&dir)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .output()
-                .context("cannot run vault restore")?;
+            let snapshot = repo.load_snapshot(&id)?;
+            let options = RestoreOptions {
+                target: dir.clone(),
+                verify: true,
+                ..RestoreOptions::default()
+            };
+            let report = restore(&repo, &snapshot.tree, Path::new("/"), &options, &NoProgress);
             d.restore_seconds = restore_started.elapsed().as_secs_f64();
-            let summary: Value = String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .rev()
-                .find_map(|l| serde_json::from_str(l).ok())
-                .unwrap_or(Value::Null);
-            d.files = summary["files_restored"].as_u64().unwrap_or(0);
-            d.bytes = summary["bytes_restored"].as_u64().unwrap_or(0);
-            d.verified = summary["files_verified"].as_u64().unwrap_or(0);
-            if !out.status.success() {
-                let stderr = String::from_utf8_lossy(&out.stderr);
-                let last = stderr
-                    .lines()
-                    .rev()
-                    .find(|l| !l.trim().is_empty())
-                    .unwrap_or("");
+            let report = report.context("restore failed")?;
+            d.files = report.files_restored;
+            d.bytes = report.bytes_restored;
+            d.verified = report.files_verified;
+            if let Some(first) = report.errors.first() {
                 bail!(
                     "restore failed: {}",
-                    last.strip_prefix("vault: ").unwrap_or(last)
+                    engine::Error::RestoreIncomplete {
+                        count: report.errors.len(),
+                        first: first.clone(),
+                    }
                 );
             }
             if let Some(command) = &source.drill_command {
                 let command_started = Instant::now();
-                let mut env = vec![
+                let mut env: Vec<(&str, String)> = repo_config
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.clone()))
+                    .collect();
+                env.extend([
                     ("VAULT_DRILL_DIR", dir.display().to_string()),
                     ("VAULT_DRILL_SNAPSHOT", id.to_hex()),
                     ("VAULT_DRILL_SOURCE", (*source_name).to_owned()),
                     ("VAULT_PROFILE", name.to_owned()),
-                ];
+                ]);
                 if source.command.is_some() {
                     let file = source
                         .filename
@@ -149,9 +146,9 @@ pub fn run(g: &Global, a: &DrillArgs) -> Result<u8> {
         match result {
             Ok(()) => {
                 d.ok = true;
-                super::write_heartbeat(
+                crate::session::write_heartbeat(
                     &repo,
-                    super::Beat {
+                    crate::session::Beat {
                         kind: HeartbeatKind::Drill,
                         // The source's host: the heartbeat speaks of its backups.
                         hostname: super::profile::source_host(source),

@@ -271,6 +271,54 @@ fn a_failing_before_hook_skips_the_backups_and_still_runs_after() {
     );
 }
 
+/// What an attacker who controls a source's command (or a hook) would try:
+/// read the repository password from its environment. `vault run` opens
+/// each repository in its own process and hands no password to anything
+/// it starts, even when the user exported one.
+#[test]
+fn run_hands_no_password_to_the_commands_it_starts() {
+    let s = Setup::new();
+    let hook_env = s.path("hook-env");
+    let text = std::fs::read_to_string(&s.config)
+        .unwrap()
+        .replace(
+            "[sources.db]",
+            "[sources.leak]\ncommand = \"env\"\nfilename = \"env.txt\"\nhost = \"web1\"\n\n[sources.db]",
+        )
+        .replace(
+            "hooks = {",
+            &format!("hooks = {{ before = [\"env > '{}'\"],", hook_env.display()),
+        );
+    std::fs::write(&s.config, text).unwrap();
+    let mut cmd = vault();
+    cmd.arg("--config")
+        .arg(&s.config)
+        .args(["run", "--json"])
+        .env("TMPDIR", s.dir.path())
+        // Passwords the user exported, beside the password-file vault.toml names.
+        .env("VAULT_PASSWORD", PASSWORD)
+        .env("VAULT_TO_PASSWORD", PASSWORD)
+        .env("VAULT_SERVER_PASSWORD", PASSWORD);
+    let out = cmd.output().expect("run vault");
+    assert_success(&out);
+    let dumped = s
+        .primary
+        .ok(args!["dump", "latest", "/env.txt", "--tag", "source:leak"]);
+    let env = String::from_utf8_lossy(&dumped.stdout);
+    assert!(
+        env.contains("PATH="),
+        "the command's environment was stored: {env}"
+    );
+    let hook = std::fs::read_to_string(&hook_env).expect("the hook ran");
+    for (what, text) in [("the backed-up command", &*env), ("the hook", &*hook)] {
+        assert!(!text.contains(PASSWORD), "{what} saw the password:\n{text}");
+        assert!(
+            !text.contains("PASSWORD"),
+            "{what} saw a password variable:\n{text}"
+        );
+    }
+}
+
 #[test]
 fn a_sources_own_hooks_wrap_its_backup_and_a_failing_before_skips_only_it() {
     let s = Setup::new();

@@ -20,7 +20,6 @@
 //! The command relies on a correct index: it refuses to run while an index
 //! file is damaged or names a missing pack (run `repair index` first).
 
-use super::check::list_packs;
 use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::repository::Repository;
@@ -101,7 +100,7 @@ pub fn repair_index(
     report.index_damaged = damaged.iter().map(|(id, e)| (*id, e.detail())).collect();
 
     progress.stage("read pack headers");
-    let (stored, _) = list_packs(repo.backend())?;
+    let (stored, _) = repo.list_packs()?;
     let headers: Vec<(PackId, u64, Result<Vec<_>>)> = stored
         .par_iter()
         .map(|(id, size)| (*id, *size, repo.read_pack_header(id, *size)))
@@ -341,7 +340,7 @@ pub fn repair_snapshots(
             e.detail()
         )));
     }
-    let (stored, _) = list_packs(repo.backend())?;
+    let (stored, _) = repo.list_packs()?;
     if let Some(missing) = indexed.keys().find(|p| !stored.contains_key(p)) {
         return Err(Error::IndexDamaged(format!(
             "it names pack {}, which is missing",

@@ -9,7 +9,8 @@ use rayon::prelude::*;
 use repo_format::crypto::{MasterKey, ObjectKind};
 use repo_format::layout::{FileKind, ObjectName};
 use repo_format::snapshot::Snapshot;
-use repo_format::{Id, SnapshotId};
+use repo_format::{Id, PackId, SnapshotId};
+use std::collections::BTreeMap;
 
 impl Repository {
     /// Encrypt and store an object of `kind` under its content hash.
@@ -37,6 +38,18 @@ impl Repository {
             .into_iter()
             .map(|(id, _)| id)
             .collect())
+    }
+
+    /// Every pack in the store with its size, and the names under `data/`
+    /// that are no pack's.
+    pub fn list_packs(&self) -> Result<(BTreeMap<PackId, u64>, Vec<String>)> {
+        let listing = self.backend.list(FileKind::Pack)?;
+        let packs = listing
+            .objects
+            .into_iter()
+            .map(|(id, size)| (PackId(id), size))
+            .collect();
+        Ok((packs, listing.strays))
     }
 
     /// Remove an object (removing a missing one succeeds).

@@ -126,7 +126,7 @@ pub fn check(
     report.packs = indexed.len();
 
     progress.stage("check all packs");
-    let (stored, strays) = list_packs(repo.backend())?;
+    let (stored, strays) = repo.list_packs()?;
     report
         .info
         .extend(strays.into_iter().map(|path| Info::StrayFile { path }));
@@ -249,18 +249,6 @@ fn check_keys(backend: &Backend) -> Result<Vec<Problem>> {
         .collect();
     problems.sort_by_key(Problem::object);
     Ok(problems)
-}
-
-/// Packs in the store with their sizes, and names under `data/` that are
-/// not pack names.
-pub fn list_packs(backend: &Backend) -> Result<(BTreeMap<PackId, u64>, Vec<String>)> {
-    let listing = backend.list(FileKind::Pack)?;
-    let packs = listing
-        .objects
-        .into_iter()
-        .map(|(id, size)| (PackId(id), size))
-        .collect();
-    Ok((packs, listing.strays))
 }
 
 /// Packs in the store that no index lists. The one place that decides

@@ -147,7 +147,7 @@ pub fn prune(
         .map(SnapshotId)
         .collect();
     let roots = load_roots(repo, &snapshot_ids)?;
-    let stored = stored_packs(repo)?;
+    let stored = repo.list_packs()?.0;
     let condemned_earlier: HashSet<PackId> = pending_notices(repo)?
         .iter()
         .flat_map(|(_, d)| d.packs.iter().copied())
@@ -310,7 +310,7 @@ fn finish_notices(repo: &Repository, sessions: &dyn Sessions) -> Result<Finished
         return Ok(report);
     }
     let live = sessions.live()?;
-    let stored = stored_packs(repo)?;
+    let stored = repo.list_packs()?.0;
     let (ready, waiting): (Vec<_>, Vec<_>) = notices
         .into_iter()
         .partition(|(_, d)| d.sessions.iter().all(|s| !live.contains(s)));
@@ -499,14 +499,4 @@ fn load_tree(repo: &Repository, id: &BlobId, rescue: Option<&Rescue>) -> Result<
         _ => repo.read_blob(BlobKind::Tree, id)?,
     };
     Tree::decode(&plain).map_err(|e| Error::format(format!("tree {}", id.short()), e))
-}
-
-/// Every pack in the store with its size.
-fn stored_packs(repo: &Repository) -> Result<HashMap<PackId, u64>> {
-    Ok(repo
-        .backend()
-        .list_objects(FileKind::Pack)?
-        .into_iter()
-        .map(|(id, size)| (PackId(id), size))
-        .collect())
 }

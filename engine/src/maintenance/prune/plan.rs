@@ -8,7 +8,7 @@ use repo_format::PackId;
 use repo_format::index::IndexPack;
 use repo_format::pack::PackEntry;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 /// How much unused data prune may leave in packs it keeps.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -93,7 +93,7 @@ pub struct PrunePlan {
 ///   how much may be repacked at most.
 pub fn plan<'a>(
     packs: impl IntoIterator<Item = &'a IndexPack>,
-    stored: &HashMap<PackId, u64>,
+    stored: &BTreeMap<PackId, u64>,
     condemned_earlier: &HashSet<PackId>,
     used: impl Fn(&PackId, &PackEntry) -> Result<bool>,
     max_unused: MaxUnused,
@@ -134,13 +134,10 @@ pub fn plan<'a>(
             partial.push((pack, size, unused_bytes));
         }
     }
-    let mut unindexed: Vec<(PackId, u64)> = stored
+    let unindexed = stored
         .iter()
-        .filter(|(p, _)| !seen.contains(p) && !condemned_earlier.contains(p))
-        .map(|(p, s)| (*p, *s))
-        .collect();
-    unindexed.sort_unstable();
-    for (p, s) in unindexed {
+        .filter(|(p, _)| !seen.contains(p) && !condemned_earlier.contains(p));
+    for (&p, &s) in unindexed {
         r.packs_total.add(s);
         r.packs_unindexed.add(s);
         out.unindexed.push(p);
@@ -210,7 +207,7 @@ mod tests {
         }
     }
 
-    fn stored(packs: &[&IndexPack], extra: &[(u8, u64)]) -> HashMap<PackId, u64> {
+    fn stored(packs: &[&IndexPack], extra: &[(u8, u64)]) -> BTreeMap<PackId, u64> {
         packs
             .iter()
             .map(|p| (p.id, p.size))
@@ -282,7 +279,7 @@ mod tests {
         let a = pack(1, &[(1, 10)]);
         let err = plan(
             [&a],
-            &HashMap::new(),
+            &BTreeMap::new(),
             &HashSet::new(),
             uses(&[1]),
             MaxUnused::Unlimited,

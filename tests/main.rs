@@ -2,6 +2,7 @@
 //!
 //! One harness with scenario modules; every test makes its own temporary
 //! repository and source tree, so tests are independent and run in parallel.
+mod attacks;
 mod cache;
 mod check;
 mod commands;

@@ -19,19 +19,19 @@ use tempfile::TempDir;
 use crate::args;
 use crate::common::*;
 
-const ALICE_PW: &str = "alice-http-secret-1";
+pub(crate) const ALICE_PW: &str = "alice-http-secret-1";
 const BOB_PW: &str = "bob-http-secret-2";
 const ADMIN_PW: &str = "admin-http-secret-3";
 
 /// A running `vault serve` over a fresh directory, with the users alice,
 /// bob and admin (an administrator). Killed when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     /// `127.0.0.1:PORT`.
     addr: String,
     scheme: &'static str,
     /// The served directory: repository `/a/b` is `root/a/b`.
-    root: PathBuf,
+    pub(crate) root: PathBuf,
     /// Everything the server wrote on stderr.
     log: Arc<Mutex<String>>,
     /// Extra environment for clients (VAULT_CACERT for HTTPS).
@@ -52,7 +52,7 @@ fn add_user(users: &Path, name: &str, password: &str, admin: bool) {
 }
 
 impl Server {
-    fn start(flags: &[&str]) -> Server {
+    pub(crate) fn start(flags: &[&str]) -> Server {
         let dir = temp_dir();
         Server::start_in(dir, flags, None)
     }
@@ -111,7 +111,7 @@ impl Server {
     }
 
     /// A client fixture for repository `path` as `user` with `password`.
-    fn repo(&self, user: &str, password: &str, path: &str) -> Repo {
+    pub(crate) fn repo(&self, user: &str, password: &str, path: &str) -> Repo {
         let tmp = temp_dir();
         let cache = tmp.path().join("xdg-cache").into_os_string();
         let mut envs = vec![
@@ -136,7 +136,7 @@ impl Server {
 
     /// One raw HTTP/1.1 request (plain HTTP only), for what a crafted
     /// client would send; returns the status and the body.
-    fn raw(
+    pub(crate) fn raw(
         &self,
         method: &str,
         path: &str,

@@ -47,7 +47,9 @@ pub fn for_error(err: &Error) -> Option<String> {
         Error::KeyNotFound(_) => "run 'vault key list' to list them".to_owned(),
         Error::KeyRefused { .. } => "'vault key passwd' replaces the key in use".to_owned(),
         Error::BlobNotIndexed(_) | Error::BlobUnreachable { .. } => "run 'vault check'".to_owned(),
-        Error::PackMissing(_) => "run 'vault check', then 'vault repair index'".to_owned(),
+        Error::PackMissing(_) | Error::IndexContradicted { .. } => {
+            "run 'vault check', then 'vault repair index'".to_owned()
+        }
         Error::IndexDamaged(_) => "run 'vault repair index' first".to_owned(),
         Error::Locked { holder, .. } => lock_advice(holder),
         Error::AppendOnly { .. } => "forget, prune and other commands that delete must run on \

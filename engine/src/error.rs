@@ -173,6 +173,15 @@ pub enum Error {
     /// file, or one that names a missing pack).
     #[error("the index is damaged: {0}")]
     IndexDamaged(String),
+    /// What the index files claim a pack holds is not what its header
+    /// says (a damaged or forged index); nothing was changed.
+    #[error("the index contradicts {packs} pack header(s) (first: {first}); nothing was deleted")]
+    IndexContradicted {
+        /// How many packs.
+        packs: usize,
+        /// The first, and how.
+        first: String,
+    },
     /// The index names a pack the store does not have.
     #[error("pack {0} is in the index but missing from the store")]
     PackMissing(String),

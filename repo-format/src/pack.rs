@@ -102,6 +102,36 @@ pub fn header_range(pack_size: u64, trailer: &[u8]) -> Result<(std::ops::Range<u
     Ok((start..end, start))
 }
 
+/// How a pack's header and what an index file claims the pack holds
+/// differ: the number of header entries the claims leave out, and the
+/// number of claimed entries the header does not list (order does not
+/// matter). A claim the header does not back is a false claim; an entry
+/// the claims leave out is only not indexed.
+pub fn compare_entries(header: &[PackEntry], claims: &[PackEntry]) -> (usize, usize) {
+    let mut a = header.to_vec();
+    let mut b = claims.to_vec();
+    a.sort_by_key(|e| e.offset);
+    b.sort_by_key(|e| e.offset);
+    if a == b {
+        return (0, 0);
+    }
+    let only_header = a
+        .iter()
+        .filter(|e| {
+            b.binary_search_by_key(&e.offset, |x| x.offset)
+                .map_or(true, |i| b.get(i) != Some(e))
+        })
+        .count();
+    let only_claims = b
+        .iter()
+        .filter(|e| {
+            a.binary_search_by_key(&e.offset, |x| x.offset)
+                .map_or(true, |i| a.get(i) != Some(e))
+        })
+        .count();
+    (only_header, only_claims)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +145,14 @@ mod tests {
             length,
             raw_length: length,
         }
+    }
+
+    #[test]
+    fn compare_entries_ignores_order_and_names_differences() {
+        let e = |o: u32| entry(o, 1);
+        assert_eq!(compare_entries(&[e(0), e(1)], &[e(1), e(0)]), (0, 0));
+        assert_eq!(compare_entries(&[e(0), e(1)], &[e(0)]), (1, 0));
+        assert_eq!(compare_entries(&[e(0)], &[e(0), e(2)]), (0, 1));
     }
 
     #[test]

@@ -48,6 +48,7 @@ fn index(g: &Global, a: &RepairIndexArgs) -> Result<u8> {
             "packs_kept_from_index": report.packs_kept_from_index.iter().map(|(p, m)| json!({"pack": p.to_hex(), "message": m})).collect::<Vec<_>>(),
             "packs_unreadable": report.packs_unreadable.iter().map(|(p, m)| json!({"pack": p.to_hex(), "message": m})).collect::<Vec<_>>(),
             "index_damaged": report.index_damaged.iter().map(|(i, m)| json!({"index": i.to_hex(), "message": m})).collect::<Vec<_>>(),
+            "copies_left_out": report.copies_left_out.iter().map(|(p, b)| json!({"pack": p.to_hex(), "blob": b.to_hex()})).collect::<Vec<_>>(),
             "index_written": report.index_written.iter().map(|i| i.to_hex()).collect::<Vec<_>>(),
             "index_deleted": report.index_deleted.iter().map(|i| i.to_hex()).collect::<Vec<_>>(),
         }))?;
@@ -78,6 +79,13 @@ fn index(g: &Global, a: &RepairIndexArgs) -> Result<u8> {
         out!(
             "pack {}: header cannot be read ({m}) and no index describes it; left out, its blobs are lost",
             p.short()
+        );
+    }
+    for (p, b) in &report.copies_left_out {
+        out!(
+            "pack {}: its copy of blob {} does not open, and another does; left out",
+            p.short(),
+            b.short()
         );
     }
     if report.unchanged {

@@ -24,11 +24,13 @@ use crate::error::{Error, Result};
 use crate::progress::Progress;
 use crate::repository::Repository;
 use crate::repository::index::{IndexedPack, LoadMode, index_files};
+use crate::repository::pack_reader::BlobRef;
 use crate::repository::saver::BlobSaver;
 use rayon::prelude::*;
 use repo_format::crypto::{BlobKind, ObjectKind};
 use repo_format::index::IndexPack;
 use repo_format::layout::FileKind;
+use repo_format::pack::compare_entries;
 use repo_format::snapshot::Snapshot;
 use repo_format::tree::{NodeKind, Tree};
 use repo_format::{BlobId, IndexId, PackId, SnapshotId};
@@ -73,6 +75,9 @@ pub struct RepairIndexReport {
     /// Packs whose header cannot be read and that no intact index file
     /// describes: left out, their blobs lost.
     pub packs_unreadable: Vec<(PackId, String)>,
+    /// Copies of blobs stored in more than one pack that do not open,
+    /// left out of the index so that a good copy is the one it names.
+    pub copies_left_out: Vec<(PackId, BlobId)>,
     /// Index files that could not be read.
     pub index_damaged: Vec<(IndexId, String)>,
     /// Index files written.
@@ -135,6 +140,8 @@ pub fn repair_index(
         .copied()
         .collect();
     report.packs_indexed = packs.len();
+    progress.stage("read blobs stored more than once");
+    report.copies_left_out = leave_out_bad_copies(repo, &mut packs)?;
 
     // Unchanged: every index file is readable and in force, and lists
     // exactly what the headers say.
@@ -144,11 +151,7 @@ pub fn repair_index(
         && packs.len() == old.len()
         && packs.iter().all(|p| {
             old.get(&p.id).is_some_and(|o| {
-                let mut a = o.entries.clone();
-                let mut b = p.blobs.clone();
-                a.sort_by_key(|e| e.offset);
-                b.sort_by_key(|e| e.offset);
-                o.size == p.size && a == b
+                o.size == p.size && compare_entries(&p.blobs, &o.entries) == (0, 0)
             })
         });
     if same {
@@ -175,6 +178,84 @@ pub fn repair_index(
         }
     }
     Ok(report)
+}
+
+/// A blob that two or more packs list is indexed only where it opens: a
+/// copy that does not (damage, or a pack a client forged with a header
+/// sealed like a real one and garbage bodies) must not hide a good one.
+/// Every copy of such a blob is read; those that fail are taken out of
+/// their pack's entries when another copy opens. Returns what was taken
+/// out.
+fn leave_out_bad_copies(
+    repo: &Repository,
+    packs: &mut [IndexPack],
+) -> Result<Vec<(PackId, BlobId)>> {
+    // (kind, id, pack, entry) of every entry, sorted: copies side by side.
+    let mut copies: Vec<(u8, BlobId, usize, usize)> = packs
+        .iter()
+        .enumerate()
+        .flat_map(|(p, pack)| {
+            pack.blobs
+                .iter()
+                .enumerate()
+                .map(move |(e, b)| (b.kind.as_u8(), b.id, p, e))
+        })
+        .collect();
+    copies.sort_unstable();
+    let mut groups: Vec<&[(u8, BlobId, usize, usize)]> = Vec::new();
+    let mut start = 0;
+    for i in 1..=copies.len() {
+        let same = match (copies.get(i - 1), copies.get(i)) {
+            (Some(a), Some(b)) => (a.0, a.1) == (b.0, b.1),
+            _ => false,
+        };
+        if !same {
+            if i - start > 1
+                && let Some(group) = copies.get(start..i)
+            {
+                groups.push(group);
+            }
+            start = i;
+        }
+    }
+    let reader = repo.pack_reader();
+    let opens = |p: usize, e: usize| -> bool {
+        let Some(pack) = packs.get(p) else {
+            return false;
+        };
+        pack.blobs
+            .get(e)
+            .is_some_and(|b| reader.read_blob(&pack.id, &BlobRef::from(b)).is_ok())
+    };
+    let bad: Vec<(usize, usize)> = repo.backend().parallel(|| {
+        groups
+            .par_iter()
+            .flat_map_iter(|group| {
+                let read: Vec<(usize, usize, bool)> = group
+                    .iter()
+                    .map(|&(_, _, p, e)| (p, e, opens(p, e)))
+                    .collect();
+                let any_good = read.iter().any(|(_, _, ok)| *ok);
+                read.into_iter()
+                    .filter(move |(_, _, ok)| any_good && !ok)
+                    .map(|(p, e, _)| (p, e))
+            })
+            .collect()
+    });
+    let bad: HashSet<(usize, usize)> = bad.into_iter().collect();
+    let mut left_out = Vec::new();
+    for (p, pack) in packs.iter_mut().enumerate() {
+        let mut e = 0;
+        pack.blobs.retain(|b| {
+            e += 1;
+            let keep = !bad.contains(&(p, e - 1));
+            if !keep {
+                left_out.push((pack.id, b.id));
+            }
+            keep
+        });
+    }
+    Ok(left_out)
 }
 
 /// Options of [`repair_snapshots`].

@@ -309,6 +309,14 @@ pub enum Info {
         /// Its size.
         size: u64,
     },
+    /// Blobs a pack's header lists that no index names (copies `repair
+    /// index` left out because they do not open, or entries an index lost).
+    EntriesNotIndexed {
+        /// The pack.
+        pack: PackId,
+        /// How many.
+        count: usize,
+    },
     /// Indexed blobs that no snapshot references.
     UnusedBlobs {
         /// How many.
@@ -329,6 +337,7 @@ impl Info {
         match self {
             Info::PackNotIndexed { .. } => "pack_not_indexed",
             Info::PackAwaitingDeletion { .. } => "pack_awaiting_deletion",
+            Info::EntriesNotIndexed { .. } => "entries_not_indexed",
             Info::UnusedBlobs { .. } => "unused_blobs",
             Info::StrayFile { .. } => "stray_file",
         }
@@ -339,6 +348,7 @@ impl Info {
         match self {
             Info::PackNotIndexed { .. }
             | Info::PackAwaitingDeletion { .. }
+            | Info::EntriesNotIndexed { .. }
             | Info::UnusedBlobs { .. } => Some(Repair::Prune),
             Info::StrayFile { .. } => None,
         }
@@ -356,6 +366,11 @@ impl std::fmt::Display for Info {
             Info::PackAwaitingDeletion { pack, size } => write!(
                 f,
                 "pack {} ({size} bytes) awaits deletion: a prune condemned it while a backup ran",
+                ObjectName::new(FileKind::Pack, pack.0).path()
+            ),
+            Info::EntriesNotIndexed { pack, count } => write!(
+                f,
+                "pack {} lists {count} blob(s) no index names (copies that do not open, or lost index entries); prune rewrites it without them",
                 ObjectName::new(FileKind::Pack, pack.0).path()
             ),
             Info::UnusedBlobs { count, bytes } => write!(

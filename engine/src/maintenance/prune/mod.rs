@@ -14,6 +14,7 @@
 //! ([`crate::repository::reachable`]), kept as one bit per indexed blob.
 
 pub mod plan;
+mod verify;
 
 pub use plan::{MaxUnused, PackCount, PlanFigures, PrunePlan, plan};
 
@@ -33,7 +34,7 @@ use repo_format::pack::PackEntry;
 use repo_format::tree::{Timestamp, Tree};
 use repo_format::{BlobId, IndexId, PackId, SnapshotId};
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 /// A lock session id.
 pub type Session = [u8; SESSION_LEN];
@@ -137,7 +138,7 @@ pub fn prune(
         repo.backend().ensure_deletable()?;
         // Finish what earlier prunes condemned, if they may.
         check_lock(options)?;
-        let earlier = finish_notices(repo, sessions)?;
+        let earlier = finish_notices(repo, sessions, &HashSet::new())?;
         deleted = earlier.deleted;
         rescued = earlier.rescued;
     }
@@ -147,13 +148,18 @@ pub fn prune(
         .map(SnapshotId)
         .collect();
     let roots = load_roots(repo, &snapshot_ids)?;
-    let stored = repo.list_packs()?.0;
+    let mut stored = repo.list_packs()?.0;
     let condemned_earlier: HashSet<PackId> = pending_notices(repo)?
         .iter()
         .flat_map(|(_, d)| d.packs.iter().copied())
         .filter(|p| stored.contains_key(p))
         .collect();
     let mut files = load_files(repo)?;
+    // The index files are a client's word: every pack's header must back
+    // them before anything is walked or planned from them.
+    let mut headers = verify::read_headers(repo, &stored);
+    let mut checked = verify::cross_check(&files.packs(), &headers);
+    verify::refuse_contradictions(&checked.contradicted)?;
 
     // A snapshot written since an earlier prune condemned packs may need
     // blobs from them while the notice still waits: copy those now.
@@ -174,8 +180,12 @@ pub fn prune(
         let copied = rescue.copy(repo, &reached.missing)?;
         if copied > 0 {
             rescued += copied;
-            // The rescued blobs are in a new index file: plan with it.
+            // The rescued blobs are in a new pack and index file: plan with them.
+            stored = repo.list_packs()?.0;
             files = load_files(repo)?;
+            headers = verify::read_headers(repo, &stored);
+            checked = verify::cross_check(&files.packs(), &headers);
+            verify::refuse_contradictions(&checked.contradicted)?;
             reached = reach(repo, &roots, None)?;
         }
     }
@@ -192,10 +202,22 @@ pub fn prune(
             &stored,
             &condemned_earlier,
             |pack, entry| is_used(&index, &reached, pack, entry),
+            &checked.not_all_indexed,
             options.max_unused,
             options.max_repack_size,
         )?
     };
+    // What the condemned packs hold that a snapshot reaches survives.
+    let copied: BTreeSet<PackId> = plan.repack.iter().map(|p| p.id).collect();
+    let condemned: BTreeSet<PackId> = plan
+        .delete
+        .iter()
+        .chain(&plan.unindexed)
+        .copied()
+        .chain(copied.iter().copied())
+        .collect();
+    verify::survivors(repo, &headers, &condemned, &copied, &reached)?;
+    drop(headers);
     let mut report = PruneReport {
         dry_run: options.dry_run,
         snapshots: snapshot_ids.len() as u64,
@@ -211,11 +233,14 @@ pub fn prune(
     }
 
     let mut condemned: Vec<PackId> = plan.unindexed.clone();
+    // Packs this prune wrote: what phase two need not read again.
+    let mut fresh = HashSet::new();
     if !plan.repack.is_empty() || !plan.delete.is_empty() {
         check_lock(options)?;
         let written = repack(repo, &plan.repack, &reached)?;
         for p in &written {
             report.packs_written.add(p.size);
+            fresh.insert(p.id);
         }
         let mut packs: Vec<IndexPack> = plan.keep.clone();
         packs.extend(written);
@@ -248,7 +273,7 @@ pub fn prune(
         }
     }
     check_lock(options)?;
-    let last = finish_notices(repo, sessions)?;
+    let last = finish_notices(repo, sessions, &fresh)?;
     report.deleted = PackCount {
         packs: deleted.packs + last.deleted.packs,
         bytes: deleted.bytes + last.deleted.bytes,
@@ -302,8 +327,16 @@ struct Finished {
     pending_notices: u64,
 }
 
-/// Phase two for every notice whose sessions have all ended.
-fn finish_notices(repo: &Repository, sessions: &dyn Sessions) -> Result<Finished> {
+/// Phase two for every notice whose sessions have all ended. Before a
+/// condemned pack goes, every blob in it that any snapshot reaches (any:
+/// the index may have changed since the plan) must have a copy elsewhere
+/// that opens (those in `fresh`, packs this process just wrote, are not
+/// read again), or it is copied out first.
+fn finish_notices(
+    repo: &Repository,
+    sessions: &dyn Sessions,
+    fresh: &HashSet<PackId>,
+) -> Result<Finished> {
     let mut report = Finished::default();
     let notices = pending_notices(repo)?;
     if notices.is_empty() {
@@ -331,13 +364,6 @@ fn finish_notices(repo: &Repository, sessions: &dyn Sessions) -> Result<Finished
         .iter()
         .flat_map(|(_, d)| d.packs.iter().copied())
         .collect();
-    // Snapshots every ready notice planned with (any other may need blobs
-    // from the condemned packs).
-    let known: HashSet<SnapshotId> = ready
-        .iter()
-        .map(|(_, d)| d.snapshots.iter().copied().collect::<HashSet<_>>())
-        .reduce(|a, b| a.intersection(&b).copied().collect())
-        .unwrap_or_default();
     // Condemned packs still on the store and in no index.
     let mut doomed: Vec<(PackId, u64)> = ready
         .iter()
@@ -349,19 +375,18 @@ fn finish_notices(repo: &Repository, sessions: &dyn Sessions) -> Result<Finished
         .collect();
     doomed.sort_unstable();
 
-    // Snapshots written since the notices' plans may need blobs that only
-    // a condemned pack holds: copy those first.
-    let newer: Vec<SnapshotId> = repo
-        .list_ids(FileKind::Snapshot)?
-        .into_iter()
-        .map(SnapshotId)
-        .filter(|s| !known.contains(s))
-        .collect();
-    if !newer.is_empty() && !doomed.is_empty() {
+    if !doomed.is_empty() {
         let rescue = Rescue::new(repo, &doomed)?;
-        let roots = load_roots(repo, &newer)?;
+        let snapshots: Vec<SnapshotId> = repo
+            .list_ids(FileKind::Snapshot)?
+            .into_iter()
+            .map(SnapshotId)
+            .collect();
+        let roots = load_roots(repo, &snapshots)?;
         let needed = reach(repo, &roots, Some(&rescue))?;
-        report.rescued = rescue.copy(repo, &needed.missing)?;
+        let mut copy = needed.missing.clone();
+        copy.extend(rescue.unreadable_elsewhere(repo, &needed, fresh)?);
+        report.rescued = rescue.copy(repo, &copy)?;
     }
     for (pack, size) in &doomed {
         repo.delete_object(FileKind::Pack, &pack.0)?;
@@ -443,6 +468,41 @@ impl Rescue {
     fn read(&self, repo: &Repository, kind: BlobKind, id: &BlobId) -> Option<Result<Vec<u8>>> {
         let (pack, e) = self.blobs.get(&(kind, *id))?;
         Some(repo.pack_reader().read_blob(pack, &BlobRef::from(e)))
+    }
+
+    /// The blobs these packs hold that `reached` says a snapshot reaches,
+    /// whose copy the index names (outside `fresh`) cannot be read and
+    /// opened: they must be copied out before these packs go.
+    fn unreadable_elsewhere(
+        &self,
+        repo: &Repository,
+        reached: &Reached,
+        fresh: &HashSet<PackId>,
+    ) -> Result<Vec<(BlobKind, BlobId)>> {
+        let mut check = Vec::new();
+        {
+            let index = repo.index();
+            for (kind, id) in self.blobs.keys() {
+                if let Some((position, at)) = index.find_with_position(*kind, id)?
+                    && reached.blobs.contains(position)
+                    && !fresh.contains(&at.pack)
+                {
+                    check.push((*kind, *id, at));
+                }
+            }
+        }
+        let reader = repo.pack_reader();
+        Ok(repo.backend().parallel(|| {
+            check
+                .par_iter()
+                .filter(|(kind, id, at)| {
+                    reader
+                        .read_blob(&at.pack, &BlobRef::located(*kind, *id, at))
+                        .is_err()
+                })
+                .map(|(kind, id, _)| (*kind, *id))
+                .collect()
+        }))
     }
 
     /// Copy those of `blobs` that condemned packs hold into new packs;

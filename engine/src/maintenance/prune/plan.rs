@@ -8,7 +8,7 @@ use repo_format::PackId;
 use repo_format::index::IndexPack;
 use repo_format::pack::PackEntry;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// How much unused data prune may leave in packs it keeps.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -89,6 +89,9 @@ pub struct PrunePlan {
 ///   are neither unindexed nor counted again);
 /// - `used`: whether this entry of this pack is the copy kept of a blob a
 ///   snapshot reaches (a blob stored twice is used in one pack only);
+/// - `rewrite`: packs whose header lists blobs the index leaves out (they
+///   are repacked, or deleted when nothing in them is used, whatever the
+///   limits say, so that what the index left out goes);
 /// - `max_unused`, `max_repack_size`: how much unused data may stay, and
 ///   how much may be repacked at most.
 pub fn plan<'a>(
@@ -96,6 +99,7 @@ pub fn plan<'a>(
     stored: &BTreeMap<PackId, u64>,
     condemned_earlier: &HashSet<PackId>,
     used: impl Fn(&PackId, &PackEntry) -> Result<bool>,
+    rewrite: &BTreeSet<PackId>,
     max_unused: MaxUnused,
     max_repack_size: Option<u64>,
 ) -> Result<PrunePlan> {
@@ -127,6 +131,9 @@ pub fn plan<'a>(
         if used_bytes == 0 {
             r.packs_delete.add(size);
             out.delete.push(pack.id);
+        } else if rewrite.contains(&pack.id) {
+            r.packs_repack.add(size);
+            out.repack.push(pack.clone());
         } else if unused_bytes == 0 {
             r.packs_keep.add(size);
             out.keep.push(pack.clone());
@@ -234,6 +241,7 @@ mod tests {
             &store,
             &condemned,
             uses(&[1, 2, 4, 6]),
+            &BTreeSet::new(),
             MaxUnused::Percent(5.0),
             None,
         )
@@ -260,7 +268,16 @@ mod tests {
         let store = stored(&[&a, &b], &[]);
         let none = HashSet::new();
         let with = |max_unused, budget| {
-            plan([&a, &b], &store, &none, uses(&[1, 3]), max_unused, budget).unwrap()
+            plan(
+                [&a, &b],
+                &store,
+                &none,
+                uses(&[1, 3]),
+                &BTreeSet::new(),
+                max_unused,
+                budget,
+            )
+            .unwrap()
         };
         // 510 unused of 2,000 used: 25% may stay, so nothing is repacked.
         let p = with(MaxUnused::Percent(25.0), None);
@@ -272,6 +289,19 @@ mod tests {
         assert_eq!(p.figures.bytes_unused_after, 10);
         // Unlimited: never repack.
         assert!(with(MaxUnused::Unlimited, None).repack.is_empty());
+        // Unless the header lists blobs the index left out: then the pack
+        // is rewritten without them, whatever the limits.
+        let p = plan(
+            [&a, &b],
+            &store,
+            &none,
+            uses(&[1, 3]),
+            &BTreeSet::from([pid(1)]),
+            MaxUnused::Unlimited,
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.repack.iter().map(|k| k.id).collect::<Vec<_>>(), [pid(1)]);
     }
 
     #[test]
@@ -282,6 +312,7 @@ mod tests {
             &BTreeMap::new(),
             &HashSet::new(),
             uses(&[1]),
+            &BTreeSet::new(),
             MaxUnused::Unlimited,
             None,
         );

@@ -1,0 +1,269 @@
+//! The attacks on the history a hacked client cannot destroy (issue 19),
+//! tried as the attacker would: a client of an append-only `vault serve`
+//! server holds the repository password, so it can seal any object the
+//! server accepts (new index files, new packs); the server's admin then
+//! runs the routine `vault -r DIR forget --keep-daily 7 --prune`. Nothing a
+//! snapshot needs may be lost.
+
+use crate::args;
+use crate::common::*;
+use crate::serve::{ALICE_PW, Server};
+use engine::repo_format::crypto::{BlobKind, ObjectKind};
+use engine::repo_format::index::{IndexFile, IndexPack};
+use engine::repo_format::layout::{FileKind, ObjectName};
+use engine::repo_format::pack::{self, PackEntry};
+use engine::repo_format::{Id, IndexId, PackId};
+use engine::repository::index::LoadMode;
+use engine::{Backend, Repository};
+use std::path::PathBuf;
+
+/// An append-only server, alice's repository on it with two backups
+/// (several packs of data), and the admin's view of the same files.
+struct Scene {
+    server: Server,
+    client: Repo,
+    admin: Repo,
+    src: PathBuf,
+    _src_dir: tempfile::TempDir,
+}
+
+fn scene() -> Scene {
+    let server = Server::start(&["--append-only"]);
+    let client = server.repo("alice", ALICE_PW, "alice/main");
+    client.init();
+    let src_dir = temp_dir();
+    let src = src_dir.path().join("site");
+    for i in 0..6u64 {
+        write(
+            &src.join(format!("f{i}.bin")),
+            &random_bytes(1900 + i, 3 << 20),
+        );
+    }
+    client.ok(args!["backup", &src]);
+    write(&src.join("f0.bin"), &random_bytes(1999, 3 << 20));
+    client.ok(args!["backup", &src]);
+    let path = server.root.join("alice/main");
+    let admin = Repo {
+        url: path.clone().into_os_string(),
+        path,
+        dir: temp_dir(),
+        prefix: Vec::new(),
+        envs: Vec::new(),
+    };
+    Scene {
+        server,
+        client,
+        admin,
+        src,
+        _src_dir: src_dir,
+    }
+}
+
+impl Scene {
+    /// The repository as the attacker sees it: the password opens it.
+    fn engine(&self) -> Repository {
+        let backend = Backend::open(self.admin.path.to_str().expect("UTF-8 path")).expect("open");
+        Repository::open(backend, PASSWORD.as_bytes()).expect("the password opens it")
+    }
+
+    /// Upload `bytes` as `name` through the server with alice's
+    /// credentials, as her hacked client can.
+    fn plant(&self, name: &ObjectName, bytes: &[u8]) {
+        let path = format!("/alice/main/{}", name.path());
+        let (status, body) = self
+            .server
+            .raw("PUT", &path, Some(("alice", ALICE_PW)), bytes);
+        assert_eq!(status, 201, "the server took {}: {body}", name.path());
+    }
+
+    /// Seal `file` with the repository's key and plant it.
+    fn plant_index(&self, repo: &Repository, file: &IndexFile) {
+        let sealed = repo
+            .key()
+            .seal_object(ObjectKind::Index, &file.encode(), 0, [7; 24]);
+        self.plant(
+            &ObjectName::new(FileKind::Index, Id::hash(&sealed)),
+            &sealed,
+        );
+    }
+
+    /// The admin's routine on the server.
+    fn admin_prune(&self) -> std::process::Output {
+        self.admin
+            .run(args!["forget", "--keep-daily", "7", "--prune"])
+    }
+
+    /// Every pack file, for "nothing was deleted".
+    fn packs(&self) -> std::collections::BTreeSet<String> {
+        self.admin.list("packs")
+    }
+
+    /// Restore the newest snapshot through the admin's path and compare.
+    fn assert_restores(&self) {
+        let target = temp_dir();
+        self.admin
+            .ok(args!["restore", "latest", "--target", target.path()]);
+        assert_same_tree(&self.src, &restored(target.path(), &self.src), false);
+    }
+}
+
+/// The index files in force, and every index file's id.
+fn index(repo: &Repository) -> (Vec<IndexPack>, Vec<IndexId>) {
+    let files = repo.read_index_files(LoadMode::Strict).expect("index");
+    let packs = files
+        .active
+        .iter()
+        .flat_map(|(_, f)| f.packs.clone())
+        .collect();
+    (packs, files.all)
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Hole 1 as the review found it: a forged index, superseding the real
+/// ones, leaves every tree where it is but says the data blobs live in the
+/// first pack. The packs that really hold the data are then in no index
+/// (or hold entries the index left out), and a prune that believed the
+/// index condemned and deleted them. Now prune reads every
+/// header, finds the index contradicts them, and deletes nothing; check
+/// names the forged claims; repair index rebuilds the index from the
+/// headers, and the admin's routine runs as it should.
+#[test]
+fn attack_forged_index_claiming_every_blob_in_one_pack_deletes_nothing() {
+    let s = scene();
+    let repo = s.engine();
+    let (packs, all) = index(&repo);
+    assert!(packs.len() >= 2, "the scene needs several packs");
+    let is_data = |e: &&PackEntry| e.kind == BlobKind::Data;
+    let mut forged_packs: Vec<IndexPack> = packs
+        .iter()
+        .map(|p| IndexPack {
+            blobs: p.blobs.iter().filter(|e| !is_data(e)).copied().collect(),
+            ..p.clone()
+        })
+        .filter(|p| !p.blobs.is_empty())
+        .collect();
+    let data: Vec<PackEntry> = packs
+        .iter()
+        .flat_map(|p| p.blobs.iter().filter(is_data).copied())
+        .collect();
+    match forged_packs.iter_mut().find(|p| p.id == packs[0].id) {
+        Some(first) => first.blobs.extend(data),
+        None => forged_packs.push(IndexPack {
+            blobs: data,
+            ..packs[0].clone()
+        }),
+    }
+    let forged = IndexFile {
+        packs: forged_packs,
+        supersedes: all,
+    };
+    s.plant_index(&repo, &forged);
+    let before = s.packs();
+
+    let out = s.admin_prune();
+    assert_error(&out, 1);
+    assert!(
+        stderr(&out).contains("contradicts") && stderr(&out).contains("repair index"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(s.packs(), before, "no pack was deleted");
+
+    let out = s.admin.run(args!["check", "--json"]);
+    assert_error(&out, 1);
+    let report = json_values(&out.stdout);
+    let kinds: Vec<&str> = report[0]["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"pack_header_mismatch"), "{kinds:?}");
+
+    s.admin.ok(args!["repair", "index"]);
+    s.admin.ok(args!["check", "--read-data"]);
+    s.admin.ok(args!["forget", "--keep-daily", "7", "--prune"]);
+    s.assert_restores();
+    s.client.ok(args!["check"]);
+}
+
+/// The same attack made consistent: the client uploads a pack of its own
+/// whose header lists every data blob (sealed with the key, as a real
+/// header) but whose bodies are garbage, and an index that names it first
+/// beside the real packs. Every header agrees with the index, so the
+/// index's copy of each data blob is the garbage one and the real packs
+/// look unused. Prune reads the copy it would keep before deleting the
+/// other: it does not open, so nothing is deleted.
+#[test]
+fn attack_forged_pack_of_garbage_named_first_deletes_nothing() {
+    let s = scene();
+    let repo = s.engine();
+    let (packs, all) = index(&repo);
+    let mut entries = Vec::new();
+    let mut body = Vec::new();
+    for e in packs
+        .iter()
+        .flat_map(|p| &p.blobs)
+        .filter(|e| e.kind == BlobKind::Data)
+    {
+        entries.push(PackEntry {
+            offset: body.len() as u32,
+            ..*e
+        });
+        body.extend(random_bytes(u64::from(e.offset), e.length as usize));
+    }
+    let header = repo.key().seal_object(
+        ObjectKind::PackHeader,
+        &pack::encode_header(&entries),
+        0,
+        [9; 24],
+    );
+    body.extend_from_slice(&header);
+    body.extend_from_slice(&pack::encode_trailer(header.len() as u32));
+    let garbage = PackId(Id::hash(&body));
+    s.plant(&ObjectName::new(FileKind::Pack, garbage.0), &body);
+    let mut forged_packs = vec![IndexPack {
+        id: garbage,
+        size: body.len() as u64,
+        blobs: entries,
+    }];
+    forged_packs.extend(packs.iter().cloned());
+    s.plant_index(
+        &repo,
+        &IndexFile {
+            packs: forged_packs,
+            supersedes: all,
+        },
+    );
+    let before = s.packs();
+
+    let out = s.admin_prune();
+    assert_error(&out, 1);
+    assert!(stderr(&out).contains("cannot be read"), "{}", stderr(&out));
+    assert_eq!(s.packs(), before, "no pack was deleted");
+    s.assert_restores_after_repair();
+}
+
+impl Scene {
+    /// check --read-data names the garbage; `repair index` leaves the
+    /// copies that do not open out of the index; then the routine runs,
+    /// removes the forged pack, and the real data is all there.
+    fn assert_restores_after_repair(&self) {
+        let out = self.admin.run(args!["check", "--read-data"]);
+        assert_error(&out, 1);
+        let repaired = self.admin.ok(args!["repair", "index"]);
+        assert!(
+            String::from_utf8_lossy(&repaired.stdout).contains("does not open"),
+            "{}",
+            describe(&repaired)
+        );
+        self.admin.ok(args!["check", "--read-data"]);
+        self.admin
+            .ok(args!["forget", "--keep-daily", "7", "--prune"]);
+        self.admin.ok(args!["check", "--read-data"]);
+        self.assert_restores();
+    }
+}

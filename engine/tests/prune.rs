@@ -211,3 +211,86 @@ fn prune_repacks_partly_used_packs_and_keeps_every_snapshot_whole() {
     assert!(size(&after) < size(&before));
     assert_eq!(content(url, &s_b), b);
 }
+
+/// Phase two against a forged index (issue 19, hole 1): between the prune
+/// that condemned x's packs and the one that deletes them, a backup that
+/// read the old index saved x again (its blobs live only in the condemned
+/// packs), and a hacked client then planted a pack of garbage and an index
+/// that says x's blobs live there. Phase two must not believe that claim:
+/// it reads the copy the index names, finds it does not open, and copies
+/// the blobs out of the condemned packs before it deletes them. Whatever
+/// else that prune refuses, `repair index` then yields a repository from
+/// which x restores.
+#[test]
+fn phase_two_does_not_trust_an_index_forged_between_the_phases() {
+    use engine::maintenance::repair::{RepairIndexOptions, repair_index};
+    use engine::repo_format::Id;
+    use engine::repo_format::index::{IndexFile, IndexPack};
+    use engine::repo_format::layout::ObjectName;
+
+    let url = "memory://prune-phase-two-forged";
+    let repo = init(url);
+    let x = random(5, 6 << 20);
+    let (sx, _) = back_up(&repo, "x", &x);
+    back_up(&repo, "y", &random(6, 3 << 20));
+    // What the index says of x's data, before anything is condemned.
+    let x_tree = repo
+        .load_tree(&repo.load_snapshot(&sx).unwrap().tree)
+        .unwrap();
+    let x_blobs: HashSet<_> = x_tree.nodes[0].content.iter().copied().collect();
+    let x_entries: Vec<_> = repo
+        .read_index_files(LoadMode::Strict)
+        .unwrap()
+        .active
+        .iter()
+        .flat_map(|(_, f)| f.packs.iter().flat_map(|p| p.blobs.iter().copied()))
+        .filter(|e| e.kind == BlobKind::Data && x_blobs.contains(&e.id))
+        .collect();
+    assert_eq!(x_entries.len(), x_blobs.len());
+
+    let (reached, at_source) = mpsc::channel();
+    let (go, wait) = mpsc::channel();
+    let gate = Gate {
+        reached: Some(reached),
+        go: wait,
+        data: std::io::Cursor::new(x.clone()),
+    };
+    let running = open(url);
+    let backup_thread = std::thread::spawn(move || back_up_from(&running, "x", Box::new(gate)));
+    at_source.recv().unwrap();
+    repo.delete_object(FileKind::Snapshot, &sx.0).unwrap();
+    let sessions = FakeSessions(RefCell::new(HashSet::from([[9; 16]])));
+    let first = prune(&open(url), &PruneOptions::default(), &sessions).unwrap();
+    assert!(first.pending.packs > 0, "{first:?}");
+    go.send(()).unwrap();
+    let (sx2, added) = backup_thread.join().unwrap();
+    assert_eq!(added, 0, "x's blobs are only in the condemned packs");
+
+    // The attack: a garbage pack and an index naming it for x's blobs.
+    let backend = Backend::open(url).unwrap();
+    let garbage = random(7, 1 << 20);
+    let garbage_id = Id::hash(&garbage);
+    backend
+        .put_once(
+            &ObjectName::new(FileKind::Pack, garbage_id),
+            garbage.clone(),
+        )
+        .unwrap();
+    let forged = IndexFile {
+        packs: vec![IndexPack {
+            id: engine::repo_format::PackId(garbage_id),
+            size: garbage.len() as u64,
+            blobs: x_entries,
+        }],
+        supersedes: Vec::new(),
+    };
+    repo.save_index_file(&forged).unwrap();
+
+    sessions.0.borrow_mut().clear();
+    // This prune may refuse (the forged index contradicts the garbage
+    // pack's header) but only after phase two rescued x's blobs.
+    let _ = prune(&open(url), &PruneOptions::default(), &sessions);
+    let fixer = open(url);
+    repair_index(&fixer, &RepairIndexOptions::default(), &NoProgress).unwrap();
+    assert_eq!(content(url, &sx2), x);
+}

@@ -267,3 +267,107 @@ impl Scene {
         self.assert_restores();
     }
 }
+
+/// Hole 3: with only alice's HTTP credentials (no repository password),
+/// five bytes planted under `index/` and under `locks/` used to make
+/// every backup fail ("truncated index", exit 1; "locked", exit 11).
+/// Objects that do not open are damage to report and pass: the backup
+/// goes on with one warning line each, restores, and `check` names the
+/// index file. Maintenance, which deletes, stays on the safe side beside
+/// a lock it cannot read.
+#[test]
+fn attack_garbage_index_and_lock_from_server_credentials_do_not_stop_backups() {
+    let s = scene();
+    let garbage = b"vault";
+    let name = |kind| ObjectName::new(kind, Id::hash(garbage));
+    s.plant(&name(FileKind::Index), garbage);
+    s.plant(&name(FileKind::Lock), garbage);
+    let short = &Id::hash(garbage).to_hex()[..8];
+
+    write(&s.src.join("new.txt"), b"written after the attack");
+    let out = s.client.ok(args!["backup", &s.src]);
+    let err = stderr(&out);
+    assert!(
+        err.lines()
+            .any(|l| l.contains("index file") && l.contains(short) && l.contains("skipped")),
+        "{err}"
+    );
+    assert!(
+        err.lines()
+            .any(|l| l.contains("lock") && l.contains(short) && l.contains("passed")),
+        "{err}"
+    );
+    let target = temp_dir();
+    s.client
+        .ok(args!["restore", "latest", "--target", target.path()]);
+    assert_same_tree(&s.src, &restored(target.path(), &s.src), false);
+
+    // Maintenance refuses to run beside a lock it cannot read ...
+    let out = s.admin_prune();
+    assert_error(&out, 11);
+    // ... check names the index file ...
+    let out = s.admin.run(args!["check", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let report = json_values(&out.stdout);
+    assert!(
+        report[0]["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .any(|e| e.to_string().contains(short)),
+        "{report:?}"
+    );
+    // ... and the admin's way out works.
+    s.admin.ok(args!["unlock", "--remove-all"]);
+    s.admin.ok(args!["repair", "index"]);
+    s.admin.ok(args!["check"]);
+    s.admin.ok(args!["forget", "--keep-daily", "7", "--prune"]);
+    s.assert_restores();
+}
+
+/// Hole 3, the key file: with server credentials alone, a copy of a real
+/// key file whose KDF asks for 4 GiB and 64 passes is uploaded. Every
+/// open used to be able to spend minutes on it. It is refused before any
+/// derivation: the real key opens as fast as before, and a wrong
+/// password is told which key file was not tried.
+#[test]
+fn attack_key_file_with_absurd_kdf_is_refused_before_any_work() {
+    use engine::repo_format::key::{KdfParams, KeyFile};
+    let s = scene();
+    let real = std::fs::read_dir(s.admin.path.join("keys"))
+        .expect("keys/")
+        .map(|e| e.expect("entry").path())
+        .next()
+        .expect("a key file");
+    let mut file = KeyFile::decode(&std::fs::read(real).expect("read")).expect("decode");
+    file.kdf = KdfParams {
+        memory_kib: KdfParams::MAX_MEMORY_KIB,
+        iterations: KdfParams::MAX_ITERATIONS,
+        ..file.kdf
+    };
+    file.salt = [0; 32];
+    let bytes = file.encode();
+    let id = Id::hash(&bytes);
+    s.plant(&ObjectName::new(FileKind::Key, id), &bytes);
+
+    s.client.ok(args!["snapshots"]);
+    s.client.ok(args!["backup", &s.src]);
+    let out = s.client.ok(args!["key", "list", "--json"]);
+    assert_eq!(
+        json_values(&out.stdout).len(),
+        2,
+        "the planted key is listed"
+    );
+
+    let mut wrong = s.client.cmd();
+    wrong
+        .env("VAULT_PASSWORD", "not the password")
+        .arg("snapshots");
+    let out = output_with_stdin(wrong, None);
+    assert_error(&out, 12);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&id.to_hex()[..8]) && err.contains("was not tried"),
+        "{err}"
+    );
+}

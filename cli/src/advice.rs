@@ -45,6 +45,10 @@ pub fn for_error(err: &Error) -> Option<String> {
         Error::RepositoryNotFound { .. } => "run 'vault init' first, or check the URL".to_owned(),
         Error::SnapshotNotFound(_) => "run 'vault snapshots' to list them".to_owned(),
         Error::KeyNotFound(_) => "run 'vault key list' to list them".to_owned(),
+        Error::KeyCostRefused { key, .. } => format!(
+            "check the password; vault never writes such a key file: once in, \
+             'vault key remove {key}' removes it"
+        ),
         Error::KeyRefused { .. } => "'vault key passwd' replaces the key in use".to_owned(),
         Error::BlobNotIndexed(_) | Error::BlobUnreachable { .. } => "run 'vault check'".to_owned(),
         Error::PackMissing(_) | Error::IndexContradicted { .. } => {

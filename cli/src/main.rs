@@ -48,7 +48,9 @@ fn exit_code_of(err: &anyhow::Error) -> u8 {
         if let Some(e) = cause.downcast_ref::<engine::Error>() {
             return match e {
                 engine::Error::RepositoryNotFound { .. } => exit::NO_REPOSITORY,
-                engine::Error::WrongPassword => exit::WRONG_PASSWORD,
+                engine::Error::WrongPassword | engine::Error::KeyCostRefused { .. } => {
+                    exit::WRONG_PASSWORD
+                }
                 engine::Error::Locked { .. } => exit::LOCKED,
                 _ => exit::FATAL,
             };

@@ -371,35 +371,46 @@ pub fn lock(
         Access::Write(kind) => Some(kind),
     };
     let retry = crate::duration::parse("--retry-lock", &g.retry_lock)?;
-    Ok(kind
-        .map(|kind| engine::repository::lock::acquire(repo, kind, command, retry))
-        .transpose()?)
-}
-
-/// [`open`], then load the index (after locking, so that a prune that
-/// starts later sees this command's lock). A reading command skips a
-/// damaged index file with a warning (it can still reach every blob the
-/// other index files list; `check` names it); a writing one fails.
-pub fn open_with_index(g: &Global, access: Access, command: &str) -> Result<Session> {
-    let session = open(g, access, command)?;
-    if let Access::Write(_) = access {
-        session
-            .repo
-            .load_index(LoadMode::Strict)
-            .context("while loading the index")?;
-        return Ok(session);
-    }
-    let damaged = session
-        .repo
-        .load_index(LoadMode::Tolerant)
-        .context("while loading the index")?;
-    for (id, e) in damaged {
+    let Some(kind) = kind else { return Ok(None) };
+    let guard = engine::repository::lock::acquire(repo, kind, command, retry)?;
+    for (id, reason) in guard.passed_unreadable() {
         eprintln!(
-            "warning: index file {} is damaged and was skipped ({e}); run 'vault check'",
+            "warning: lock {} does not open and was passed ({reason}); \
+             'vault unlock --remove-all' removes it",
             id.short()
         );
     }
+    Ok(Some(guard))
+}
+
+/// [`open`], then load the index (after locking, so that a prune that
+/// starts later sees this command's lock); see [`load_index`].
+pub fn open_with_index(g: &Global, access: Access, command: &str) -> Result<Session> {
+    let session = open(g, access, command)?;
+    load_index(&session.repo, access)?;
     Ok(session)
+}
+
+/// Load the index as `access` allows. A command that reads, or only adds
+/// (backup, copy), skips an index file that does not open with a warning:
+/// it can still reach every blob the other files list, a backup stores
+/// again what only the skipped file lists, and `check` names it; anyone
+/// who may upload can plant such a file, and it must not stop a backup.
+/// Maintenance, which deletes, fails instead.
+pub fn load_index(repo: &Repository, access: Access) -> Result<()> {
+    let mode = match access {
+        Access::Read | Access::Write(LockKind::Shared) => LoadMode::Tolerant,
+        Access::Write(_) => LoadMode::Strict,
+    };
+    let damaged = repo.load_index(mode).context("while loading the index")?;
+    for (id, e) in damaged {
+        eprintln!(
+            "warning: index file {} does not open and was skipped ({}); run 'vault check'",
+            id.short(),
+            e.detail()
+        );
+    }
+    Ok(())
 }
 
 /// Engine filter from the flags.

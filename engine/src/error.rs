@@ -64,6 +64,15 @@ pub enum Error {
     /// No key file opens with the password.
     #[error("wrong password: no key in the repository opens with it")]
     WrongPassword,
+    /// No key file opened with the password, and one was not tried because
+    /// its KDF asks for more than a reader spends (SPEC.md §5).
+    #[error("no key opened with this password; key file {key} was not tried: {detail}")]
+    KeyCostRefused {
+        /// The refused key file, shortened.
+        key: String,
+        /// Its parameters and the maxima.
+        detail: String,
+    },
     /// An object's bytes are malformed or fail authentication.
     #[error("{object}: {source}")]
     Format {

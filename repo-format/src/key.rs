@@ -54,13 +54,22 @@ impl KdfParams {
     pub const MAX_ITERATIONS: u32 = 64;
     /// See [`KdfParams::MAX_MEMORY_KIB`].
     pub const MAX_PARALLELISM: u32 = 64;
+    /// The most memory × passes (KiB) a reader spends on one key file:
+    /// 16 GiB, e.g. 4 GiB × 4 passes or 1 GiB × 16, about 85 times the
+    /// default. Anyone who can upload (server credentials alone) can add
+    /// a key file, and every open may try it; beyond this it is refused
+    /// unread rather than left to run for minutes.
+    pub const MAX_COST: u64 = 16 * 1024 * 1024;
 
-    /// Derive the key-encryption key from a password.
-    pub fn derive(
-        &self,
-        password: &[u8],
-        salt: &[u8; SALT_LEN],
-    ) -> Result<Zeroizing<[u8; KEY_LEN]>> {
+    /// What deriving with these parameters costs: memory × passes, KiB.
+    pub fn cost(&self) -> u64 {
+        u64::from(self.memory_kib) * u64::from(self.iterations)
+    }
+
+    /// Refuse parameters a reader does not derive with (an unknown
+    /// algorithm, or beyond the maxima), before any work; [`Self::derive`]
+    /// calls it first.
+    pub fn check(&self) -> Result<()> {
         if self.algorithm != KDF_ARGON2ID {
             return Err(FormatError::UnknownKind {
                 what: "kdf algorithm",
@@ -70,11 +79,30 @@ impl KdfParams {
         if self.memory_kib > Self::MAX_MEMORY_KIB
             || self.iterations > Self::MAX_ITERATIONS
             || self.parallelism > Self::MAX_PARALLELISM
+            || self.cost() > Self::MAX_COST
         {
             return Err(FormatError::Kdf(format!(
-                "{self:?} exceeds the accepted maximum"
+                "Argon2id with {} KiB, {} passes, {} lanes exceeds the accepted maximum \
+                 ({} KiB, {} passes, {} lanes, {} KiB x passes)",
+                self.memory_kib,
+                self.iterations,
+                self.parallelism,
+                Self::MAX_MEMORY_KIB,
+                Self::MAX_ITERATIONS,
+                Self::MAX_PARALLELISM,
+                Self::MAX_COST
             )));
         }
+        Ok(())
+    }
+
+    /// Derive the key-encryption key from a password.
+    pub fn derive(
+        &self,
+        password: &[u8],
+        salt: &[u8; SALT_LEN],
+    ) -> Result<Zeroizing<[u8; KEY_LEN]>> {
+        self.check()?;
         let params = argon2::Params::new(
             self.memory_kib,
             self.iterations,

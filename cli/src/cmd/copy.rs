@@ -36,9 +36,8 @@ pub fn run(g: &Global, a: &CopyArgs) -> Result<u8> {
         "copy",
     )
     .context("destination repository")?;
-    dst.repo
-        .load_index(engine::repository::index::LoadMode::Strict)
-        .context("while loading the destination's index")?;
+    crate::session::load_index(&dst.repo, super::Access::Write(LockKind::Shared))
+        .context("the destination repository")?;
     let progress = CliProgress::new(g, None);
     let human = !g.json && !g.quiet;
     let result = execute(&src, &dst, &chosen, &progress, |id, outcome| {

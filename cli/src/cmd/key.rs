@@ -80,7 +80,15 @@ fn add(g: &Global, n: &NewPasswordArgs) -> Result<u8> {
 fn list(g: &Global) -> Result<u8> {
     let repo = super::open(g, Access::Read, "key list")?;
     let current = repo.key_id();
-    let keys = repo.keys()?;
+    let (keys, damaged) = repo.keys()?;
+    for (id, e) in &damaged {
+        eprintln!(
+            "warning: key file {} is not a key file ({}); 'vault key remove {}' removes it",
+            id.short(),
+            e.detail(),
+            id.short()
+        );
+    }
     if g.json {
         let list: Vec<Value> = keys
             .iter()

@@ -36,7 +36,6 @@ use engine::maintenance::check::{CheckOptions, ReadData};
 use engine::maintenance::forget::GroupBy;
 use engine::maintenance::prune::PruneOptions;
 use engine::read::snapshots::SnapshotFilter;
-use engine::repository::index::LoadMode;
 use engine::repository::lock::LockKind;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -143,11 +142,7 @@ impl<'a> Opened<'a> {
             repo: repo.clone(),
             lock,
         };
-        let mode = match access {
-            Access::Write(_) => LoadMode::Strict,
-            Access::Read => LoadMode::Tolerant,
-        };
-        session.repo.load_index(mode)?;
+        crate::session::load_index(&session.repo, access)?;
         Ok(session)
     }
 }

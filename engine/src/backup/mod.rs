@@ -252,7 +252,10 @@ pub fn backup(
     let iexclude = Patterns::new(&options.excludes.iexclude, true)?;
     let prepared = sources::prepare(source)?;
 
-    repo.load_index(crate::repository::index::LoadMode::Strict)?;
+    // A backup only adds: an index file that does not open (damage, or
+    // garbage planted with server credentials) is reported and skipped;
+    // the blobs only it lists are stored again.
+    let damaged_index = repo.load_index(crate::repository::index::LoadMode::Tolerant)?;
     let parent = choose_parent(repo, &options.parent, &host, &prepared.paths)?;
     let parent_tree = match parent {
         Some(id) => Some(repo.load_tree(&repo.load_snapshot(&id)?.tree)?),
@@ -273,6 +276,13 @@ pub fn backup(
         warnings: Mutex::new(Vec::new()),
         streams: Streams::new(prepared.streams),
     };
+    for (id, e) in damaged_index {
+        ctx.warn(format!(
+            "index file {} does not open and was skipped ({}); run 'vault check'",
+            id.short(),
+            e.detail()
+        ));
+    }
     let root = match &prepared.tree {
         Virtual::Real(root) => {
             let meta =

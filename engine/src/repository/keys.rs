@@ -17,21 +17,30 @@ impl Repository {
         add_key(&self.backend, &self.key, password, kdf)
     }
 
-    /// Every key file, oldest first.
-    pub fn keys(&self) -> Result<Vec<(KeyId, KeyFile)>> {
-        let mut keys = self
-            .backend
-            .list_objects(FileKind::Key)?
-            .into_iter()
-            .map(|(id, _)| {
-                let name = ObjectName::new(FileKind::Key, id);
-                let bytes = self.backend.get(&name)?;
-                let file = KeyFile::decode(&bytes).map_err(|e| Error::format(name.path(), e))?;
-                Ok((KeyId(id), file))
-            })
-            .collect::<Result<Vec<_>>>()?;
+    /// Every key file that decodes, oldest first, and those that do not
+    /// (anyone who can upload can put one there) with why.
+    #[allow(clippy::type_complexity)]
+    pub fn keys(&self) -> Result<(Vec<(KeyId, KeyFile)>, Vec<(KeyId, Error)>)> {
+        let mut keys = Vec::new();
+        let mut damaged = Vec::new();
+        for (id, _) in self.backend.list_objects(FileKind::Key)? {
+            let name = ObjectName::new(FileKind::Key, id);
+            let bytes = self.backend.get(&name)?;
+            let decoded = if Id::hash(&bytes) == id {
+                KeyFile::decode(&bytes)
+            } else {
+                Err(repo_format::FormatError::IdMismatch {
+                    what: "key file",
+                    expected: id.to_hex(),
+                })
+            };
+            match decoded {
+                Ok(file) => keys.push((KeyId(id), file)),
+                Err(e) => damaged.push((KeyId(id), Error::format(name.path(), e))),
+            }
+        }
         keys.sort_by_key(|(id, k)| (k.created, *id));
-        Ok(keys)
+        Ok((keys, damaged))
     }
 
     /// The key named by its full id or a unique prefix (4 hex digits or more).
@@ -142,7 +151,7 @@ mod tests {
             Err(Error::KeyRefused { .. })
         ));
         let second = repo.add_key(b"two", cheap()).unwrap();
-        assert_eq!(repo.keys().unwrap().len(), 2);
+        assert_eq!(repo.keys().unwrap().0.len(), 2);
         assert_eq!(repo.find_key(&second.to_hex()[..8]).unwrap(), second);
         assert!(matches!(
             repo.find_key("abc"),
@@ -165,7 +174,13 @@ mod tests {
         repo = two;
         let third = repo.change_password(b"three", cheap()).unwrap();
         assert_eq!(repo.key_id(), third);
-        let ids: Vec<KeyId> = repo.keys().unwrap().into_iter().map(|(id, _)| id).collect();
+        let ids: Vec<KeyId> = repo
+            .keys()
+            .unwrap()
+            .0
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
         assert_eq!(ids, [third]);
         assert!(Repository::open(Backend::open(url).unwrap(), b"two").is_err());
         Repository::open(Backend::open(url).unwrap(), b"three").unwrap();

@@ -221,8 +221,12 @@ pub fn acquire(
         // processes cannot both get past this point.
         let id = locks.save(&lock)?;
         let holder = match first_conflict(&locks, &lock, now) {
-            Ok(None) => return Ok(LockGuard::start(locks, id, lock)),
-            Ok(Some(holder)) => holder,
+            Ok(Conflict::None { passed }) => {
+                let mut guard = LockGuard::start(locks, id, lock);
+                guard.passed = passed;
+                return Ok(guard);
+            }
+            Ok(Conflict::With(holder)) => holder,
             Err(e) => {
                 // Best effort: a lock left behind goes stale on its own.
                 let _ = locks.delete(&id);
@@ -244,8 +248,25 @@ pub fn acquire(
     }
 }
 
+/// What [`first_conflict`] found.
+enum Conflict {
+    /// No lock stands in the way; `passed` are the unreadable lock objects
+    /// a shared lock went past.
+    None { passed: Vec<(LockId, String)> },
+    /// This one does.
+    With(LockHolder),
+}
+
 /// The first non-stale lock, other than `own`'s session, that conflicts with it.
-fn first_conflict(locks: &Locks, own: &Lock, now: DateTime<Utc>) -> Result<Option<LockHolder>> {
+///
+/// A lock object that cannot be opened is no lock a vault process wrote
+/// (every real lock opens with the repository key; stores write whole
+/// objects): anyone who can upload, with server credentials alone, can put
+/// one there. A shared lock (backup, restore, check) goes past it and says
+/// so; maintenance, which deletes, stays on the safe side and counts it as
+/// a holder until it is stale or `vault unlock --remove-all` removes it.
+fn first_conflict(locks: &Locks, own: &Lock, now: DateTime<Utc>) -> Result<Conflict> {
+    let mut passed = Vec::new();
     for found in locks.scan(now, &own.hostname)? {
         if found.stale() {
             continue;
@@ -253,17 +274,19 @@ fn first_conflict(locks: &Locks, own: &Lock, now: DateTime<Utc>) -> Result<Optio
         match found {
             Found::Lock(info) => {
                 if info.lock.session != own.session && info.lock.kind.conflicts_with(own.kind) {
-                    return Ok(Some(LockHolder::Lock(info)));
+                    return Ok(Conflict::With(LockHolder::Lock(info)));
                 }
             }
-            // Its kind is unknown: it may be exclusive.
+            Found::Unreadable { id, reason, .. } if own.kind == LockKind::Shared => {
+                passed.push((id, reason));
+            }
             Found::Unreadable {
                 id,
                 written,
                 reason,
                 ..
             } => {
-                return Ok(Some(LockHolder::Unreadable {
+                return Ok(Conflict::With(LockHolder::Unreadable {
                     id,
                     written,
                     reason,
@@ -271,7 +294,7 @@ fn first_conflict(locks: &Locks, own: &Lock, now: DateTime<Utc>) -> Result<Optio
             }
         }
     }
-    Ok(None)
+    Ok(Conflict::None { passed })
 }
 
 /// Every readable lock in the repository, judged now. (Unreadable lock
@@ -322,6 +345,7 @@ pub struct LockGuard {
     held: Arc<Held>,
     stop: Option<mpsc::Sender<()>>,
     refresher: Option<JoinHandle<()>>,
+    passed: Vec<(LockId, String)>,
 }
 
 /// A cheap, clonable way to ask whether a [`LockGuard`]'s lock still holds,
@@ -481,7 +505,14 @@ impl LockGuard {
             held,
             stop: Some(stop),
             refresher,
+            passed: Vec::new(),
         }
+    }
+
+    /// Lock objects that could not be opened, which this shared lock went
+    /// past (see [`acquire`]): damage to report, with why each failed.
+    pub fn passed_unreadable(&self) -> &[(LockId, String)] {
+        &self.passed
     }
 
     /// The session: random per acquisition, kept across refreshes.
@@ -781,18 +812,25 @@ mod tests {
     }
 
     #[test]
-    fn unreadable_young_lock_blocks_and_unlock_all_removes_it() {
+    fn unreadable_young_lock_blocks_maintenance_only_and_unlock_all_removes_it() {
         let repo = repo("unreadable");
         // Sealed as another kind of object: it fails authentication as a lock.
         let id = repo
             .save_object(FileKind::Lock, ObjectKind::Snapshot, b"not a lock")
             .unwrap();
-        let holder = locked(acquire(&repo, LockKind::Shared, "backup", Duration::ZERO));
-        assert!(matches!(*holder, LockHolder::Unreadable { id: h, .. } if h.0 == id));
+        let shared = acquire(&repo, LockKind::Shared, "backup", Duration::ZERO).unwrap();
+        assert_eq!(shared.passed_unreadable().len(), 1);
+        assert_eq!(shared.passed_unreadable()[0].0.0, id);
+        drop(shared);
+        for kind in [LockKind::Maintenance, LockKind::Exclusive] {
+            let holder = locked(acquire(&repo, kind, "prune", Duration::ZERO));
+            assert!(matches!(*holder, LockHolder::Unreadable { id: h, .. } if h.0 == id));
+        }
         assert!(list(&repo).unwrap().is_empty());
         assert_eq!(unlock(&repo, false).unwrap(), 0, "young: not stale");
         assert_eq!(unlock(&repo, true).unwrap(), 1);
-        acquire(&repo, LockKind::Shared, "backup", Duration::ZERO).unwrap();
+        let clean = acquire(&repo, LockKind::Exclusive, "prune", Duration::ZERO).unwrap();
+        assert!(clean.passed_unreadable().is_empty());
     }
 
     #[test]

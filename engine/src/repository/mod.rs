@@ -26,12 +26,12 @@ pub mod saver;
 use crate::error::{Error, Result};
 use crate::store::{Backend, Cache, CacheKind, PutOutcome};
 use index::Index;
-use repo_format::KeyId;
 use repo_format::compress::AUTO_LEVEL;
 use repo_format::config::{ChunkerParams, Config, FORMAT_VERSION};
 use repo_format::crypto::{MasterKey, ObjectKind};
 use repo_format::key::{KdfParams, KeyFile};
 use repo_format::layout::{FileKind, ObjectName};
+use repo_format::{Id, KeyId};
 use std::sync::{Arc, RwLock};
 
 /// Default target pack size (8 MiB): with four packs open and two uploading,
@@ -181,18 +181,7 @@ impl Repository {
             }
             Err(e) => return Err(e),
         };
-        let mut found = None;
-        for (id, _) in backend.list_objects(FileKind::Key)? {
-            let bytes = backend.get(&ObjectName::new(FileKind::Key, id))?;
-            let Ok(file) = KeyFile::decode(&bytes) else {
-                continue;
-            };
-            if let Ok(key) = file.open(password) {
-                found = Some((KeyId(id), key));
-                break;
-            }
-        }
-        let (key_id, key) = found.ok_or(Error::WrongPassword)?;
+        let (key_id, key) = open_key(&backend, password)?;
         let payload = key
             .open_object(ObjectKind::Config, &sealed_config)
             .map_err(|e| Error::format("config", e))?;
@@ -260,6 +249,44 @@ impl Repository {
     fn tree_cache(&self) -> Option<(&Cache, CacheKind)> {
         self.cache.as_deref().map(|c| (c, CacheKind::Tree))
     }
+}
+
+/// Find the key file `password` opens. Every key file is read first and
+/// those that do not open as key files, or whose KDF asks for more than a
+/// reader spends (a storage writer can plant one), are left out before any
+/// derivation; the others are tried cheapest first, so that a planted
+/// costly key delays nothing while a real one opens.
+fn open_key(backend: &Backend, password: &[u8]) -> Result<(KeyId, MasterKey)> {
+    let mut candidates = Vec::new();
+    let mut refused = None;
+    for (id, _) in backend.list_objects(FileKind::Key)? {
+        let bytes = backend.get(&ObjectName::new(FileKind::Key, id))?;
+        if Id::hash(&bytes) != id {
+            continue;
+        }
+        let Ok(file) = KeyFile::decode(&bytes) else {
+            continue;
+        };
+        match file.kdf.check() {
+            Ok(()) => candidates.push((KeyId(id), file)),
+            Err(e) => {
+                refused.get_or_insert((KeyId(id), e));
+            }
+        }
+    }
+    candidates.sort_by_key(|(id, file)| (file.kdf.cost(), *id));
+    for (id, file) in candidates {
+        if let Ok(key) = file.open(password) {
+            return Ok((id, key));
+        }
+    }
+    Err(match refused {
+        Some((id, e)) => Error::KeyCostRefused {
+            key: id.short(),
+            detail: e.to_string(),
+        },
+        None => Error::WrongPassword,
+    })
 }
 
 #[cfg(test)]

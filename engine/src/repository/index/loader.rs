@@ -35,10 +35,22 @@ pub const BLOBS_PER_INDEX_FILE: usize = 1 << 16;
 /// What a damaged index file does to a load.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LoadMode {
-    /// It fails the load (commands that write).
+    /// It fails the load (maintenance: prune, forget, repair).
     Strict,
-    /// It is skipped and reported (commands that only read, and `check`).
+    /// It is skipped and reported (commands that read, `check`, and those
+    /// that only add: a backup that does not know a blob stores it again).
+    /// Anyone who may upload, with server credentials alone, can put an
+    /// index file there that does not open: it must not stop a backup.
     Tolerant,
+}
+
+impl LoadMode {
+    /// Whether `e`, met reading an index file, skips that file rather than
+    /// failing the load: only damage (the object does not open or decode)
+    /// and only when tolerant. Failing to reach the store always fails.
+    fn skips(self, e: &Error) -> bool {
+        self == LoadMode::Tolerant && matches!(e, Error::Format { .. })
+    }
 }
 
 /// The index files in the store, as read.
@@ -107,10 +119,10 @@ impl Repository {
         let mut files = Vec::new();
         let mut damaged = Vec::new();
         for (id, file) in read {
-            match (file, mode) {
-                (Ok(f), _) => files.push((id, f)),
-                (Err(e), LoadMode::Tolerant) => damaged.push((id, e)),
-                (Err(e), LoadMode::Strict) => return Err(e),
+            match file {
+                Ok(f) => files.push((id, f)),
+                Err(e) if mode.skips(&e) => damaged.push((id, e)),
+                Err(e) => return Err(e),
             }
         }
         let superseded = superseded(files.iter().map(|(_, f)| f));
@@ -154,14 +166,14 @@ impl Repository {
             let files: Vec<Result<IndexFile>> =
                 ids.par_iter().map(|id| self.read_index_file(id)).collect();
             for (id, file) in ids.iter().zip(files) {
-                match (file, mode) {
-                    (Ok(file), _) => {
+                match file {
+                    Ok(file) => {
                         superseded.extend(file.supersedes.iter().copied());
                         added.push((*id, index.add_file(&file.packs)));
                     }
-                    (Err(e), LoadMode::Tolerant) => damaged.push((*id, e)),
+                    Err(e) if mode.skips(&e) => damaged.push((*id, e)),
                     // Dropping the half-built table leaves the old one.
-                    (Err(e), LoadMode::Strict) => return Err(e),
+                    Err(e) => return Err(e),
                 }
             }
             index.spill().map_err(|e| spill_error(&index, e))?;

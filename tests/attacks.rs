@@ -371,3 +371,108 @@ fn attack_key_file_with_absurd_kdf_is_refused_before_any_work() {
         "{err}"
     );
 }
+
+/// Hole 2: four real daily backups (each received by the server on its
+/// day), then a hacked client of the append-only server uploads seven
+/// empty snapshots of the same host and paths dated 2027. The admin's
+/// routine `forget --keep-daily 7 --prune` used to keep the seven fakes
+/// and remove the four real snapshots with their data. Now each snapshot
+/// counts as no newer than when the server received it: the fakes share
+/// today, every real snapshot and its data stays, and forget, check and
+/// health name the fakes.
+#[test]
+fn attack_future_dated_snapshots_do_not_displace_real_ones() {
+    use chrono::{Duration, Utc};
+    let server = Server::start(&["--append-only"]);
+    let client = server.repo("alice", ALICE_PW, "alice/main");
+    client.init();
+    let path = server.root.join("alice/main");
+    let src_dir = temp_dir();
+    let src = src_dir.path().join("site");
+    let snapshot_files = || {
+        std::fs::read_dir(path.join("snapshots"))
+            .expect("snapshots/")
+            .count()
+    };
+    let mut real = Vec::new();
+    for day in (1..=4i64).rev() {
+        let when = Utc::now() - Duration::days(day);
+        let content = random_bytes(2000 + day as u64, 1 << 20);
+        write(&src.join("data.bin"), &content);
+        let before: std::collections::BTreeSet<_> = std::fs::read_dir(path.join("snapshots"))
+            .map_or_else(
+                |_| Default::default(),
+                |d| d.map(|e| e.expect("entry").path()).collect(),
+            );
+        let summary = client.backup(args![&src, "--time", &when.to_rfc3339()]);
+        let id = summary["snapshot_id"].as_str().expect("id").to_owned();
+        // The server received it on its day.
+        for file in std::fs::read_dir(path.join("snapshots")).expect("snapshots/") {
+            let file = file.expect("entry").path();
+            if !before.contains(&file) {
+                set_mtime(&file, (when + Duration::minutes(5)).timestamp() as u64, 0);
+            }
+        }
+        real.push((id, content));
+    }
+    std::fs::remove_file(src.join("data.bin")).expect("empty the source");
+    for n in 1..=7 {
+        client.ok(args![
+            "backup",
+            &src,
+            "--time",
+            format!("2027-01-0{n}T03:00:00Z")
+        ]);
+    }
+    assert_eq!(snapshot_files(), 11);
+    let admin = Repo {
+        url: path.clone().into_os_string(),
+        path: path.clone(),
+        dir: temp_dir(),
+        prefix: Vec::new(),
+        envs: Vec::new(),
+    };
+
+    let out = admin.ok(args!["forget", "--keep-daily", "7", "--prune"]);
+    let err = stderr(&out);
+    assert_eq!(
+        err.lines()
+            .filter(|l| l.contains("is dated 2027-01-0") && l.contains("received it at"))
+            .count(),
+        7,
+        "{err}"
+    );
+    assert_eq!(snapshot_files(), 5, "four real snapshots and one fake stay");
+    for (id, content) in &real {
+        let target = temp_dir();
+        admin.ok(args!["restore", id, "--target", target.path()]);
+        assert_eq!(
+            &std::fs::read(restored(target.path(), &src).join("data.bin")).expect("restored"),
+            content,
+            "snapshot {id}"
+        );
+    }
+    admin.ok(args!["check", "--read-data"]);
+    let out = admin.ok(args!["check", "--json"]);
+    let kinds: Vec<String> = json_values(&out.stdout)[0]["info"]
+        .as_array()
+        .expect("info")
+        .iter()
+        .filter_map(|i| i["kind"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        kinds.contains(&"snapshot_dated_after_received".to_owned()),
+        "{kinds:?}"
+    );
+
+    // The floor: whatever the rules say, nothing the server received in
+    // the last week goes.
+    admin.ok(args![
+        "forget",
+        "--keep-last",
+        "1",
+        "--keep-newer-than",
+        "7d"
+    ]);
+    assert_eq!(snapshot_files(), 5);
+}

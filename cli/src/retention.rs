@@ -55,6 +55,10 @@ pub struct Retention {
     /// Keep the newest snapshot of each year within DURATION of the newest one
     #[arg(long, value_name = "DURATION")]
     pub keep_within_yearly: Option<String>,
+    /// A floor, not a rule: never remove a snapshot the store received
+    /// less than DURATION ago, whatever the rules say (e.g. 7d)
+    #[arg(long, value_name = "DURATION")]
+    pub keep_newer_than: Option<String>,
     /// Keep snapshots with these tags (repeatable; a,b needs both; '' untagged)
     #[arg(long = "keep-tag", value_name = "TAGS")]
     #[serde(default)]
@@ -128,6 +132,11 @@ impl Retention {
                 span("-yearly", &self.keep_within_yearly)?,
             ],
             tags: self.keep_tag.clone(),
+            newer_than: self
+                .keep_newer_than
+                .as_deref()
+                .map(|v| Span::parse(v).context("keep-newer-than"))
+                .transpose()?,
         })
     }
 }

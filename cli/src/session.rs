@@ -7,8 +7,11 @@ use crate::args::{FilterArgs, Global};
 use crate::password;
 use anyhow::{Context, Result, bail};
 use engine::read::snapshots::SnapshotFilter;
+use engine::repo_format::SnapshotId;
+use engine::repo_format::snapshot::Snapshot;
 use engine::repository::index::LoadMode;
 use engine::repository::lock::{LockGuard, LockKind};
+use engine::repository::witness::Witnessed;
 use engine::store::StoreOptions;
 use engine::{Backend, Cache, Repository};
 use std::collections::BTreeMap;
@@ -411,6 +414,25 @@ pub fn load_index(repo: &Repository, access: Access) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `--clock-skew`.
+pub fn clock_skew(g: &Global) -> Result<std::time::Duration> {
+    crate::duration::parse("--clock-skew", &g.clock_skew)
+}
+
+/// When the store received each snapshot; one warning line on stderr for
+/// each of `snapshots` dated more than `skew` from it.
+pub fn witnessed(
+    repo: &Repository,
+    snapshots: &[(SnapshotId, Snapshot)],
+    skew: std::time::Duration,
+) -> Result<Witnessed> {
+    let witnessed = repo.witnessed()?;
+    for skewed in witnessed.skewed(snapshots, skew) {
+        eprintln!("warning: {skewed}");
+    }
+    Ok(witnessed)
 }
 
 /// Engine filter from the flags.

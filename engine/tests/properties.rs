@@ -216,6 +216,7 @@ fn any_group() -> impl Strategy<Value = Vec<Candidate>> {
                 Candidate {
                     id: sid(i),
                     time: offset.timestamp_opt(secs, 0).unwrap(),
+                    received: None,
                     tags,
                 }
             })

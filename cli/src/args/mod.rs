@@ -60,6 +60,16 @@ pub struct Global {
     /// Wait this long for a conflicting lock to go away (e.g. 30s, 5m, 2h30m)
     #[arg(long, global = true, value_name = "DURATION", default_value = "0")]
     pub retry_lock: String,
+    /// forget, check and health report a snapshot dated more than this
+    /// after (or before) the store received it
+    #[arg(
+        long,
+        global = true,
+        env = "VAULT_CLOCK_SKEW",
+        value_name = "DURATION",
+        default_value = "1h"
+    )]
+    pub clock_skew: String,
     /// Most storage requests in flight at once (remote repositories)
     #[arg(long, global = true, env = "VAULT_CONNECTIONS", value_name = "N", default_value_t = 8,
           value_parser = clap::value_parser!(u16).range(1..=256))]

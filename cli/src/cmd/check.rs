@@ -76,7 +76,10 @@ pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
         (None, true) => ReadData::All,
         (None, false) => ReadData::None,
     };
-    let options = CheckOptions { read_data };
+    let options = CheckOptions {
+        read_data,
+        clock_skew: crate::session::clock_skew(g)?,
+    };
     let (backend, password) = super::backend_and_password(g)?;
     let stages = Stages {
         quiet: g.quiet || g.json,

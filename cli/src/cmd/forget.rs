@@ -52,6 +52,7 @@ pub fn run(g: &Global, a: &ForgetArgs) -> Result<u8> {
         a.dry_run,
         a.allow_remove_all,
         !g.json && !g.quiet,
+        crate::session::clock_skew(g)?,
     )?;
     let removals = forgot.plan.removals();
     if g.json {
@@ -103,6 +104,8 @@ impl Forgot {
 /// filter passes, those named (`by_id`) or those `policy` does not keep,
 /// group by group; a policy that would empty a group is refused unless
 /// `allow_remove_all`. With `print_plan` the policy's table comes first.
+/// Each snapshot counts as no newer than when the store received it, and
+/// those dated more than `clock_skew` from that are named on stderr.
 #[allow(clippy::too_many_arguments)]
 pub fn execute(
     repo: &super::Session,
@@ -113,6 +116,7 @@ pub fn execute(
     dry_run: bool,
     allow_remove_all: bool,
     print_plan: bool,
+    clock_skew: std::time::Duration,
 ) -> Result<Forgot> {
     if !dry_run {
         // An append-only server (vault serve --append-only) refuses before
@@ -134,8 +138,14 @@ pub fn execute(
             }],
         }
     } else {
-        let plan =
-            engine::maintenance::forget::plan(policy, group_by, &selected, chrono::Utc::now());
+        let witnessed = crate::session::witnessed(repo, &selected, clock_skew)?;
+        let plan = engine::maintenance::forget::plan(
+            policy,
+            group_by,
+            &selected,
+            &witnessed,
+            chrono::Utc::now(),
+        );
         let emptied = plan.groups_removing_all();
         if !emptied.is_empty() && !allow_remove_all {
             let names: Vec<String> = emptied.iter().map(|k| k.to_string()).collect();

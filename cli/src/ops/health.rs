@@ -3,8 +3,8 @@
 //! problem on stderr when not.
 //!
 //! With the password it reads the snapshots (age, size against the median
-//! of the ones before), the heartbeats (errors, the last check) and the
-//! locks (a stale one). With `--heartbeats` it reads only the signed
+//! of the ones before, any dated after the store received it), the
+//! heartbeats (errors, the last check) and the locks (a stale one). With `--heartbeats` it reads only the signed
 //! heartbeats (SPEC.md §7.7), with the verification key and read access to
 //! the store: what a monitor on another machine can do.
 
@@ -83,6 +83,16 @@ pub fn run(g: &Global, a: &HealthArgs) -> Result<u8> {
         let key = engine::repository::heartbeat::verifying_key(&repo);
         beats = verified(repo.backend(), &key, &mut problems)?;
         let all = repo.snapshots()?;
+        // A snapshot dated after the store received it would pass for a
+        // fresh backup (and a forged one could hide that backups stopped).
+        for skewed in repo
+            .witnessed()?
+            .skewed(&all, crate::session::clock_skew(g)?)
+            .into_iter()
+            .filter(|s| s.ahead)
+        {
+            problems.push(format!("repository {}: {skewed}", profile.repository));
+        }
         for (source_name, source) in &sources {
             let mine = source_snapshots(&all, source_name, source);
             let host = super::profile::source_host(source);

@@ -320,6 +320,7 @@ fn retention(
                 false,
                 false,
                 false,
+                crate::session::clock_skew(g)?,
             )?;
             removed += forgot.plan.removals().len();
             Outcome::ok(forgot.groups_json())
@@ -386,7 +387,15 @@ fn check(g: &Global, target: &Opened<'_>, profile: &Profile) -> Step {
             .without_cache();
         let _lock = crate::session::lock(g, &repo, Access::Read, "check")?;
         let stages = check_cmd::Stages { quiet: true };
-        let report = check_cmd::execute(&repo, &CheckOptions { read_data }, true, &stages)?;
+        let report = check_cmd::execute(
+            &repo,
+            &CheckOptions {
+                read_data,
+                clock_skew: crate::session::clock_skew(g)?,
+            },
+            true,
+            &stages,
+        )?;
         let output = check_cmd::report_json(&report);
         if report.ok() {
             Outcome::ok(output)

@@ -16,13 +16,19 @@
 //!   needs both; an empty T matches untagged snapshots);
 //! * when a rule still has periods left at the group's oldest snapshot,
 //!   that snapshot is kept too ("oldest daily snapshot"; restic 0.17);
-//! * periods are taken in each snapshot's own recorded time zone.
+//! * periods are taken in each snapshot's own recorded time zone;
+//! * a snapshot's time is never later than when the store received it
+//!   ([`crate::repository::witness`]): one dated in the future counts as
+//!   written when it was, so it cannot outlive the snapshots it displaced;
+//! * `--keep-newer-than D` is a floor, not a rule: whatever the rules say,
+//!   no snapshot the store received less than D before now is removed.
 //!
 //! A snapshot is kept if any rule keeps it; every rule that keeps it is
 //! listed among its reasons, in restic's words.
 
 use crate::error::{Error, Result};
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Offset, TimeZone, Timelike, Utc};
+use crate::repository::witness::Witnessed;
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Timelike, Utc};
 use repo_format::SnapshotId;
 use repo_format::snapshot::Snapshot;
 use repo_format::snapshot::has_tags;
@@ -230,10 +236,13 @@ pub struct Policy {
     pub within_periods: [Option<Span>; 5],
     /// `--keep-tag` tag lists.
     pub tags: Vec<String>,
+    /// `--keep-newer-than`: the floor (see the module docs).
+    pub newer_than: Option<Span>,
 }
 
 impl Policy {
-    /// Whether no rule is set (forgetting with an empty policy is an error).
+    /// Whether no rule is set (forgetting with an empty policy is an
+    /// error). The floor is no rule: it only keeps.
     pub fn is_empty(&self) -> bool {
         let off = |s: &Option<Span>| s.is_none_or(|s| s.is_zero());
         self.last == Keep::Off
@@ -284,6 +293,9 @@ impl fmt::Display for Policy {
         if let Some(span) = self.within.filter(|s| !s.is_zero()) {
             and(format!("all snapshots within {span} of the newest"));
         }
+        if let Some(span) = self.newer_than.filter(|s| !s.is_zero()) {
+            and(format!("all snapshots newer than {span}"));
+        }
         if text.is_empty() {
             f.write_str("keep nothing")
         } else {
@@ -303,25 +315,32 @@ fn tag_list(list: &str) -> String {
 pub struct Candidate {
     /// Its id.
     pub id: SnapshotId,
-    /// Its time, in its own time zone.
+    /// Its time, in its own time zone, never later than `received`.
     pub time: DateTime<FixedOffset>,
+    /// When the store received it, if known.
+    pub received: Option<DateTime<Utc>>,
     /// Its tags.
     pub tags: Vec<String>,
 }
 
 impl Candidate {
-    /// The policy's view of a stored snapshot (its time in its recorded
-    /// offset; an offset out of range counts as UTC).
-    pub fn from_snapshot(id: SnapshotId, s: &Snapshot) -> Self {
-        let offset = FixedOffset::east_opt(s.utc_offset).unwrap_or(Utc.fix());
-        let time = DateTime::from_timestamp(s.time.secs, s.time.nanos.min(999_999_999))
-            .unwrap_or(DateTime::<Utc>::MIN_UTC)
-            .with_timezone(&offset);
+    /// The policy's view of a stored snapshot: its time in its recorded
+    /// offset (one out of range counts as UTC), but no later than when
+    /// the store received it.
+    pub fn from_snapshot(id: SnapshotId, s: &Snapshot, witnessed: &Witnessed) -> Self {
         Candidate {
             id,
-            time,
+            time: witnessed.effective(&id, s),
+            received: witnessed.get(&id),
             tags: s.tags.clone(),
         }
+    }
+
+    /// Whether the floor keeps it: received (or, not known, dated) less
+    /// than `floor` before `now`.
+    fn under_floor(&self, floor: &Span, now: DateTime<Utc>) -> bool {
+        let written = self.received.unwrap_or(self.time.to_utc());
+        written > floor.before(now.fixed_offset()).to_utc()
     }
 }
 
@@ -384,6 +403,11 @@ pub fn apply(policy: &Policy, group: &[Candidate], now: DateTime<Utc>) -> Vec<Ve
         }
         if let Some(span) = within(&policy.within, &c.time) {
             reasons.push(format!("within {span}"));
+        }
+        if let Some(floor) = policy.newer_than.filter(|s| !s.is_zero())
+            && c.under_floor(&floor, now)
+        {
+            reasons.push(format!("newer than {floor}"));
         }
         // A rule keeps the newest snapshot of each new bucket, and the
         // group's oldest snapshot while it has periods left.
@@ -579,11 +603,13 @@ impl ForgetPlan {
     }
 }
 
-/// Plan `forget`: group `snapshots` and apply `policy` to each group.
+/// Plan `forget`: group `snapshots` and apply `policy` to each group,
+/// each snapshot no newer than `witnessed` says the store received it.
 pub fn plan(
     policy: &Policy,
     by: GroupBy,
     snapshots: &[(SnapshotId, Snapshot)],
+    witnessed: &Witnessed,
     now: DateTime<Utc>,
 ) -> ForgetPlan {
     let groups = group(by, snapshots)
@@ -591,7 +617,7 @@ pub fn plan(
         .map(|(key, members)| {
             let candidates: Vec<Candidate> = members
                 .iter()
-                .map(|(id, s)| Candidate::from_snapshot(*id, s))
+                .map(|(id, s)| Candidate::from_snapshot(*id, s, witnessed))
                 .collect();
             GroupPlan {
                 key,
@@ -615,6 +641,7 @@ mod tests {
             .map(|(i, t)| Candidate {
                 id: SnapshotId(Id([i as u8 + 1; 32])),
                 time: DateTime::parse_from_str(&format!("{t} +0000"), "%Y-%m-%d %H:%M %z").unwrap(),
+                received: None,
                 tags: Vec::new(),
             })
             .collect()
@@ -889,6 +916,7 @@ mod tests {
                 Candidate {
                     id: SnapshotId(Id(id)),
                     time: d.and_hms_opt(hour, 0, 0).unwrap().and_utc().fixed_offset(),
+                    received: None,
                     tags: Vec::new(),
                 }
             })
@@ -1137,13 +1165,20 @@ mod tests {
             within: Some(Span::parse("1y2d").unwrap()),
             within_periods: [None, Some(Span::parse("7d").unwrap()), None, None, None],
             tags: vec!["a,b".into(), "c".into()],
+            newer_than: Some(Span::parse("7d").unwrap()),
         };
         assert!(!p.is_empty());
         assert_eq!(
             p.to_string(),
             "keep 2 latest, 7 daily, all monthly snapshots, daily snapshots within 7d \
-             and all snapshots with tags [a, b] or [c] and all snapshots within 1y2d of the newest"
+             and all snapshots with tags [a, b] or [c] and all snapshots within 1y2d of the newest \
+             and all snapshots newer than 7d"
         );
+        let floor_only = Policy {
+            newer_than: Some(Span::parse("7d").unwrap()),
+            ..Policy::default()
+        };
+        assert!(floor_only.is_empty(), "the floor is no rule");
         assert_eq!(Span::parse("2y5m7d3h").unwrap().to_string(), "2y5m7d3h");
         assert_eq!(Span::parse("3h1y").unwrap().to_string(), "1y3h");
     }
@@ -1240,7 +1275,13 @@ mod tests {
             last: Keep::Count(1),
             ..Policy::default()
         };
-        let p = plan(&last, GroupBy::default(), &list, now());
+        let p = plan(
+            &last,
+            GroupBy::default(),
+            &list,
+            &Witnessed::default(),
+            now(),
+        );
         let keys: Vec<String> = p.groups.iter().map(|g| g.key.to_string()).collect();
         assert_eq!(
             keys,
@@ -1253,7 +1294,13 @@ mod tests {
         assert_eq!(p.removals(), [id(0), id(3)]);
         assert!(p.groups_removing_all().is_empty());
         // No grouping: one group, newest first.
-        let p = plan(&last, GroupBy::parse("").unwrap(), &list, now());
+        let p = plan(
+            &last,
+            GroupBy::parse("").unwrap(),
+            &list,
+            &Witnessed::default(),
+            now(),
+        );
         assert_eq!(p.groups.len(), 1);
         assert_eq!(p.removals(), [id(3), id(2), id(1), id(0)]);
         // Grouped by tags: the untagged h1 snapshots of /a and the tagged
@@ -1262,6 +1309,7 @@ mod tests {
             &last,
             GroupBy::parse("host,paths,tags").unwrap(),
             &list,
+            &Witnessed::default(),
             now(),
         );
         assert_eq!(p.groups.len(), 4);
@@ -1271,12 +1319,104 @@ mod tests {
             tags: vec!["x".into()],
             ..Policy::default()
         };
-        let p = plan(&tag, GroupBy::default(), &list, now());
+        let p = plan(
+            &tag,
+            GroupBy::default(),
+            &list,
+            &Witnessed::default(),
+            now(),
+        );
         let empty: Vec<String> = p
             .groups_removing_all()
             .iter()
             .map(|k| k.to_string())
             .collect();
         assert_eq!(empty, ["host h1, paths [/b]"]);
+    }
+
+    /// The review's attack on retention: four real daily snapshots, then
+    /// seven empty ones dated 2027 (same host and paths) uploaded today.
+    /// Counted at their own time the fakes took all seven days and the
+    /// real ones went; counted as received they share today, and every
+    /// real snapshot stays.
+    #[test]
+    fn future_dated_snapshots_count_as_received_and_displace_nothing() {
+        let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().to_utc();
+        let today = at("2026-12-07T12:00:00Z");
+        let mut list = Vec::new();
+        let mut received = std::collections::HashMap::new();
+        for day in 3..=6 {
+            let time = format!("2026-12-0{day}T02:00:00Z");
+            let id = SnapshotId(Id([day; 32]));
+            list.push((id, snapshot("web", &["/srv"], &[], &time)));
+            received.insert(id, at(&time) + chrono::Duration::minutes(5));
+        }
+        for n in 1..=7u8 {
+            let id = SnapshotId(Id([100 + n; 32]));
+            let time = format!("2027-01-0{n}T00:00:00Z");
+            list.push((id, snapshot("web", &["/srv"], &[], &time)));
+            received.insert(id, today + chrono::Duration::seconds(i64::from(n)));
+        }
+        let daily = Policy {
+            periods: periods(OFF, Keep::Count(7), OFF, OFF, OFF),
+            ..Policy::default()
+        };
+        let removed = |w: &Witnessed| {
+            plan(&daily, GroupBy::default(), &list, w, today)
+                .removals()
+                .iter()
+                .map(|id| id.0.0[0])
+                .collect::<Vec<u8>>()
+        };
+        // Believing the snapshots: the four real ones go.
+        assert_eq!(removed(&Witnessed::default()), [6, 5, 4, 3]);
+        // Counting what the store witnessed: six fakes go, no real one.
+        assert_eq!(
+            removed(&Witnessed::from_times(received)),
+            [106, 105, 104, 103, 102, 101]
+        );
+    }
+
+    #[test]
+    fn the_floor_keeps_whatever_was_received_within_it() {
+        let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().to_utc();
+        let now = at("2026-12-07T12:00:00Z");
+        let times = ["2026-11-20", "2026-11-30", "2026-12-01", "2026-12-05"];
+        let list: Vec<(SnapshotId, Snapshot)> = times
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                (
+                    SnapshotId(Id([i as u8; 32])),
+                    snapshot("h", &["/a"], &[], &format!("{d}T00:00:00Z")),
+                )
+            })
+            .collect();
+        // The snapshot dated 2026-11-20 was received (backdated) yesterday.
+        let received =
+            Witnessed::from_times([(SnapshotId(Id([0; 32])), at("2026-12-06T00:00:00Z"))].into());
+        let policy = Policy {
+            last: Keep::Count(1),
+            newer_than: Some(Span::parse("7d").unwrap()),
+            ..Policy::default()
+        };
+        let p = plan(&policy, GroupBy::default(), &list, &received, now);
+        let kept: Vec<(u8, Vec<String>)> = p.groups[0]
+            .verdicts
+            .iter()
+            .filter(|v| v.keep())
+            .map(|v| (v.id.0.0[0], v.reasons.clone()))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                (
+                    3,
+                    vec!["newer than 7d".to_owned(), "last snapshot".to_owned()]
+                ),
+                (2, vec!["newer than 7d".to_owned()]),
+                (0, vec!["newer than 7d".to_owned()]),
+            ]
+        );
     }
 }

@@ -9,7 +9,8 @@
 //! - [`pack_reader`]: the one place blobs are read out of packs;
 //! - [`reachable`]: the one walk of what snapshots reach;
 //! - [`packer`] and [`saver`]: writing blobs into packs;
-//! - [`lock`] and [`heartbeat`]: the repository's locks and heartbeats.
+//! - [`lock`] and [`heartbeat`]: the repository's locks and heartbeats;
+//! - [`witness`]: when the store received each snapshot.
 //!
 //! It uses only the storage seam ([`crate::store`]) below it.
 
@@ -22,6 +23,7 @@ pub mod pack_reader;
 pub mod packer;
 pub mod reachable;
 pub mod saver;
+pub mod witness;
 
 use crate::error::{Error, Result};
 use crate::store::{Backend, Cache, CacheKind, PutOutcome};

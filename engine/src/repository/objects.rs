@@ -47,7 +47,7 @@ impl Repository {
         let packs = listing
             .objects
             .into_iter()
-            .map(|(id, size)| (PackId(id), size))
+            .map(|(id, meta)| (PackId(id), meta.size))
             .collect();
         Ok((packs, listing.strays))
     }

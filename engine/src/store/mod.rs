@@ -144,8 +144,8 @@ pub struct ObjectMeta {
 /// The objects of one kind, and the names beside them that are none.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Listing {
-    /// Each object's id and size, in the store's order.
-    pub objects: Vec<(Id, u64)>,
+    /// Each object's id, size and time, in the store's order.
+    pub objects: Vec<(Id, ObjectMeta)>,
     /// Names under the kind's directory that are not object names.
     pub strays: Vec<String>,
 }
@@ -368,7 +368,13 @@ impl Backend {
 
     /// Every object of `kind`, with its size.
     pub fn list_objects(&self, kind: FileKind) -> Result<Vec<(Id, u64)>> {
-        Ok(self.0.list(kind)?.objects)
+        Ok(self
+            .0
+            .list(kind)?
+            .objects
+            .into_iter()
+            .map(|(id, meta)| (id, meta.size))
+            .collect())
     }
 
     /// Remove an object; removing a missing object succeeds.

@@ -262,7 +262,13 @@ impl<F: Flavor> Store for ObjectBacked<F> {
         for meta in metas {
             let path = self.adapter.relative(&meta.location);
             match ObjectName::parse(kind, &path) {
-                Some(name) => listing.objects.push((name.id(), meta.size)),
+                Some(name) => listing.objects.push((
+                    name.id(),
+                    ObjectMeta {
+                        size: meta.size,
+                        modified: meta.last_modified,
+                    },
+                )),
                 None => listing.strays.push(path),
             }
         }

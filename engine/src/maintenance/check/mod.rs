@@ -95,10 +95,22 @@ impl ReadData {
 }
 
 /// Options of [`check`].
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct CheckOptions {
     /// Which packs to read in full.
     pub read_data: ReadData,
+    /// Snapshots dated further than this from when the store received
+    /// them are named ([`Info::SnapshotTimeSkewed`]).
+    pub clock_skew: std::time::Duration,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            read_data: ReadData::default(),
+            clock_skew: crate::repository::witness::DEFAULT_SKEW,
+        }
+    }
 }
 
 /// Check an open repository.
@@ -165,6 +177,12 @@ pub fn check(
     progress.stage("check snapshots, trees and blobs");
     let snapshots = load_snapshots(repo, &mut report)?;
     report.snapshots = snapshots.len();
+    report.info.extend(
+        repo.witnessed()?
+            .skewed(&snapshots, options.clock_skew)
+            .into_iter()
+            .map(Info::SnapshotTimeSkewed),
+    );
     let graph = trees::walk(repo, &snapshots, &mut report, &mut lost)?;
     report.trees = graph.trees.len();
     trees::unused_blobs(repo, &indexed, &stored, &graph, &mut report)?;
@@ -237,7 +255,11 @@ fn check_keys(backend: &Backend) -> Result<Vec<Problem>> {
                     if actual != id {
                         format!("content does not match its name (BLAKE3 is {actual})")
                     } else {
-                        KeyFile::decode(&bytes).err()?.to_string()
+                        match KeyFile::decode(&bytes) {
+                            Err(e) => e.to_string(),
+                            // No reader derives with it (vault never writes one).
+                            Ok(file) => file.kdf.check().err()?.to_string(),
+                        }
                     }
                 }
             };

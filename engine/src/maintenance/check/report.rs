@@ -329,6 +329,10 @@ pub enum Info {
         /// Its path.
         path: String,
     },
+    /// A snapshot dated far from when the store received it (a wrong
+    /// clock, a backdated or a forged snapshot; see
+    /// [`crate::repository::witness`]).
+    SnapshotTimeSkewed(crate::repository::witness::Skewed),
 }
 
 impl Info {
@@ -340,6 +344,8 @@ impl Info {
             Info::EntriesNotIndexed { .. } => "entries_not_indexed",
             Info::UnusedBlobs { .. } => "unused_blobs",
             Info::StrayFile { .. } => "stray_file",
+            Info::SnapshotTimeSkewed(s) if s.ahead => "snapshot_dated_after_received",
+            Info::SnapshotTimeSkewed(_) => "snapshot_dated_before_received",
         }
     }
 
@@ -350,7 +356,7 @@ impl Info {
             | Info::PackAwaitingDeletion { .. }
             | Info::EntriesNotIndexed { .. }
             | Info::UnusedBlobs { .. } => Some(Repair::Prune),
-            Info::StrayFile { .. } => None,
+            Info::StrayFile { .. } | Info::SnapshotTimeSkewed(_) => None,
         }
     }
 }
@@ -378,6 +384,7 @@ impl std::fmt::Display for Info {
                 "{count} blob(s) ({bytes} bytes) are referenced by no snapshot"
             ),
             Info::StrayFile { path } => write!(f, "{path} is not a repository object; ignored"),
+            Info::SnapshotTimeSkewed(s) => s.fmt(f),
         }
     }
 }

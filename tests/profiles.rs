@@ -437,6 +437,27 @@ fn health_checks_age_size_drop_check_age_and_stale_locks() {
     s.configure("", "", "");
     assert_success(&s.vault(&["health"]));
 
+    // A snapshot dated after the store received it (a wrong clock, or a
+    // forged one passing for a fresh backup) is a problem; the one dated
+    // 2020 above, received now, is not (backdating is allowed).
+    let future = s.primary.backup(args![
+        "--time",
+        "2099-01-01T00:00:00Z",
+        "--host",
+        HOST,
+        s.www
+    ]);
+    let out = s.vault(&["health"]);
+    assert_eq!(out.status.code(), Some(4), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is dated 2099-01-01 00:00:00 UTC but the store received it at"),
+        "{stderr}"
+    );
+    s.primary
+        .ok(args!["forget", future["snapshot_id"].as_str().unwrap()]);
+    assert_success(&s.vault(&["health"]));
+
     // A backup killed with its lock held leaves a stale lock.
     let mut child = blocked_backup(&s.primary);
     wait_until(

@@ -308,7 +308,6 @@ async fn authenticate(
     shared: &Shared,
     headers: &HeaderMap,
 ) -> Result<Option<User>, (Option<String>, Response)> {
-    use base64::Engine as _;
     let Some(verifier) = shared.verifier.clone() else {
         return Ok(None);
     };
@@ -323,24 +322,12 @@ async fn authenticate(
         );
         (name, response)
     };
-    let decoded = headers
+    let Some((name, password)) = headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|token| {
-            base64::engine::general_purpose::STANDARD
-                .decode(token.trim())
-                .ok()
-        })
-        .map(zeroize::Zeroizing::new);
-    let Some(decoded) = decoded else {
+        .and_then(|v| users::decode_basic(v.as_bytes()))
+    else {
         return Err(unauthorized(None));
     };
-    let Some(colon) = decoded.iter().position(|b| *b == b':') else {
-        return Err(unauthorized(None));
-    };
-    let name = String::from_utf8_lossy(&decoded[..colon]).into_owned();
-    let password = zeroize::Zeroizing::new(decoded[colon + 1..].to_vec());
     let tried = name.clone();
     // Argon2 takes tens of milliseconds: off the async threads.
     let verified = tokio::task::spawn_blocking(move || verifier.verify(&name, &password)).await;

@@ -237,6 +237,22 @@ impl Verifier {
     }
 }
 
+/// The user name and password of an `Authorization: Basic …` header
+/// value; None when it is not one (another scheme, bad base64, no `:`).
+/// The name is taken lossily as UTF-8; the password as the bytes sent.
+pub fn decode_basic(value: &[u8]) -> Option<(String, zeroize::Zeroizing<Vec<u8>>)> {
+    use base64::Engine as _;
+    let token = value.strip_prefix(b"Basic ")?;
+    let decoded = zeroize::Zeroizing::new(
+        base64::engine::general_purpose::STANDARD
+            .decode(token.trim_ascii())
+            .ok()?,
+    );
+    let colon = decoded.iter().position(|b| *b == b':')?;
+    let name = String::from_utf8_lossy(&decoded[..colon]).into_owned();
+    Some((name, zeroize::Zeroizing::new(decoded[colon + 1..].to_vec())))
+}
+
 fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -244,6 +260,20 @@ fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decode_basic_takes_name_and_password_and_refuses_the_rest() {
+        let (name, pw) = decode_basic(b"Basic YWxpY2U6cDpx").unwrap();
+        assert_eq!((name.as_str(), pw.as_slice()), ("alice", b"p:q".as_slice()));
+        for bad in [
+            &b"Bearer YWxpY2U6cA=="[..],
+            b"Basic !!!",
+            b"Basic YWxpY2U=",
+            b"",
+        ] {
+            assert!(decode_basic(bad).is_none(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn parse_accepts_users_and_admins_and_skips_comments() {

@@ -465,6 +465,18 @@ fn attack_future_dated_snapshots_do_not_displace_real_ones() {
         "{kinds:?}"
     );
 
+    // The next real backup is `latest` (and the next backup's parent),
+    // not the fake dated 2027.
+    let fresh = random_bytes(2999, 1 << 20);
+    write(&src.join("data.bin"), &fresh);
+    client.ok(args!["backup", &src]);
+    let target = temp_dir();
+    admin.ok(args!["restore", "latest", "--target", target.path()]);
+    assert_eq!(
+        std::fs::read(restored(target.path(), &src).join("data.bin")).expect("restored"),
+        fresh
+    );
+
     // The floor: whatever the rules say, nothing the server received in
     // the last week goes.
     admin.ok(args![
@@ -474,5 +486,5 @@ fn attack_future_dated_snapshots_do_not_displace_real_ones() {
         "--keep-newer-than",
         "7d"
     ]);
-    assert_eq!(snapshot_files(), 5);
+    assert_eq!(snapshot_files(), 6);
 }

@@ -217,6 +217,7 @@ fn any_group() -> impl Strategy<Value = Vec<Candidate>> {
                     id: sid(i),
                     time: offset.timestamp_opt(secs, 0).unwrap(),
                     received: None,
+                    claimed: None,
                     tags,
                 }
             })

@@ -319,6 +319,9 @@ pub struct Candidate {
     pub time: DateTime<FixedOffset>,
     /// When the store received it, if known.
     pub received: Option<DateTime<Utc>>,
+    /// Its own time, when later than `time` (the store received it
+    /// earlier): snapshots counted at the same time keep their own order.
+    pub claimed: Option<DateTime<FixedOffset>>,
     /// Its tags.
     pub tags: Vec<String>,
 }
@@ -328,10 +331,13 @@ impl Candidate {
     /// offset (one out of range counts as UTC), but no later than when
     /// the store received it.
     pub fn from_snapshot(id: SnapshotId, s: &Snapshot, witnessed: &Witnessed) -> Self {
+        let time = witnessed.effective(&id, s);
+        let own = crate::repository::witness::own_time(s);
         Candidate {
             id,
-            time: witnessed.effective(&id, s),
+            time,
             received: witnessed.get(&id),
+            claimed: (own != time).then_some(own),
             tags: s.tags.clone(),
         }
     }
@@ -375,7 +381,10 @@ const COUNTED: [Option<Period>; 6] = [
 /// only decides which snapshots are in the future (see the module docs).
 pub fn apply(policy: &Policy, group: &[Candidate], now: DateTime<Utc>) -> Vec<Verdict> {
     let mut list: Vec<&Candidate> = group.iter().collect();
-    list.sort_by(|a, b| b.time.cmp(&a.time).then(b.id.cmp(&a.id)));
+    // Newest first; a store that keeps whole seconds counts snapshots of
+    // one second as received at once, and their own times order them.
+    let key = |c: &Candidate| (c.time, c.claimed.unwrap_or(c.time), c.id);
+    list.sort_by_key(|c| std::cmp::Reverse(key(c)));
     // The newest snapshot not in the future; without one, every snapshot
     // is within any span (restic measures from the zero time then).
     let latest = list.iter().map(|c| c.time).find(|t| *t < now);
@@ -642,6 +651,7 @@ mod tests {
                 id: SnapshotId(Id([i as u8 + 1; 32])),
                 time: DateTime::parse_from_str(&format!("{t} +0000"), "%Y-%m-%d %H:%M %z").unwrap(),
                 received: None,
+                claimed: None,
                 tags: Vec::new(),
             })
             .collect()
@@ -917,6 +927,7 @@ mod tests {
                     id: SnapshotId(Id(id)),
                     time: d.and_hms_opt(hour, 0, 0).unwrap().and_utc().fixed_offset(),
                     received: None,
+                    claimed: None,
                     tags: Vec::new(),
                 }
             })
@@ -1188,7 +1199,7 @@ mod tests {
         Snapshot {
             time: repo_format::tree::Timestamp {
                 secs: t.timestamp(),
-                nanos: 0,
+                nanos: t.timestamp_subsec_nanos(),
             },
             utc_offset: t.offset().local_minus_utc(),
             tree: repo_format::BlobId(Id([0; 32])),
@@ -1418,5 +1429,40 @@ mod tests {
                 (0, vec!["newer than 7d".to_owned()]),
             ]
         );
+    }
+
+    /// A store that keeps whole seconds (PROPFIND's HTTP dates) received
+    /// both snapshots "at once": their own times still order them.
+    #[test]
+    fn snapshots_received_in_one_second_keep_their_own_order() {
+        let at = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().to_utc();
+        let list: Vec<(SnapshotId, Snapshot)> =
+            ["2026-12-07T12:00:00.300Z", "2026-12-07T12:00:00.800Z"]
+                .iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    (
+                        SnapshotId(Id([i as u8 + 1; 32])),
+                        snapshot("h", &["/a"], &[], t),
+                    )
+                })
+                .collect();
+        let witnessed = Witnessed::from_times(
+            list.iter()
+                .map(|(id, _)| (*id, at("2026-12-07T12:00:00Z")))
+                .collect(),
+        );
+        let last = Policy {
+            last: Keep::Count(1),
+            ..Policy::default()
+        };
+        let p = plan(
+            &last,
+            GroupBy::default(),
+            &list,
+            &witnessed,
+            at("2026-12-08T00:00:00Z"),
+        );
+        assert_eq!(p.removals(), [SnapshotId(Id([1; 32]))]);
     }
 }

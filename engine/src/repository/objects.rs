@@ -3,6 +3,7 @@
 //! checks the bytes against the name before opening them.
 
 use super::Repository;
+use super::witness::Witnessed;
 use crate::error::{Error, Result};
 use crate::store::Backend;
 use rayon::prelude::*;
@@ -72,24 +73,42 @@ impl Repository {
     /// Every snapshot, each with its own outcome (a listing failure fails
     /// the whole call), in the store's order.
     pub fn read_snapshots(&self) -> Result<Vec<(SnapshotId, Result<Snapshot>)>> {
-        let ids = self.list_ids(FileKind::Snapshot)?;
-        Ok(ids
+        Ok(self.read_snapshots_witnessed()?.0)
+    }
+
+    /// [`Repository::read_snapshots`], and when the store received each
+    /// (from the same listing).
+    #[allow(clippy::type_complexity)]
+    fn read_snapshots_witnessed(&self) -> Result<(Vec<(SnapshotId, Result<Snapshot>)>, Witnessed)> {
+        let listing = self.backend.list(FileKind::Snapshot)?;
+        let times = listing
+            .objects
+            .iter()
+            .map(|(id, meta)| (SnapshotId(*id), meta.modified))
+            .collect();
+        let read = listing
+            .objects
             .par_iter()
-            .map(|id| {
+            .map(|(id, _)| {
                 let id = SnapshotId(*id);
                 (id, self.load_snapshot(&id))
             })
-            .collect())
+            .collect();
+        Ok((read, Witnessed::from_times(times)))
     }
 
-    /// Every snapshot, oldest first; one that cannot be read fails the call.
+    /// Every snapshot, oldest first; one that cannot be read fails the
+    /// call. Oldest by the time each counts for (its own, but never later
+    /// than when the store received it, see [`super::witness`]), so that
+    /// `latest` and a backup's parent are never a snapshot dated in the
+    /// future; snapshots counted at one time keep their own order.
     pub fn snapshots(&self) -> Result<Vec<(SnapshotId, Snapshot)>> {
-        let mut all = self
-            .read_snapshots()?
+        let (read, witnessed) = self.read_snapshots_witnessed()?;
+        let mut all = read
             .into_iter()
             .map(|(id, s)| s.map(|s| (id, s)))
             .collect::<Result<Vec<_>>>()?;
-        all.sort_by_key(|(id, s)| (s.time, *id));
+        all.sort_by_cached_key(|(id, s)| (witnessed.effective(id, s), s.time, *id));
         Ok(all)
     }
 

@@ -27,6 +27,7 @@ mod restore;
 mod roundtrip;
 mod s3;
 mod serve;
+mod starvation;
 mod stdin;
 mod structure;
 mod torture;

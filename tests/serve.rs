@@ -20,7 +20,7 @@ use crate::args;
 use crate::common::*;
 
 pub(crate) const ALICE_PW: &str = "alice-http-secret-1";
-const BOB_PW: &str = "bob-http-secret-2";
+pub(crate) const BOB_PW: &str = "bob-http-secret-2";
 const ADMIN_PW: &str = "admin-http-secret-3";
 
 /// A running `vault serve` over a fresh directory, with the users alice,
@@ -28,7 +28,7 @@ const ADMIN_PW: &str = "admin-http-secret-3";
 pub(crate) struct Server {
     child: Child,
     /// `127.0.0.1:PORT`.
-    addr: String,
+    pub(crate) addr: String,
     scheme: &'static str,
     /// The served directory: repository `/a/b` is `root/a/b`.
     pub(crate) root: PathBuf,
@@ -130,7 +130,7 @@ impl Server {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
 

@@ -25,18 +25,21 @@
 //! fsync through object_store's local store) or any repository URL.
 #![deny(missing_docs)]
 
+pub mod auth;
+pub mod conn;
+mod dav;
 pub mod route;
+pub mod upload;
 pub mod users;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use engine::repo_format::layout::FileKind;
-use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as StorePath;
 use object_store::{
-    GetOptions, GetRange, ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
+    GetOptions, GetRange, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
 };
 use route::{ByteRange, Inside, Target};
 use std::net::SocketAddr;
@@ -44,6 +47,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use users::{User, Verifier};
+
+pub use conn::ConnLimits;
 
 /// What can stop the server from starting.
 #[derive(Debug, thiserror::Error)]
@@ -88,14 +93,14 @@ pub struct ServeOptions {
     pub users: Option<PathBuf>,
     /// TLS certificate chain and private key, PEM.
     pub tls: Option<(PathBuf, PathBuf)>,
-    /// Largest request body accepted, in bytes.
-    pub max_body: u64,
-    /// Most requests handled at once; more wait their turn.
+    /// Most authenticated requests handled at once; more wait their turn.
     pub max_requests: usize,
-    /// Most bytes of upload bodies held in memory at once, all requests
-    /// together: an upload waits until its declared size fits. At least
-    /// `max_body`.
-    pub body_memory: u64,
+    /// Connections held at once, in all and per client address, and when
+    /// an idle one is closed.
+    pub connections: ConnLimits,
+    /// Upload bodies: largest, memory in all and per user, minimum rate,
+    /// quotas (see [`upload`]).
+    pub uploads: upload::UploadLimits,
     /// Longest a request may take, waiting for its turn included.
     pub timeout: Duration,
     /// Log every request (user, method, path, status) on stderr.
@@ -108,15 +113,12 @@ struct Shared {
     root: StorePath,
     append_only: bool,
     private_repos: bool,
-    verifier: Option<Verifier>,
-    max_body: u64,
-    /// Upload bytes that may be in memory, in KiB permits.
-    body_budget: tokio::sync::Semaphore,
+    auth: Option<auth::Auth>,
+    /// Turns for authenticated requests (--max-requests).
+    requests: tokio::sync::Semaphore,
+    uploads: upload::Uploads,
     verbose: bool,
 }
-
-/// The unit of [`Shared::body_budget`].
-const BUDGET_UNIT: u64 = 1024;
 
 /// What every refusal of a delete in append-only mode says.
 const APPEND_ONLY: &str = "append-only: this server refuses deletes other than of locks; run forget and prune on the server (vault -r DIR ...) or with an administrator credential";
@@ -130,7 +132,7 @@ pub fn run(options: &ServeOptions, listening: impl FnOnce(SocketAddr, bool)) -> 
                 .to_owned(),
         ));
     }
-    let verifier = match &options.users {
+    let auth = match &options.users {
         Some(path) => {
             let users = users::load(path)?;
             if users.is_empty() {
@@ -139,14 +141,15 @@ pub fn run(options: &ServeOptions, listening: impl FnOnce(SocketAddr, bool)) -> 
                     path.display()
                 )));
             }
-            Some(Verifier::new(users))
+            Some(auth::Auth::new(Verifier::new(users)))
         }
         None => None,
     };
-    if options.body_memory < options.max_body {
+    let limits = &options.uploads;
+    if limits.memory_per_user < limits.max_body || limits.memory < limits.memory_per_user {
         return Err(Error::Options(format!(
-            "--max-memory ({} bytes) must be at least --max-body ({} bytes): one upload of the largest size must fit",
-            options.body_memory, options.max_body
+            "--max-memory ({} bytes) must be at least --max-memory-per-user ({} bytes), and that at least --max-body ({} bytes): one upload of the largest size must fit",
+            limits.memory, limits.memory_per_user, limits.max_body
         )));
     }
     let backend = if options.create_root {
@@ -162,21 +165,14 @@ pub fn run(options: &ServeOptions, listening: impl FnOnce(SocketAddr, bool)) -> 
         root,
         append_only: options.append_only,
         private_repos: options.private_repos,
-        verifier,
-        max_body: options.max_body,
-        body_budget: tokio::sync::Semaphore::new(
-            usize::try_from(options.body_memory / BUDGET_UNIT)
-                .unwrap_or(usize::MAX)
-                .min(tokio::sync::Semaphore::MAX_PERMITS),
-        ),
+        auth,
+        requests: tokio::sync::Semaphore::new(options.max_requests.max(1)),
+        uploads: upload::Uploads::new(options.uploads),
         verbose: options.verbose,
     });
     let app = axum::Router::new()
         .fallback(handle)
         .with_state(shared)
-        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
-            options.max_requests.max(1),
-        ))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             options.timeout,
@@ -202,8 +198,9 @@ pub fn run(options: &ServeOptions, listening: impl FnOnce(SocketAddr, bool)) -> 
             shutdown_signal().await;
             stopper.graceful_shutdown(Some(Duration::from_secs(10)));
         });
-        let service = app.into_make_service();
-        let header_timeout = Some(Duration::from_secs(30));
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        let gate = conn::Gate::new(options.connections);
+        let header_timeout = Some(options.connections.idle);
         match &options.tls {
             Some((cert, key)) => {
                 let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
@@ -215,30 +212,46 @@ pub fn run(options: &ServeOptions, listening: impl FnOnce(SocketAddr, bool)) -> 
                     )))?;
                 let mut server = axum_server::from_tcp_rustls(listener, config)
                     .map_err(io("cannot set up the socket".to_owned()))?
+                    .map(|tls| tls.acceptor(gate))
                     .handle(handle)
                     .first_request_timeout(header_timeout);
-                server
-                    .http_builder()
-                    .http1()
-                    .header_read_timeout(header_timeout);
+                limit_protocols(server.http_builder(), options);
                 listening(addr, true);
                 server.serve(service).await
             }
             None => {
                 let mut server = axum_server::from_tcp(listener)
                     .map_err(io("cannot set up the socket".to_owned()))?
+                    .acceptor(gate)
                     .handle(handle)
                     .first_request_timeout(header_timeout);
-                server
-                    .http_builder()
-                    .http1()
-                    .header_read_timeout(header_timeout);
+                limit_protocols(server.http_builder(), options);
                 listening(addr, false);
                 server.serve(service).await
             }
         }
         .map_err(io("the server failed".to_owned()))
     })
+}
+
+/// HTTP/1.1 and HTTP/2 within the same bounds: an idle HTTP/1.1
+/// connection waits at most the idle timeout for its next request's
+/// header (HTTP/2's idleness is [`conn::Guarded`]'s); an HTTP/2 connection
+/// carries at most `--max-requests` streams at once, and one whose peer
+/// stops answering pings is closed.
+fn limit_protocols(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    options: &ServeOptions,
+) {
+    let idle = options.connections.idle;
+    builder.http1().header_read_timeout(idle);
+    builder
+        .http2()
+        .max_concurrent_streams(u32::try_from(options.max_requests).unwrap_or(u32::MAX))
+        .keep_alive_interval(idle)
+        .keep_alive_timeout(Duration::from_secs(20))
+        .max_pending_accept_reset_streams(16)
+        .max_local_error_reset_streams(64);
 }
 
 async fn shutdown_signal() {
@@ -257,7 +270,7 @@ async fn shutdown_signal() {
 }
 
 /// A plain-text answer: one line saying what is wrong.
-fn text(status: StatusCode, message: &str) -> Response {
+pub(crate) fn text(status: StatusCode, message: &str) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
@@ -266,19 +279,29 @@ fn text(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let user = match authenticate(&shared, request.headers()).await {
-        Ok(user) => user,
-        Err((name, response)) => {
-            eprintln!(
-                "vault serve: refused {method} {} from user {}: wrong or missing credentials",
-                printable(&path),
-                printable(name.as_deref().unwrap_or("-"))
-            );
-            return response;
+    let user = match &shared.auth {
+        None => None,
+        Some(auth) => {
+            let header = request.headers().get(header::AUTHORIZATION);
+            match auth
+                .authenticate(peer.ip(), header.map(|h| h.as_bytes()))
+                .await
+            {
+                Ok(user) => Some(user),
+                Err(refused) => return refuse(&method, &path, peer, refused),
+            }
         }
+    };
+    // Only authenticated requests take turns: guesses cannot use them up.
+    let Ok(_turn) = shared.requests.acquire().await else {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping");
     };
     let name = user.as_ref().map_or("-", |u| u.name.as_str());
     let response = serve(&shared, user.as_ref(), request).await;
@@ -302,39 +325,52 @@ fn printable(s: &str) -> String {
     s.chars().take(200).flat_map(char::escape_default).collect()
 }
 
-/// The user the request authenticates as; None when the server has no
-/// users. On failure, the name tried (for the log) and the 401 answer.
-async fn authenticate(
-    shared: &Shared,
-    headers: &HeaderMap,
-) -> Result<Option<User>, (Option<String>, Response)> {
-    let Some(verifier) = shared.verifier.clone() else {
-        return Ok(None);
+/// The answer to a request that was not let in, logged.
+fn refuse(method: &Method, path: &str, peer: SocketAddr, refused: auth::Refused) -> Response {
+    let (name, why, mut response) = match refused {
+        auth::Refused::Unauthorized(name) => {
+            let mut response = text(
+                StatusCode::UNAUTHORIZED,
+                "authentication required: a user and password of this server's users file",
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"vault\", charset=\"UTF-8\""),
+            );
+            (name, "wrong or missing credentials", response)
+        }
+        auth::Refused::Throttled(name, wait) => {
+            let secs = wait.as_secs().max(1);
+            let mut response = text(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!("too many failed logins: try again in {secs} s"),
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            (name, "too many failed logins", response)
+        }
+        auth::Refused::Busy(name) => (
+            name,
+            "every password check was busy",
+            text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is busy checking passwords: try again",
+            ),
+        ),
     };
-    let unauthorized = |name: Option<String>| {
-        let mut response = text(
-            StatusCode::UNAUTHORIZED,
-            "authentication required: a user and password of this server's users file",
-        );
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"vault\", charset=\"UTF-8\""),
-        );
-        (name, response)
-    };
-    let Some((name, password)) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| users::decode_basic(v.as_bytes()))
-    else {
-        return Err(unauthorized(None));
-    };
-    let tried = name.clone();
-    // Argon2 takes tens of milliseconds: off the async threads.
-    let verified = tokio::task::spawn_blocking(move || verifier.verify(&name, &password)).await;
-    match verified {
-        Ok(Some(user)) => Ok(Some(user)),
-        _ => Err(unauthorized(Some(tried))),
+    eprintln!(
+        "vault serve: refused {method} {} from user {} at {}: {why}",
+        printable(path),
+        printable(name.as_deref().unwrap_or("-")),
+        peer.ip()
+    );
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(1u32));
     }
+    response
 }
 
 impl Shared {
@@ -344,19 +380,6 @@ impl Shared {
             location = location.clone().join(part);
         }
         location
-    }
-
-    /// The request path of a store location (the root's prefix removed).
-    fn href(&self, location: &StorePath) -> String {
-        let full = location.as_ref();
-        let root = self.root.as_ref();
-        let relative = if root.is_empty() {
-            full
-        } else {
-            full.strip_prefix(root)
-                .map_or(full, |r| r.trim_start_matches('/'))
-        };
-        format!("/{relative}")
     }
 }
 
@@ -390,9 +413,18 @@ async fn serve(shared: &Shared, user: Option<&User>, request: Request) -> Respon
         (Inside::Object(..), "GET" | "HEAD") => {
             get(shared, &target, &method, request.headers()).await
         }
-        (Inside::Object(kind, _), "PUT") => put(shared, &target, *kind, request).await,
+        (Inside::Object(kind, _), "PUT") => put(shared, user, &target, *kind, request).await,
         (Inside::Object(kind, _), "DELETE") => delete(shared, &target, *kind, admin).await,
-        (_, "PROPFIND") => propfind(shared, &target, request.headers()).await,
+        (_, "PROPFIND") => {
+            dav::propfind(
+                &shared.store,
+                &shared.root,
+                &target,
+                shared.location(&target),
+                request.headers(),
+            )
+            .await
+        }
         (Inside::Dir(_), "GET" | "HEAD" | "PUT" | "DELETE") => text(
             StatusCode::METHOD_NOT_ALLOWED,
             "a directory of the layout: list it with PROPFIND",
@@ -408,7 +440,7 @@ async fn serve(shared: &Shared, user: Option<&User>, request: Request) -> Respon
     }
 }
 
-fn store_failure(e: &object_store::Error) -> Response {
+pub(crate) fn store_failure(e: &object_store::Error) -> Response {
     eprintln!("vault serve: storage error: {e}");
     text(
         StatusCode::INTERNAL_SERVER_ERROR,
@@ -417,7 +449,7 @@ fn store_failure(e: &object_store::Error) -> Response {
 }
 
 /// `Last-Modified` and PROPFIND dates (RFC 1123).
-fn http_date(t: &chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn http_date(t: &chrono::DateTime<chrono::Utc>) -> String {
     t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
 }
 
@@ -494,68 +526,46 @@ async fn get(shared: &Shared, target: &Target, method: &Method, headers: &Header
         .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "response"))
 }
 
-async fn put(shared: &Shared, target: &Target, kind: FileKind, request: Request) -> Response {
-    let too_large = || {
-        text(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!(
-                "the object is larger than this server accepts ({} bytes, --max-body)",
-                shared.max_body
-            ),
-        )
-    };
+async fn put(
+    shared: &Shared,
+    user: Option<&User>,
+    target: &Target,
+    kind: FileKind,
+    request: Request,
+) -> Response {
     let declared = request
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > shared.max_body) {
-        return too_large();
-    }
-    // Hold the body's size (the largest allowed when undeclared) of the
-    // memory budget until the object is stored: uploads wait for room
-    // rather than add up past --max-memory.
-    let limit = declared.unwrap_or(shared.max_body);
-    let permits = u32::try_from(limit.div_ceil(BUDGET_UNIT)).unwrap_or(u32::MAX);
-    let Ok(_room) = shared.body_budget.acquire_many(permits).await else {
-        return text(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping");
+    let owner = target.repository.first().map_or("", String::as_str);
+    let stream = request.into_body().into_data_stream();
+    let body = match shared
+        .uploads
+        .receive(user.map_or(owner, |u| u.name.as_str()), declared, stream)
+        .await
+    {
+        Ok(body) => body,
+        Err(refused) => return upload_refused(shared, refused),
     };
-    let mut stream = request.into_body().into_data_stream();
-    let mut chunks = Vec::new();
-    let mut total: u64 = 0;
-    let mut hasher = blake3::Hasher::new();
-    while let Some(chunk) = stream.next().await {
-        let Ok(chunk) = chunk else {
-            return text(
-                StatusCode::BAD_REQUEST,
-                "the request body could not be read",
-            );
-        };
-        total += chunk.len() as u64;
-        if total > limit {
-            return if total > shared.max_body {
-                too_large()
-            } else {
-                text(
-                    StatusCode::BAD_REQUEST,
-                    "the request body is longer than its Content-Length",
-                )
-            };
-        }
-        hasher.update(&chunk);
-        chunks.push(chunk);
-    }
     if kind.content_named() {
         let Inside::Object(_, path) = &target.inside else {
             return text(StatusCode::BAD_REQUEST, "not an object");
         };
         let name = path.rsplit('/').next().unwrap_or("");
-        if hasher.finalize().to_hex().as_str() != name {
+        if body.hash.to_hex().as_str() != name {
             return text(
                 StatusCode::BAD_REQUEST,
                 "the object's name is not the BLAKE3 hash of its bytes (SPEC.md §3)",
             );
         }
+    }
+    if let Err(why) = shared
+        .uploads
+        .reserve(shared.store.as_ref(), &shared.root, owner, body.len)
+        .await
+    {
+        return text(StatusCode::INSUFFICIENT_STORAGE, &why);
     }
     let mode = if kind.replaceable() {
         PutMode::Overwrite
@@ -566,12 +576,17 @@ async fn put(shared: &Shared, target: &Target, kind: FileKind, request: Request)
         mode,
         ..PutOptions::default()
     };
-    let payload: PutPayload = chunks.into_iter().collect();
-    match shared
+    let len = body.len;
+    let payload: PutPayload = body.chunks.iter().cloned().collect();
+    let stored = shared
         .store
         .put_opts(&shared.location(target), payload, options)
-        .await
-    {
+        .await;
+    drop(body);
+    if stored.is_err() {
+        shared.uploads.release(owner, len).await;
+    }
+    match stored {
         Ok(_) => text(StatusCode::CREATED, "created"),
         Err(
             object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. },
@@ -583,92 +598,67 @@ async fn put(shared: &Shared, target: &Target, kind: FileKind, request: Request)
     }
 }
 
+/// The answer to an upload whose body was not taken.
+fn upload_refused(shared: &Shared, refused: upload::Refused) -> Response {
+    let limits = shared.uploads.limits();
+    match refused {
+        upload::Refused::TooLarge => text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!(
+                "the object is larger than this server accepts ({} bytes, --max-body)",
+                limits.max_body
+            ),
+        ),
+        upload::Refused::LongerThanDeclared => text(
+            StatusCode::BAD_REQUEST,
+            "the request body is longer than its Content-Length",
+        ),
+        upload::Refused::Unreadable => text(
+            StatusCode::BAD_REQUEST,
+            "the request body could not be read",
+        ),
+        upload::Refused::TooSlow => text(
+            StatusCode::REQUEST_TIMEOUT,
+            &format!(
+                "the body came slower than this server accepts ({} bytes/s after {} s, --min-upload-rate)",
+                limits.min_rate,
+                upload::GRACE.as_secs()
+            ),
+        ),
+        upload::Refused::NoRoom => {
+            let mut response = text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server's upload memory is in use (--max-memory, --max-memory-per-user): try again",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(1u32));
+            response
+        }
+        upload::Refused::Stopping => {
+            text(StatusCode::SERVICE_UNAVAILABLE, "the server is stopping")
+        }
+    }
+}
+
 async fn delete(shared: &Shared, target: &Target, kind: FileKind, admin: bool) -> Response {
     if shared.append_only && !admin && kind != FileKind::Lock {
         return text(StatusCode::FORBIDDEN, APPEND_ONLY);
     }
-    match shared.store.delete(&shared.location(target)).await {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+    let location = shared.location(target);
+    // What the object counted against its directory's quota, if any.
+    let size = match shared.uploads.limits().quota_bytes {
+        Some(_) => shared.store.head(&location).await.ok().map(|m| m.size),
+        None => shared.uploads.limits().quota_objects.map(|_| 0),
+    };
+    match shared.store.delete(&location).await {
+        Ok(()) => {
+            if let (Some(size), Some(owner)) = (size, target.repository.first()) {
+                shared.uploads.release(owner, size).await;
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
         Err(object_store::Error::NotFound { .. }) => text(StatusCode::NOT_FOUND, "no such object"),
         Err(e) => store_failure(&e),
     }
-}
-
-/// One `<response>` of a multistatus: an object, or a collection.
-fn dav_response(out: &mut String, href: &str, meta: Option<&ObjectMeta>) {
-    out.push_str("<response><href>");
-    out.push_str(href);
-    out.push_str("</href><propstat><prop>");
-    match meta {
-        Some(meta) => {
-            out.push_str(&format!(
-                "<getlastmodified>{}</getlastmodified><getcontentlength>{}</getcontentlength><resourcetype/>",
-                http_date(&meta.last_modified),
-                meta.size
-            ));
-        }
-        None => out.push_str(&format!(
-            "<getlastmodified>{}</getlastmodified><resourcetype><collection/></resourcetype>",
-            http_date(&chrono::Utc::now())
-        )),
-    }
-    out.push_str("</prop><status>HTTP/1.1 200 OK</status></propstat></response>");
-}
-
-async fn propfind(shared: &Shared, target: &Target, headers: &HeaderMap) -> Response {
-    let depth = headers
-        .get("Depth")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("infinity")
-        .to_ascii_lowercase();
-    let location = shared.location(target);
-    let mut body =
-        String::from(r#"<?xml version="1.0" encoding="utf-8"?><multistatus xmlns="DAV:">"#);
-    match (&target.inside, depth.as_str()) {
-        (Inside::Object(..), _) => match shared.store.head(&location).await {
-            Ok(meta) => dav_response(&mut body, &shared.href(&meta.location), Some(&meta)),
-            Err(object_store::Error::NotFound { .. }) => {
-                return text(StatusCode::NOT_FOUND, "no such object");
-            }
-            Err(e) => return store_failure(&e),
-        },
-        (Inside::Dir(_), "0") => dav_response(&mut body, &shared.href(&location), None),
-        (Inside::Dir(_), "1") => match shared.store.list_with_delimiter(Some(&location)).await {
-            Ok(listing) => {
-                for prefix in &listing.common_prefixes {
-                    dav_response(&mut body, &shared.href(prefix), None);
-                }
-                for meta in &listing.objects {
-                    dav_response(&mut body, &shared.href(&meta.location), Some(meta));
-                }
-            }
-            Err(e) => return store_failure(&e),
-        },
-        (Inside::Dir(_), "infinity") => {
-            let mut listing = shared.store.list(Some(&location));
-            loop {
-                match listing.try_next().await {
-                    Ok(Some(meta)) => {
-                        dav_response(&mut body, &shared.href(&meta.location), Some(&meta));
-                    }
-                    Ok(None) => break,
-                    Err(object_store::Error::NotFound { .. }) => break,
-                    Err(e) => return store_failure(&e),
-                }
-            }
-        }
-        _ => return text(StatusCode::BAD_REQUEST, "Depth must be 0, 1 or infinity"),
-    }
-    if !body.contains("<response>") {
-        // A multistatus must hold a response: an empty directory is one
-        // that does not exist (object stores have no empty directories).
-        return text(StatusCode::NOT_FOUND, "no such directory");
-    }
-    body.push_str("</multistatus>");
-    (
-        StatusCode::MULTI_STATUS,
-        [(header::CONTENT_TYPE, "application/xml; charset=utf-8")],
-        body,
-    )
-        .into_response()
 }

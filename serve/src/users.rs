@@ -207,23 +207,35 @@ impl Verifier {
         *h.finalize().as_bytes()
     }
 
+    /// Whether the users file names `name`.
+    pub fn knows(&self, name: &str) -> bool {
+        self.users.contains_key(name)
+    }
+
+    /// The user `name` if `password` is the one that last verified for
+    /// them: cheap (one keyed BLAKE3), no Argon2.
+    pub fn remembered(&self, name: &str, password: &[u8]) -> Option<User> {
+        let user = self.users.get(name)?;
+        let tag = self.tag(name, password);
+        self.verified
+            .lock()
+            .ok()
+            .and_then(|m| m.get(name).copied())
+            .is_some_and(|t| constant_time_eq(&t, &tag))
+            .then(|| user.clone())
+    }
+
     /// The user `name` if `password` is theirs. Slow (Argon2) the first
     /// time a user and password meet: call it off the async threads.
     pub fn verify(&self, name: &str, password: &[u8]) -> Option<User> {
+        if let Some(user) = self.remembered(name, password) {
+            return Some(user);
+        }
         let tag = self.tag(name, password);
         let Some(user) = self.users.get(name) else {
             let _ = argon2::Argon2::default().verify_password(password, self.dummy.as_str());
             return None;
         };
-        let remembered = self
-            .verified
-            .lock()
-            .ok()
-            .and_then(|m| m.get(name).copied())
-            .is_some_and(|t| constant_time_eq(&t, &tag));
-        if remembered {
-            return Some(user.clone());
-        }
         if argon2::Argon2::default()
             .verify_password(password, user.hash.as_str())
             .is_err()

@@ -152,11 +152,36 @@ pub struct ServeArgs {
     /// Largest object a client may upload (packs are at most 128 MiB plus a blob)
     #[arg(long, value_name = "SIZE", default_value = "256MiB")]
     pub max_body: String,
-    /// Most requests handled at once; more wait their turn (upload bodies in
-    /// memory, all together, stay under the global --max-memory, default 1GiB)
+    /// Most authenticated requests handled at once; more wait their turn
+    /// (upload bodies in memory, all together, stay under the global
+    /// --max-memory, default 1GiB)
     #[arg(long, value_name = "N", default_value_t = 32,
           value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub max_requests: u16,
+    /// Most upload memory one user's uploads hold at once (default: a
+    /// quarter of --max-memory, at least --max-body)
+    #[arg(long, value_name = "SIZE")]
+    pub max_memory_per_user: Option<String>,
+    /// Most connections held at once; more are closed at once
+    #[arg(long, value_name = "N", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+    /// Most connections held at once from one client address
+    #[arg(long, value_name = "N", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections_per_address: u32,
+    /// Close a connection (HTTP/1.1 or HTTP/2) with no request in hand for this long
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub idle_timeout: String,
+    /// After 10 s, an upload must have come at least this fast (bytes a second) on average
+    #[arg(long, value_name = "SIZE", default_value = "16KiB")]
+    pub min_upload_rate: String,
+    /// Most bytes stored under each top-level directory (with --private-repos: each user)
+    #[arg(long, value_name = "SIZE")]
+    pub quota_bytes: Option<String>,
+    /// Most objects stored under each top-level directory (with --private-repos: each user)
+    #[arg(long, value_name = "N")]
+    pub quota_objects: Option<u64>,
     /// Longest a request may take, its wait for a turn included
     #[arg(long, value_name = "DURATION", default_value = "10m")]
     pub timeout: String,

@@ -32,12 +32,13 @@ pub fn run(g: &Global, a: &ServeArgs) -> Result<u8> {
         private_repos: a.private_repos,
         users: a.users.clone(),
         tls: a.tls_cert.clone().zip(a.tls_key.clone()),
-        max_body: super::parse_size("--max-body", &a.max_body)?,
         max_requests: usize::from(a.max_requests),
-        body_memory: match &g.max_memory {
-            Some(m) => super::parse_size("--max-memory", m)?,
-            None => DEFAULT_BODY_MEMORY,
+        connections: serve::ConnLimits {
+            max: a.max_connections as usize,
+            per_address: a.max_connections_per_address as usize,
+            idle: positive("--idle-timeout", &a.idle_timeout)?,
         },
+        uploads: upload_limits(g, a)?,
         timeout: crate::duration::parse("--timeout", &a.timeout)?,
         verbose: g.verbose > 0,
     };
@@ -66,6 +67,39 @@ pub fn run(g: &Global, a: &ServeArgs) -> Result<u8> {
         eprintln!("vault serve: stopped");
     }
     Ok(exit::OK)
+}
+
+/// A duration that must not be zero.
+fn positive(flag: &str, text: &str) -> Result<std::time::Duration> {
+    let d = crate::duration::parse(flag, text)?;
+    if d.is_zero() {
+        bail!("{flag} must be more than 0");
+    }
+    Ok(d)
+}
+
+fn upload_limits(g: &Global, a: &ServeArgs) -> Result<serve::upload::UploadLimits> {
+    let max_body = super::parse_size("--max-body", &a.max_body)?;
+    let memory = match &g.max_memory {
+        Some(m) => super::parse_size("--max-memory", m)?,
+        None => DEFAULT_BODY_MEMORY,
+    };
+    let memory_per_user = match &a.max_memory_per_user {
+        Some(m) => super::parse_size("--max-memory-per-user", m)?,
+        None => (memory / 4).max(max_body).min(memory),
+    };
+    Ok(serve::upload::UploadLimits {
+        max_body,
+        memory,
+        memory_per_user,
+        min_rate: super::parse_size("--min-upload-rate", &a.min_upload_rate)?,
+        quota_bytes: a
+            .quota_bytes
+            .as_deref()
+            .map(|q| super::parse_size("--quota-bytes", q))
+            .transpose()?,
+        quota_objects: a.quota_objects,
+    })
 }
 
 fn add_user(g: &Global, a: &ServeArgs, name: &str) -> Result<u8> {

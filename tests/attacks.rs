@@ -488,3 +488,65 @@ fn attack_future_dated_snapshots_do_not_displace_real_ones() {
     ]);
     assert_eq!(snapshot_files(), 6);
 }
+
+/// Phase two against forged objects: the hacked client plants a deletion
+/// notice condemning every pack (no sessions to wait for) and an index
+/// that supersedes every index file and lists nothing. The admin's prune
+/// finishes the notice first: what any snapshot reaches is copied out of
+/// the condemned packs before they go, so every backup still restores.
+#[test]
+fn attack_forged_deletion_notice_and_empty_index_lose_nothing() {
+    use engine::repo_format::deletion::Deletion;
+    use engine::repo_format::time::Timestamp;
+    let s = scene();
+    let repo = s.engine();
+    let (_, all) = index(&repo);
+    let packs_before = s.packs();
+    let packs: Vec<PackId> = packs_before
+        .iter()
+        .map(|p| {
+            let name = p.rsplit('/').next().expect("name");
+            PackId(Id::from_hex(name).expect("a pack name"))
+        })
+        .collect();
+    assert!(packs.len() >= 2);
+    let mut sorted = packs.clone();
+    sorted.sort_unstable();
+    let notice = Deletion {
+        time: Timestamp { secs: 0, nanos: 0 },
+        packs: sorted,
+        snapshots: Vec::new(),
+        sessions: Vec::new(),
+    };
+    let sealed = repo
+        .key()
+        .seal_object(ObjectKind::Deletion, &notice.encode(), 0, [5; 24]);
+    s.plant(
+        &ObjectName::new(FileKind::Deletion, Id::hash(&sealed)),
+        &sealed,
+    );
+    s.plant_index(
+        &repo,
+        &IndexFile {
+            packs: Vec::new(),
+            supersedes: all,
+        },
+    );
+
+    // The notice is finished: its packs go, after what the snapshots
+    // reach was copied out of them.
+    let out = s.admin_prune();
+    assert_success(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("rescued"),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        s.packs().is_disjoint(&packs_before),
+        "the condemned packs went"
+    );
+    s.admin.ok(args!["repair", "index"]);
+    s.admin.ok(args!["check", "--read-data"]);
+    s.assert_restores();
+}

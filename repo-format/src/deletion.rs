@@ -22,8 +22,8 @@ pub struct Deletion {
     pub time: Timestamp,
     /// Packs to delete, sorted.
     pub packs: Vec<PackId>,
-    /// Snapshots that existed when the prune planned, sorted: their blobs
-    /// are known to be kept elsewhere, so phase two walks only newer ones.
+    /// Snapshots that existed when the prune planned, sorted
+    /// (informational: phase two walks every snapshot, SPEC.md §7.6).
     pub snapshots: Vec<SnapshotId>,
     /// Lock sessions seen between planning and writing the notice, sorted:
     /// a process among them may have read the index before the prune and

@@ -77,6 +77,11 @@ struct Counts {
 fn note_failure<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Failures>, key: K, now: Instant) {
     if map.len() >= MAX_ENTRIES {
         map.retain(|_, f| now.duration_since(f.last) < FORGET_AFTER);
+        if map.len() >= MAX_ENTRIES {
+            // Failures from more places than that at once: memory stays
+            // bounded, and Argon2's slots still bound the cost.
+            map.clear();
+        }
     }
     let entry = map.entry(key).or_insert(Failures {
         count: 0,

@@ -173,13 +173,18 @@ fn repository(seeds: &mut Seeds, url: &str, password: &str) {
         .take(MAX_PER_TARGET)
     {
         let id = repo_format::PackId(id);
-        let size = backend.size(&ObjectName::new(FileKind::Pack, id.0)).unwrap();
+        let size = backend
+            .size(&ObjectName::new(FileKind::Pack, id.0))
+            .unwrap();
         let entries = repo.read_pack_header(&id, size).unwrap();
         // The pack rebuilt under the fixed key: its blobs, header, trailer.
         let mut rebuilt = Vec::new();
         let mut rebuilt_entries = Vec::new();
         for e in &entries {
-            let plain = repo.pack_reader().read_blob(&id, &BlobRef::from(e)).unwrap();
+            let plain = repo
+                .pack_reader()
+                .read_blob(&id, &BlobRef::from(e))
+                .unwrap();
             let name = format!("repo-{}", e.id.short());
             if e.kind == BlobKind::Tree {
                 seeds.add("tree", &name, &plain, MAX_SEED);
@@ -308,6 +313,138 @@ fn text(seeds: &mut Seeds) {
     }
 }
 
+/// Argon2id PHC strings (of "correct horse" and "admin password"), made
+/// once with argon2 0.6's defaults, the kind `vault serve --add-user`
+/// writes; fixed here so that the seeds do not change on every run.
+const PHC_USER: &str = "$argon2id$v=19$m=19456,t=2,p=1$tEYlf9t2eDBoa8psy2czNg$E/YKabB/MYXWYprDGkeCfk7HjL78fMuImNcXbI6vb3o";
+const PHC_ADMIN: &str = "$argon2id$v=19$m=19456,t=2,p=1$8WI65wdsw1BtGqaZvinadA$6EbBvKfk78tZk6qoiO4C8X3PCmKjE4WxkKgx25oHDRc";
+
+/// The vault.toml of the README (examples/vault.toml), the one of
+/// cli/src/config.rs's tests, and one with every retention rule, a
+/// heartbeat key (the golden vectors') and two profiles.
+const VAULT_TOMLS: [&str; 3] = [
+    include_str!("../../examples/vault.toml"),
+    r#"
+[repositories.local]
+url = "/srv/vault"
+password-file = "/etc/vault/pw"
+
+[sources.www]
+paths = ["/var/www"]
+
+[sources.db]
+command = "pg_dump app"
+filename = "app.sql"
+max-age = "26h"
+size-drop = "50%"
+
+[profiles.nightly]
+repository = "local"
+retention = { keep-daily = 7, keep-weekly = 4 }
+"#,
+    r#"[repositories.a]
+url = "memory://a"
+heartbeat-key = "f38b071e8c21fb1b66e2ec990bdfeaedc9a1e3263f4f75f71f39fe5d1f793023"
+[repositories.b]
+url = "file:///b"
+password-command = "cat pw"
+env = { X = "1" }
+[sources.s]
+paths = ["/s"]
+exclude-larger-than = "1.5 GiB"
+size-history = 3
+size-drop = "0.25"
+tags = ["t"]
+[profiles.default]
+repository = "a"
+copy-to = ["b"]
+sources = ["s"]
+retention = { keep-last = "unlimited", keep-hourly = 24, keep-yearly = 1, keep-within = "2y5m7d3h", keep-within-daily = "30d", keep-within-monthly = "1y", keep-newer-than = "7d", keep-tag = ["a,b", ""], prune = false }
+check = { enabled = false, read-data-subset = "1/7", max-age = "1d12h" }
+[profiles.other]
+repository = "b"
+retention = { keep-within-hourly = "2d", keep-within-weekly = "4m", keep-within-yearly = "3y" }
+"#,
+];
+
+/// Seeds of the targets for what reaches `vault serve` before any
+/// authentication (request paths, `Range:`, `Authorization: Basic`), its
+/// users file, and vault.toml.
+fn serve_and_vault_toml(seeds: &mut Seeds) {
+    use base64::Engine as _;
+    let basic = |credentials: &str| {
+        let token = base64::engine::general_purpose::STANDARD.encode(credentials);
+        format!("Basic {token}")
+    };
+    let ab = "ab".repeat(32);
+    let zero = "0".repeat(64);
+    let sets: [(&'static str, Vec<String>); 5] = [
+        (
+            "serve_route",
+            vec![
+                "/".to_owned(),
+                "/config".to_owned(),
+                format!("/alice/main/data/ab/{ab}"),
+                format!("/r/keys/{zero}"),
+                "/r/snapshots/".to_owned(),
+                "/alice/r/keys".to_owned(),
+                "/r/data/0f/".to_owned(),
+                format!("/srv/repo.1/heartbeats/{ab}"),
+                format!("/a-b/c_d/locks/{zero}"),
+                "/alice/%2e%2e/bob/config".to_owned(),
+                "/alice/../bob/config".to_owned(),
+                "//etc/passwd".to_owned(),
+            ],
+        ),
+        (
+            "serve_range",
+            [
+                "bytes=0-9",
+                "bytes=5-",
+                "bytes=-4",
+                "bytes=0-18446744073709551615",
+                " bytes= 3 - 7 ",
+                "bytes=9-0",
+                "bytes=0-1,3-4",
+                "items=0-1",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        ),
+        (
+            "basic_auth",
+            vec![
+                "Basic YWxpY2U6cDpx".to_owned(),
+                basic("alice:correct horse"),
+                basic("root-1:"),
+                format!(" {} ", basic("\u{e9}:p")),
+                "Bearer YWxpY2U6cA==".to_owned(),
+                "Basic YWxpY2U=".to_owned(),
+                "alice:correct horse".to_owned(),
+            ],
+        ),
+        (
+            "users_file",
+            vec![
+                format!("alice:{PHC_USER}\n"),
+                format!(
+                    "# vault serve users: NAME:ARGON2ID-HASH[:admin] (vault serve --add-user)\n\nalice:{PHC_USER}\nroot-1:{PHC_ADMIN}:admin\n"
+                ),
+                format!("a:{PHC_USER}\r\n  b.c_d-e:{PHC_ADMIN}  \r\na:{PHC_ADMIN}\n"),
+                format!("alice:{PHC_USER}:root\n"),
+                "alice:plaintext\n".to_owned(),
+                format!("../x:{PHC_USER}\n"),
+            ],
+        ),
+        ("vault_toml", VAULT_TOMLS.map(str::to_owned).to_vec()),
+    ];
+    for (target, inputs) in sets {
+        for (i, input) in inputs.iter().enumerate() {
+            seeds.add(target, &format!("text-{i}"), input.as_bytes(), MAX_SEED);
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [out, vectors_dir, rest @ ..] = args.as_slice() else {
@@ -320,6 +457,7 @@ fn main() {
     };
     vectors(&mut seeds, Path::new(vectors_dir));
     text(&mut seeds);
+    serve_and_vault_toml(&mut seeds);
     if let [repo, password] = rest {
         repository(&mut seeds, repo, password);
     }

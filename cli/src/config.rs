@@ -440,7 +440,7 @@ size-drop = "50%"
 
 [profiles.nightly]
 repository = "local"
-retention = { keep-daily = 7, keep-weekly = 4 }
+retention = { keep-daily = 7, keep-weekly = 4, keep-newer-than = "3d" }
 "#;
 
     #[test]
@@ -451,7 +451,10 @@ retention = { keep-daily = 7, keep-weekly = 4 }
         let names: Vec<_> = c.profile_sources(p).iter().map(|(n, _)| *n).collect();
         assert_eq!(names, ["db", "www"]);
         let policy = p.retention.as_ref().unwrap().checked_policy().unwrap();
-        assert_eq!(policy.to_string(), "keep 7 daily, 4 weekly snapshots");
+        assert_eq!(
+            policy.to_string(),
+            "keep 7 daily, 4 weekly snapshots and all snapshots newer than 3d"
+        );
         assert!(p.retention.as_ref().unwrap().prune, "prune is the default");
         assert!(p.check.enabled);
     }
@@ -489,6 +492,11 @@ retention = { keep-daily = 7, keep-weekly = 4 }
                 "sources.db.size-drop",
             ),
             ("keep-daily = 7", "keep-daily = \"often\"", "keep-daily"),
+            (
+                "keep-newer-than = \"3d\"",
+                "keep-newer-than = \"soon\"",
+                "keep-newer-than",
+            ),
             ("[sources.www]", "[sources.\"w w\"]", "source name"),
             (
                 "paths = [\"/var/www\"]",

@@ -24,6 +24,7 @@ mod postgres;
 mod profiles;
 mod prune;
 mod restore;
+mod restore_safety;
 mod roundtrip;
 mod s3;
 mod serve;

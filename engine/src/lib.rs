@@ -41,6 +41,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod beneath;
 pub mod error;
 pub mod exclude;
 pub mod metadata;

@@ -122,27 +122,66 @@ pub fn read_xattrs(path: &Path) -> Vec<ExtendedAttribute> {
     out
 }
 
+/// What [`apply`] sets the metadata of: an open file or directory, or an
+/// entry (a symlink, fifo or device) by its name in an open directory.
+/// Never a path: a path could lead through a symlink out of the target.
+pub enum Handle<'a> {
+    /// An open regular file or directory.
+    Open(&'a std::fs::File),
+    /// The entry `name` of the directory `dir`, not following a link.
+    At(std::os::fd::BorrowedFd<'a>, &'a std::ffi::OsStr),
+}
+
 /// Apply owner (when root), mode, extended attributes and times of `node` to
-/// `path`. Times go last so that nothing after them changes mtime.
-pub fn apply(path: &Path, node: &Node, is_root: bool) -> Result<()> {
-    let symlink = node.kind == NodeKind::Symlink;
-    if is_root {
-        std::os::unix::fs::lchown(path, Some(node.uid), Some(node.gid))
-            .map_err(|e| Error::io("set owner of", path, e))?;
+/// `handle`, in that order: owner first because changing it clears set-id
+/// bits, times last so that nothing after them changes mtime. `shown` names
+/// it in errors.
+pub fn apply(handle: Handle<'_>, shown: &Path, node: &Node, is_root: bool) -> Result<()> {
+    use nix::fcntl::AtFlags;
+    use nix::sys::stat::{FchmodatFlags, Mode, UtimensatFlags};
+    use nix::sys::time::TimeSpec;
+    let uid = Some(nix::unistd::Uid::from_raw(node.uid));
+    let gid = Some(nix::unistd::Gid::from_raw(node.gid));
+    let mode = Mode::from_bits_truncate(node.mode & 0o7777);
+    let atime = TimeSpec::new(node.atime.secs, i64::from(node.atime.nanos));
+    let mtime = TimeSpec::new(node.mtime.secs, i64::from(node.mtime.nanos));
+    let io = |what: &'static str| move |e: nix::Error| Error::io(what, shown, e.into());
+    match handle {
+        Handle::Open(file) => {
+            if is_root {
+                nix::unistd::fchown(file, uid, gid).map_err(io("set owner of"))?;
+            }
+            nix::sys::stat::fchmod(file, mode).map_err(io("set mode of"))?;
+            for x in &node.xattrs {
+                // A target file system without xattr support is not an error
+                // worth failing a restore for; the content is what matters.
+                let _ =
+                    xattr::FileExt::set_xattr(file, std::ffi::OsStr::from_bytes(&x.name), &x.value);
+            }
+            nix::sys::stat::futimens(file, &atime, &mtime).map_err(io("set times of"))
+        }
+        Handle::At(dir, name) => {
+            if is_root {
+                nix::unistd::fchownat(dir, name, uid, gid, AtFlags::AT_SYMLINK_NOFOLLOW)
+                    .map_err(io("set owner of"))?;
+            }
+            if node.kind != NodeKind::Symlink {
+                nix::sys::stat::fchmodat(dir, name, mode, FchmodatFlags::NoFollowSymlink)
+                    .map_err(io("set mode of"))?;
+            }
+            if !node.xattrs.is_empty() {
+                // By the directory handle's name in /proc: the kernel takes
+                // the handle's directory, and xattr::set does not follow a
+                // link at the end.
+                let path = Path::new("/proc/self/fd")
+                    .join(std::os::fd::AsRawFd::as_raw_fd(&dir).to_string())
+                    .join(name);
+                for x in &node.xattrs {
+                    let _ = xattr::set(&path, std::ffi::OsStr::from_bytes(&x.name), &x.value);
+                }
+            }
+            nix::sys::stat::utimensat(dir, name, &atime, &mtime, UtimensatFlags::NoFollowSymlink)
+                .map_err(io("set times of"))
+        }
     }
-    if !symlink {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(node.mode))
-            .map_err(|e| Error::io("set mode of", path, e))?;
-    }
-    for x in &node.xattrs {
-        let name = std::ffi::OsStr::from_bytes(&x.name);
-        // A target file system without xattr support is not an error worth
-        // failing a restore for; the content is what matters.
-        let _ = xattr::set(path, name, &x.value);
-    }
-    let mtime = filetime::FileTime::from_unix_time(node.mtime.secs, node.mtime.nanos);
-    let atime = filetime::FileTime::from_unix_time(node.atime.secs, node.atime.nanos);
-    filetime::set_symlink_file_times(path, atime, mtime)
-        .map_err(|e| Error::io("set times of", path, e))
 }

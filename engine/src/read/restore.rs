@@ -5,12 +5,21 @@
 //! skipped so sparse files come back sparse; hard links are restored as
 //! links; owner (as root), mode, extended attributes and times are applied
 //! after content, and directory times last.
+//!
+//! Nothing is named by a path the kernel could resolve through a symlink:
+//! every entry is made, opened, linked or removed relative to the target's
+//! handle with no link followed ([`Beneath`]), so neither a snapshot nor
+//! the links already in the target can lead a write, a mode or an owner
+//! outside it (SPEC §7.2). A link where the snapshot has a directory is
+//! replaced unless `--overwrite never`, which keeps it and restores nothing
+//! below it. Files are created 0600 and directories 0700; the snapshot's
+//! modes come once the content is written.
 
+use crate::beneath::{Beneath, Entry, Kind};
 use crate::error::{Error, Result};
 use crate::exclude::Patterns;
-use crate::metadata;
+use crate::metadata::{self, Handle};
 use crate::progress::Progress;
-use crate::read::tree_walk::under;
 use crate::repository::Repository;
 use crate::repository::pack_reader::BlobRef;
 use rayon::prelude::*;
@@ -18,8 +27,9 @@ use repo_format::BlobId;
 use repo_format::crypto::BlobKind;
 use repo_format::tree::{Node, NodeKind};
 use std::collections::HashMap;
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -72,6 +82,8 @@ pub struct RestoreReport {
 
 struct Ctx<'a> {
     repo: &'a Repository,
+    /// The target; `None` only on a dry run into a target not there yet.
+    beneath: Option<Beneath>,
     options: &'a RestoreOptions,
     progress: &'a dyn Progress,
     include: Patterns,
@@ -91,6 +103,35 @@ impl Ctx<'_> {
             e.push(format!("{}: {message}", path.display()));
         }
     }
+
+    /// The target's handle; only a dry run goes without one, and a dry run
+    /// writes nothing.
+    fn target(&self) -> std::io::Result<&Beneath> {
+        self.beneath
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("the target is not open"))
+    }
+
+    /// What is at `rel` in the target, if anything (a dry run into a target
+    /// not there yet finds nothing).
+    fn existing(&self, rel: &Path) -> Option<Entry> {
+        self.beneath.as_ref()?.stat(rel).ok().flatten()
+    }
+
+    /// Whether what is at `rel` may be replaced, by the overwrite policy.
+    fn may_replace(&self) -> bool {
+        self.options.overwrite != Overwrite::Never
+    }
+}
+
+/// `path` (a snapshot path) relative to the target.
+fn relative(path: &Path) -> PathBuf {
+    path.components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(n) => Some(n),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Restore the tree `root` (the snapshot's root tree, or a subtree whose
@@ -119,8 +160,14 @@ pub fn restore(
         }
         Err(e) => return Err(Error::io("open target", target, e)),
     }
+    let beneath = match Beneath::open(target) {
+        Ok(b) => Some(b),
+        Err(_) if options.dry_run => None,
+        Err(e) => return Err(Error::io("open target", target, e)),
+    };
     let ctx = Ctx {
         repo,
+        beneath,
         options,
         progress,
         include: Patterns::new(&options.include, false)?,
@@ -140,22 +187,22 @@ pub fn restore(
     let mut links = Vec::new();
     let mut first_names: HashMap<(u64, u64), PathBuf> = HashMap::new();
     for (path, node) in std::mem::take(&mut deferred.hard_links) {
-        let dest = under(&ctx.options.target, &path);
+        let rel = relative(&path);
         match first_names.get(&(node.device_id, node.inode)) {
-            Some(first) => links.push((path, dest, first.clone(), node)),
+            Some(first) => links.push((path, rel, first.clone(), node)),
             None => {
-                first_names.insert((node.device_id, node.inode), dest.clone());
-                deferred.files.extend(prepare_file(&ctx, path, dest, &node));
+                first_names.insert((node.device_id, node.inode), rel.clone());
+                deferred.files.extend(prepare_file(&ctx, path, rel, &node));
             }
         }
     }
     write_contents(&ctx, &deferred.files)?;
-    for (path, dest, first, node) in &links {
-        restore_hard_link(&ctx, path, dest, first, node);
+    for (path, rel, first, node) in &links {
+        restore_hard_link(&ctx, path, rel, first, node);
     }
     if !options.dry_run {
-        for (path, dest, node) in &deferred.dirs {
-            if let Err(e) = metadata::apply(dest, node, ctx.is_root) {
+        for (path, rel, node) in &deferred.dirs {
+            if let Err(e) = apply_dir(&ctx, rel, node) {
                 ctx.fail(path, e.to_string());
             }
         }
@@ -180,6 +227,7 @@ pub fn restore(
 struct Deferred {
     files: Vec<FileJob>,
     hard_links: Vec<(PathBuf, Node)>,
+    /// Snapshot path, path relative to the target, node.
     dirs: Vec<(PathBuf, PathBuf, Node)>,
 }
 
@@ -193,8 +241,10 @@ impl Deferred {
 
 /// A regular file whose content is to be written.
 struct FileJob {
+    /// Its path in the snapshot.
     path: PathBuf,
-    dest: PathBuf,
+    /// Its path relative to the target.
+    rel: PathBuf,
     node: Node,
 }
 
@@ -227,12 +277,12 @@ fn restore_dir(
                 return Ok((false, Deferred::default()));
             }
             let selected = selected || ctx.include.matches(&path);
-            let dest = under(&ctx.options.target, &path);
+            let rel = relative(&path);
             if node.kind == NodeKind::Dir {
                 let mut below = Deferred::default();
                 let create = selected && !ctx.options.dry_run;
-                if create {
-                    create_dir(ctx, &dest)?;
+                if create && !make_dirs(ctx, &path, &rel, !created) {
+                    return Ok((false, below));
                 }
                 let any = match &node.subtree {
                     Some(sub) => restore_dir(ctx, sub, &path, selected, create, &mut below)?,
@@ -240,7 +290,7 @@ fn restore_dir(
                 };
                 if selected || any {
                     ctx.dirs.fetch_add(1, Ordering::Relaxed);
-                    below.dirs.push((path, dest, node.clone()));
+                    below.dirs.push((path, rel, node.clone()));
                 }
                 return Ok((selected || any, below));
             }
@@ -251,17 +301,18 @@ fn restore_dir(
             // parents are made on demand.
             if !created
                 && !ctx.options.dry_run
-                && let Some(parent) = dest.parent()
+                && let Some(parent) = path.parent()
+                && !make_dirs(ctx, parent, &relative(parent), true)
             {
-                create_dir(ctx, parent)?;
+                return Ok((false, Deferred::default()));
             }
             let mut later = Deferred::default();
             if node.kind == NodeKind::File && node.links > 1 {
                 later.hard_links.push((path, node.clone()));
             } else if node.kind == NodeKind::File {
-                later.files.extend(prepare_file(ctx, path, dest, node));
+                later.files.extend(prepare_file(ctx, path, rel, node));
             } else {
-                restore_leaf(ctx, &path, &dest, node);
+                restore_leaf(ctx, &path, &rel, node);
             }
             Ok((true, later))
         })
@@ -275,26 +326,44 @@ fn restore_dir(
     Ok(any)
 }
 
-fn create_dir(ctx: &Ctx<'_>, dest: &Path) -> Result<()> {
-    match std::fs::create_dir_all(dest) {
-        Ok(()) => Ok(()),
+/// Make the directory `rel` (with `all`, its missing parents too); false
+/// (and a recorded failure) when that fails: nothing is restored below it.
+/// What is in the way is replaced by the overwrite policy, never followed.
+fn make_dirs(ctx: &Ctx<'_>, path: &Path, rel: &Path, all: bool) -> bool {
+    let made = ctx.target().and_then(|t| {
+        if all {
+            t.make_dirs(rel, ctx.may_replace())
+        } else {
+            t.make_dir(rel, ctx.may_replace()).map(drop)
+        }
+    });
+    match made {
+        Ok(()) => true,
         Err(e) => {
-            ctx.fail(dest, format!("cannot create directory: {e}"));
-            Err(Error::io("create directory", dest, e))
+            ctx.fail(path, format!("cannot create directory: {e}"));
+            false
         }
     }
 }
 
-fn restore_hard_link(ctx: &Ctx<'_>, path: &Path, dest: &Path, first: &Path, node: &Node) {
-    if keep_existing(ctx, dest, node) {
+fn restore_hard_link(ctx: &Ctx<'_>, path: &Path, rel: &Path, first: &Path, node: &Node) {
+    if keep_existing(ctx, rel, node) {
         return;
     }
     if ctx.options.dry_run {
         ctx.files.fetch_add(1, Ordering::Relaxed);
         return;
     }
-    let _ = std::fs::remove_file(dest);
-    match std::fs::hard_link(first, dest) {
+    if !remove_existing(ctx, path, rel) {
+        return;
+    }
+    let linked = ctx.target().and_then(|t| {
+        let (from_dir, from) = t.parent(first)?;
+        let (to_dir, to) = t.parent(rel)?;
+        nix::unistd::linkat(&from_dir, from, &to_dir, to, nix::fcntl::AtFlags::empty())
+            .map_err(std::io::Error::from)
+    });
+    match linked {
         Ok(()) => {
             ctx.files.fetch_add(1, Ordering::Relaxed);
         }
@@ -304,8 +373,8 @@ fn restore_hard_link(ctx: &Ctx<'_>, path: &Path, dest: &Path, first: &Path, node
 
 /// Apply the overwrite policy and the dry run to a regular file; returns
 /// the job that writes it, if it is to be written.
-fn prepare_file(ctx: &Ctx<'_>, path: PathBuf, dest: PathBuf, node: &Node) -> Option<FileJob> {
-    if keep_existing(ctx, &dest, node) {
+fn prepare_file(ctx: &Ctx<'_>, path: PathBuf, rel: PathBuf, node: &Node) -> Option<FileJob> {
+    if keep_existing(ctx, &rel, node) {
         return None;
     }
     if ctx.options.dry_run {
@@ -313,27 +382,20 @@ fn prepare_file(ctx: &Ctx<'_>, path: PathBuf, dest: PathBuf, node: &Node) -> Opt
         ctx.bytes.fetch_add(node.size, Ordering::Relaxed);
         return None;
     }
-    if !remove_existing(ctx, &path, &dest) {
+    if !remove_existing(ctx, &path, &rel) {
         return None;
     }
     Some(FileJob {
         path,
-        dest,
+        rel,
         node: node.clone(),
     })
 }
 
-/// Remove whatever is at `dest`; false (and a recorded failure) if that fails.
-fn remove_existing(ctx: &Ctx<'_>, path: &Path, dest: &Path) -> bool {
-    let Ok(meta) = std::fs::symlink_metadata(dest) else {
-        return true;
-    };
-    let removed = if meta.is_dir() {
-        std::fs::remove_dir_all(dest)
-    } else {
-        std::fs::remove_file(dest)
-    };
-    match removed {
+/// Remove whatever is at `rel`; false (and a recorded failure) if that
+/// fails.
+fn remove_existing(ctx: &Ctx<'_>, path: &Path, rel: &Path) -> bool {
+    match ctx.target().and_then(|t| t.remove(rel)) {
         Ok(()) => true,
         Err(e) => {
             ctx.fail(path, format!("cannot replace existing entry: {e}"));
@@ -342,9 +404,9 @@ fn remove_existing(ctx: &Ctx<'_>, path: &Path, dest: &Path) -> bool {
     }
 }
 
-/// Whether an existing file at `dest` stays, by the overwrite policy.
-fn keep_existing(ctx: &Ctx<'_>, dest: &Path, node: &Node) -> bool {
-    let Ok(meta) = std::fs::symlink_metadata(dest) else {
+/// Whether an existing file at `rel` stays, by the overwrite policy.
+fn keep_existing(ctx: &Ctx<'_>, rel: &Path, node: &Node) -> bool {
+    let Some(existing) = ctx.existing(rel) else {
         return false;
     };
     let keep = match ctx.options.overwrite {
@@ -352,10 +414,9 @@ fn keep_existing(ctx: &Ctx<'_>, dest: &Path, node: &Node) -> bool {
         Overwrite::Never => true,
         Overwrite::IfChanged => {
             node.kind == NodeKind::File
-                && meta.is_file()
-                && meta.size() == node.size
-                && meta.mtime() == node.mtime.secs
-                && meta.mtime_nsec() == i64::from(node.mtime.nanos)
+                && existing.kind == Kind::File
+                && existing.size == node.size
+                && existing.mtime == (node.mtime.secs, i64::from(node.mtime.nanos))
         }
     };
     if keep {
@@ -366,8 +427,8 @@ fn keep_existing(ctx: &Ctx<'_>, dest: &Path, node: &Node) -> bool {
 
 /// Restore a non-directory entry. Failures are recorded, not returned, so
 /// that one damaged file does not stop the others.
-fn restore_leaf(ctx: &Ctx<'_>, path: &Path, dest: &Path, node: &Node) {
-    if keep_existing(ctx, dest, node) {
+fn restore_leaf(ctx: &Ctx<'_>, path: &Path, rel: &Path, node: &Node) {
+    if keep_existing(ctx, rel, node) {
         return;
     }
     if ctx.options.dry_run {
@@ -375,17 +436,25 @@ fn restore_leaf(ctx: &Ctx<'_>, path: &Path, dest: &Path, node: &Node) {
         ctx.bytes.fetch_add(node.size, Ordering::Relaxed);
         return;
     }
-    if !remove_existing(ctx, path, dest) {
+    if !remove_existing(ctx, path, rel) {
         return;
     }
+    let (dir, name) = match ctx.target().and_then(|t| t.parent(rel)) {
+        Ok(p) => p,
+        Err(e) => {
+            ctx.fail(path, e.to_string());
+            return;
+        }
+    };
+    // Owner-only until `metadata::apply` gives the snapshot's mode.
+    let private = nix::sys::stat::Mode::from_bits_truncate(crate::beneath::NEW_FILE_MODE);
     let made = match node.kind {
         NodeKind::Symlink => {
-            std::os::unix::fs::symlink(std::ffi::OsStr::from_bytes(&node.link_target), dest)
-                .map_err(|e| Error::io("create symlink", dest, e))
+            nix::unistd::symlinkat(std::ffi::OsStr::from_bytes(&node.link_target), &dir, name)
+                .map_err(|e| ("create symlink", e))
         }
         NodeKind::Fifo => {
-            nix::unistd::mkfifo(dest, nix::sys::stat::Mode::from_bits_truncate(node.mode))
-                .map_err(|e| Error::io("create fifo", dest, e.into()))
+            nix::unistd::mkfifoat(&dir, name, private).map_err(|e| ("create fifo", e))
         }
         NodeKind::CharDevice | NodeKind::BlockDevice => {
             let kind = if node.kind == NodeKind::CharDevice {
@@ -393,24 +462,19 @@ fn restore_leaf(ctx: &Ctx<'_>, path: &Path, dest: &Path, node: &Node) {
             } else {
                 nix::sys::stat::SFlag::S_IFBLK
             };
-            nix::sys::stat::mknod(
-                dest,
-                kind,
-                nix::sys::stat::Mode::from_bits_truncate(node.mode),
-                node.rdev,
-            )
-            .map_err(|e| Error::io("create device", dest, e.into()))
+            nix::sys::stat::mknodat(&dir, name, kind, private, node.rdev)
+                .map_err(|e| ("create device", e))
         }
         // A socket belongs to the process that listened on it; there is
         // nothing to restore.
         // Regular files are written by `write_contents`.
         NodeKind::Socket | NodeKind::Dir | NodeKind::File => return,
     };
-    if let Err(e) = made {
-        ctx.fail(path, e.to_string());
+    if let Err((what, e)) = made {
+        ctx.fail(path, Error::io(what, path, e.into()).to_string());
         return;
     }
-    if let Err(e) = metadata::apply(dest, node, ctx.is_root) {
+    if let Err(e) = metadata::apply(Handle::At(dir.as_fd(), name), path, node, ctx.is_root) {
         ctx.fail(path, e.to_string());
     }
     ctx.files.fetch_add(1, Ordering::Relaxed);
@@ -495,11 +559,9 @@ fn write_contents(ctx: &Ctx<'_>, jobs: &[FileJob]) -> Result<()> {
                     };
                     for t in &blob.targets {
                         let Some(job) = jobs.get(t.job) else { continue };
-                        let written = std::fs::OpenOptions::new()
-                            .write(true)
-                            .create(true)
-                            .truncate(false)
-                            .open(&job.dest)
+                        let written = ctx
+                            .target()
+                            .and_then(|target| target.write_file(&job.rel))
                             .and_then(|f| write_sparse(&f, t.file_offset, &plain));
                         match written {
                             Ok(()) => {
@@ -520,12 +582,12 @@ fn write_contents(ctx: &Ctx<'_>, jobs: &[FileJob]) -> Result<()> {
             let failure = failed.lock().ok().and_then(|mut f| f.take());
             if let Some(message) = failure {
                 // Never leave a half-written file that looks restored.
-                let _ = std::fs::remove_file(&job.dest);
+                let _ = ctx.target().and_then(|t| t.remove(&job.rel));
                 ctx.fail(&job.path, message);
                 return;
             }
             if let Err(e) = finish_file(ctx, job) {
-                let _ = std::fs::remove_file(&job.dest);
+                let _ = ctx.target().and_then(|t| t.remove(&job.rel));
                 ctx.fail(&job.path, e.to_string());
                 return;
             }
@@ -537,22 +599,45 @@ fn write_contents(ctx: &Ctx<'_>, jobs: &[FileJob]) -> Result<()> {
 
 /// Length, metadata and (on request) verification of a written file.
 fn finish_file(ctx: &Ctx<'_>, job: &FileJob) -> Result<()> {
+    let target = ctx
+        .target()
+        .map_err(|e| Error::io("create", &job.path, e))?;
     // Files without content (or whose content is all holes) are created here.
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&job.dest)
-        .map_err(|e| Error::io("create", &job.dest, e))?;
+    let file = target
+        .write_file(&job.rel)
+        .map_err(|e| Error::io("create", &job.path, e))?;
     file.set_len(job.node.size)
-        .map_err(|e| Error::io("set length of", &job.dest, e))?;
+        .map_err(|e| Error::io("set length of", &job.path, e))?;
+    metadata::apply(Handle::Open(&file), &job.path, &job.node, ctx.is_root)?;
     drop(file);
-    metadata::apply(&job.dest, &job.node, ctx.is_root)?;
     if ctx.options.verify {
-        verify_file(ctx.repo, &job.dest, &job.node)?;
+        let file = target
+            .read_file(&job.rel)
+            .map_err(|e| Error::io("open for verification", &job.path, e))?;
+        verify_file(ctx.repo, file, &job.path, &job.node)?;
         ctx.verified.fetch_add(1, Ordering::Relaxed);
     }
     Ok(())
+}
+
+/// Apply a directory's metadata, through a handle opened without following
+/// a link (by its name in its parent where it cannot be read).
+fn apply_dir(ctx: &Ctx<'_>, rel: &Path, node: &Node) -> Result<()> {
+    let shown = ctx
+        .beneath
+        .as_ref()
+        .map_or_else(|| rel.to_path_buf(), |t| t.display(rel));
+    let target = ctx.target().map_err(|e| Error::io("open", &shown, e))?;
+    match target.read_dir(rel) {
+        Ok(dir) => metadata::apply(Handle::Open(&dir), &shown, node, ctx.is_root),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            let (parent, name) = target
+                .parent(rel)
+                .map_err(|e| Error::io("open", &shown, e))?;
+            metadata::apply(Handle::At(parent.as_fd(), name), &shown, node, ctx.is_root)
+        }
+        Err(e) => Err(Error::io("open", &shown, e)),
+    }
 }
 
 /// Write `data` at `offset`, leaving all-zero aligned blocks as holes.
@@ -590,11 +675,15 @@ fn write_sparse(file: &std::fs::File, offset: u64, data: &[u8]) -> std::io::Resu
     Ok(())
 }
 
-/// Re-read a restored file and check every chunk against its id.
-pub fn verify_file(repo: &Repository, dest: &Path, node: &Node) -> Result<()> {
+/// Re-read a restored file and check every chunk against its id; `dest`
+/// names it in errors.
+pub fn verify_file(
+    repo: &Repository,
+    mut file: std::fs::File,
+    dest: &Path,
+    node: &Node,
+) -> Result<()> {
     use std::io::Read;
-    let mut file =
-        std::fs::File::open(dest).map_err(|e| Error::io("open for verification", dest, e))?;
     let mut buf = Vec::new();
     for id in &node.content {
         let loc = repo.index().locate(BlobKind::Data, id)?;

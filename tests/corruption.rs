@@ -371,6 +371,71 @@ fn corruption_snapshot_deleted_leaves_only_unreferenced_data() {
     assert!(has(&v, "info", "unused_blobs"), "{v}");
 }
 
+/// One damaged snapshot object stops nothing but itself: `snapshots` lists
+/// the others with one warning line naming it, `latest` and a backup's
+/// parent skip it, `check` still fails and names it, and `repair snapshots
+/// --forget` removes it. Tried with it cut in half and with a bit flipped.
+#[test]
+fn a_damaged_snapshot_stops_no_listing_restore_or_backup() {
+    for how in [Damage::Truncate, Damage::FlipMiddle] {
+        let f = Fixture::new();
+        let file = newest_snapshot_file(&f);
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let short = &name[..8];
+        damage(&file, how);
+        let warned = |out: &Output| {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let lines: Vec<&str> = stderr.lines().filter(|l| l.contains(short)).collect();
+            assert_eq!(lines.len(), 1, "one line names it\n{}", describe(out));
+            assert!(lines[0].starts_with("warning: "), "{}", describe(out));
+        };
+
+        let out = f.repo.ok(args!["snapshots"]);
+        warned(&out);
+        let listed = f.repo.snapshots();
+        assert_eq!(listed.len(), 1, "the other snapshot is listed");
+        assert_ne!(listed[0]["id"].as_str().unwrap(), name);
+
+        // latest is the undamaged, older snapshot: no big.bin.
+        let target = f.tmp.path().join(format!("restored-{}", short));
+        let out = f.repo.ok(args!["restore", "latest", "--target", target]);
+        warned(&out);
+        let base = restored(&target, &f.src);
+        assert_eq!(
+            fs::read(base.join("keep.txt")).unwrap(),
+            b"an undamaged file\n"
+        );
+        assert!(!base.join("big.bin").exists());
+
+        // A backup chooses its parent among the others and goes on.
+        let out = f.repo.ok(args!["backup", f.src]);
+        warned(&out);
+        assert_eq!(f.repo.snapshots().len(), 2);
+
+        let out = f.repo.run(args!["check"]);
+        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains(short)
+                || String::from_utf8_lossy(&out.stderr).contains(short),
+            "check names it\n{}",
+            describe(&out)
+        );
+
+        // Prune cannot know what it reaches: it stops, deleting nothing.
+        let packs = files_under(&f.repo, "data");
+        let out = f.repo.run(args!["prune"]);
+        assert_error(&out, 1);
+        assert!(String::from_utf8_lossy(&out.stderr).contains(short));
+        assert_eq!(files_under(&f.repo, "data"), packs);
+
+        f.repo.ok(args!["repair", "snapshots", "--forget"]);
+        assert!(!file.exists(), "repair snapshots --forget removed it");
+        let (out, v) = check_json(&f.repo, &[]);
+        assert_success(&out);
+        assert_eq!(v["ok"], true, "{v}");
+    }
+}
+
 // ---- pack ----------------------------------------------------------------
 
 fn flip_inside(pack: &Path, blob: &Value) {

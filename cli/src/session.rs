@@ -199,7 +199,7 @@ pub fn backend_and_password(g: &Global) -> Result<(Backend, zeroize::Zeroizing<S
 pub fn open_unlocked(g: &Global) -> Result<Repository> {
     let (backend, pw) = backend_and_password(g)?;
     let mut repo = Repository::open(backend, pw.as_bytes())?;
-    attach_cache(g, &mut repo);
+    equip(g, &mut repo);
     limit_memory(g, &repo)?;
     Ok(repo)
 }
@@ -284,6 +284,15 @@ fn default_cache_root(xdg: Option<OsString>, home: Option<OsString>) -> Option<P
     Some(base.join("vault"))
 }
 
+/// Give a just opened `repo` what every command's does: a warning line on
+/// stderr for each object it skips as damaged, and the cache.
+pub fn equip(g: &Global, repo: &mut Repository) {
+    repo.on_warning(std::sync::Arc::new(|line: &str| {
+        eprintln!("warning: {line}");
+    }));
+    attach_cache(g, repo);
+}
+
 /// Give `repo` the cache the global options ask for. A cache that cannot
 /// be opened is said once and done without: it never fails a command.
 pub fn attach_cache(g: &Global, repo: &mut Repository) {
@@ -350,7 +359,7 @@ pub fn open_second(
     let backend = open_backend(g, url)?;
     let pw = password::get(sources, false)?;
     let mut repo = Repository::open(backend, pw.as_bytes())?;
-    attach_cache(g, &mut repo);
+    equip(g, &mut repo);
     limit_memory(g, &repo)?;
     let repo = Arc::new(repo);
     let lock = lock(g, &repo, access, command)?;

@@ -70,7 +70,7 @@ impl<'a> Target<'a> {
         let options = crate::session::store_options(g, environment(self.repo))?;
         let backend = Backend::open_with(&self.repo.url, &options)?;
         let mut repo = Repository::open(backend, password.as_bytes())?;
-        crate::session::attach_cache(g, &mut repo);
+        crate::session::equip(g, &mut repo);
         crate::session::limit_memory(g, &repo)?;
         Ok(Arc::new(repo))
     }

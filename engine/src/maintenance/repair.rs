@@ -443,6 +443,20 @@ pub fn repair_snapshots(
     for id in ids {
         match repo.load_snapshot(&id) {
             Ok(s) => snapshots.push((id, s)),
+            // A damaged snapshot object is a snapshot whose root is lost:
+            // nothing of it can be kept, and --forget removes it.
+            Err(e @ Error::Format { .. }) => report.repaired.push(SnapshotRepair {
+                original: id,
+                repaired: None,
+                changes: vec![(
+                    PathBuf::from("/"),
+                    format!(
+                        "the snapshot does not open ({}); nothing can be kept",
+                        e.detail()
+                    ),
+                )],
+                removed: options.forget,
+            }),
             Err(e) => report.unreadable.push((id, e.detail())),
         }
     }

@@ -28,13 +28,15 @@ pub mod witness;
 use crate::error::{Error, Result};
 use crate::store::{Backend, Cache, CacheKind, PutOutcome};
 use index::Index;
+use repo_format::SnapshotId;
 use repo_format::compress::AUTO_LEVEL;
 use repo_format::config::{ChunkerParams, Config, FORMAT_VERSION};
 use repo_format::crypto::{MasterKey, ObjectKind};
 use repo_format::key::{KdfParams, KeyFile};
 use repo_format::layout::{FileKind, ObjectName};
 use repo_format::{Id, KeyId};
-use std::sync::{Arc, RwLock};
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, RwLock};
 
 /// Default target pack size (8 MiB): with four packs open and two uploading,
 /// the pack stage holds at most ~48 MiB.
@@ -90,7 +92,15 @@ pub struct Repository {
     config: Config,
     index: RwLock<Index>,
     cache: Option<Arc<Cache>>,
+    /// Hears, one line each, of the objects a command skipped as damaged.
+    warn: Warn,
+    /// The snapshots already reported as damaged (each is reported once).
+    reported: Arc<Mutex<BTreeSet<SnapshotId>>>,
 }
+
+/// Where a command hears of what it skipped: one line, without a
+/// `warning:` prefix (the caller adds its own).
+pub type Warn = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// The user and host writing: recorded in keys and snapshots.
 pub fn current_user_and_host() -> (String, String) {
@@ -168,6 +178,8 @@ impl Repository {
             config,
             index: RwLock::new(Index::new()),
             cache: None,
+            warn: Arc::new(|_| {}),
+            reported: Arc::default(),
         })
     }
 
@@ -196,6 +208,8 @@ impl Repository {
             config,
             index: RwLock::new(Index::new()),
             cache: None,
+            warn: Arc::new(|_| {}),
+            reported: Arc::default(),
         })
     }
 
@@ -239,6 +253,30 @@ impl Repository {
             config: self.config.clone(),
             index: RwLock::new(self.index().emptied()),
             cache: None,
+            warn: self.warn.clone(),
+            reported: self.reported.clone(),
+        }
+    }
+
+    /// Send what a command skips as damaged to `warn`, one line each.
+    pub fn on_warning(&mut self, warn: Warn) {
+        self.warn = warn;
+    }
+
+    /// Tell of a snapshot skipped as damaged, once per snapshot.
+    pub(crate) fn warn_skipped_snapshot(&self, id: &SnapshotId, e: &Error) {
+        let first = self
+            .reported
+            .lock()
+            .map(|mut r| r.insert(*id))
+            .unwrap_or(true);
+        if first {
+            (self.warn)(&format!(
+                "snapshot {} does not open and was skipped ({}); 'vault check' names it, \
+                 'vault repair snapshots --forget' removes it",
+                id.short(),
+                e.detail()
+            ));
         }
     }
 

@@ -97,17 +97,28 @@ impl Repository {
         Ok((read, Witnessed::from_times(times)))
     }
 
-    /// Every snapshot, oldest first; one that cannot be read fails the
-    /// call. Oldest by the time each counts for (its own, but never later
-    /// than when the store received it, see [`super::witness`]), so that
-    /// `latest` and a backup's parent are never a snapshot dated in the
-    /// future; snapshots counted at one time keep their own order.
+    /// Every snapshot that opens, oldest first. One that does not (its
+    /// bytes do not match its name, do not open or do not decode) is told
+    /// to the warning sink in one line and left out, so that one damaged
+    /// object stops neither a listing nor `latest` nor a backup's parent
+    /// choice (`check` still fails on it); one removed meanwhile (by a
+    /// concurrent forget) is left out quietly; a store that cannot be read
+    /// fails the call. Oldest by the time each counts for (its own, but
+    /// never later than when the store received it, see
+    /// [`super::witness`]), so that `latest` and a backup's parent are never
+    /// a snapshot dated in the future; snapshots counted at one time keep
+    /// their own order.
     pub fn snapshots(&self) -> Result<Vec<(SnapshotId, Snapshot)>> {
         let (read, witnessed) = self.read_snapshots_witnessed()?;
-        let mut all = read
-            .into_iter()
-            .map(|(id, s)| s.map(|s| (id, s)))
-            .collect::<Result<Vec<_>>>()?;
+        let mut all = Vec::with_capacity(read.len());
+        for (id, s) in read {
+            match s {
+                Ok(s) => all.push((id, s)),
+                Err(Error::NotFound { .. }) => {}
+                Err(e @ Error::Format { .. }) => self.warn_skipped_snapshot(&id, &e),
+                Err(e) => return Err(e),
+            }
+        }
         all.sort_by_cached_key(|(id, s)| (witnessed.effective(id, s), s.time, *id));
         Ok(all)
     }

@@ -536,13 +536,22 @@ impl Rescue {
 }
 
 /// Root trees of `snapshots` (a snapshot that vanished meanwhile, removed
-/// by a concurrent forget, is skipped).
+/// by a concurrent forget, is skipped). A snapshot that does not open stops
+/// prune: what it reaches cannot be known, so nothing could be deleted
+/// safely.
 fn load_roots(repo: &Repository, snapshots: &[SnapshotId]) -> Result<Vec<BlobId>> {
     let roots: Vec<Option<BlobId>> = snapshots
         .par_iter()
         .map(|id| match repo.load_snapshot(id) {
             Ok(s) => Ok(Some(s.tree)),
             Err(Error::NotFound { .. }) => Ok(None),
+            Err(e @ Error::Format { .. }) => Err(Error::RepositoryDamaged(format!(
+                "snapshot {} does not open ({}), so prune cannot tell what it \
+                 reaches and deleted nothing; 'vault repair snapshots --forget' \
+                 removes it",
+                id.short(),
+                e.detail()
+            ))),
             Err(e) => Err(e),
         })
         .collect::<Result<_>>()?;

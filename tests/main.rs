@@ -16,6 +16,7 @@ mod excludes;
 mod forget;
 mod incremental;
 mod inspect;
+mod interrupt;
 mod keys;
 mod locks;
 mod memory;

@@ -59,6 +59,14 @@ fn exit_code_of(err: &anyhow::Error) -> u8 {
     exit::FATAL
 }
 
+/// The one line vault leaves when a signal stops it.
+fn say_stopped(signal: nix::sys::signal::Signal) {
+    eprintln!(
+        "vault: stopped by {signal}; its lock was removed and the commands it started were \
+         stopped; what was saved so far stays, run the command again to finish"
+    );
+}
+
 /// A closed stdout (`vault dump ... | head`) is not a failure.
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|c| {
@@ -102,6 +110,11 @@ fn tune_malloc() {
 
 fn main() -> ExitCode {
     tune_malloc();
+    // Before any work: a signal then stops vault cleanly (engine::interrupt).
+    if let Err(e) = engine::interrupt::install(say_stopped) {
+        eprintln!("vault: cannot handle Ctrl-C and SIGTERM ({e}); stopped before doing anything");
+        return ExitCode::from(exit::FATAL);
+    }
     let cli = args::Cli::parse();
     match cmd::run(cli) {
         Ok(code) => ExitCode::from(code),

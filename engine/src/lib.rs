@@ -56,6 +56,7 @@ pub mod repository;
 
 pub mod backup;
 pub mod health;
+pub mod interrupt;
 pub mod maintenance;
 pub mod read;
 

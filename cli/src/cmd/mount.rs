@@ -12,12 +12,11 @@ use fuser::{
     KernelConfig, LockOwner, MountOption, OpenAccMode, OpenFlags, ReplyAttr, ReplyData,
     ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs, Request, SessionACL,
 };
-use nix::sys::signal::{SigSet, Signal};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How long the kernel may keep what never changes (inside a snapshot).
@@ -27,33 +26,10 @@ const TTL_VIRTUAL: Duration = Duration::from_secs(1);
 
 /// Run `mount`.
 pub fn run(g: &Global, a: &MountArgs) -> Result<u8> {
-    // Block the signals in this thread before any other starts (threads
-    // inherit the mask), so that only `sigwait` below receives them and
-    // the mount is always undone.
-    let signals = SigSet::from_iter([Signal::SIGINT, Signal::SIGTERM]);
-    signals
-        .thread_block()
-        .context("while blocking SIGINT and SIGTERM")?;
-    let mounted = Arc::new(Mutex::new(false));
+    // Until the mount is made, a signal stops the command as any other
+    // (engine::interrupt); once it is, signals come here, so that the
+    // mount is always undone.
     let (signal_tx, signal_rx) = mpsc::channel();
-    {
-        let mounted = mounted.clone();
-        std::thread::Builder::new()
-            .name("signals".into())
-            .spawn(move || {
-                while let Ok(signal) = signals.wait() {
-                    if !*mounted.lock().unwrap_or_else(|p| p.into_inner()) {
-                        // Nothing is mounted yet: stop as any command would.
-                        std::process::exit(130);
-                    }
-                    if signal_tx.send(signal).is_err() {
-                        return;
-                    }
-                }
-            })
-            .context("while starting the signal thread")?;
-    }
-
     let mountpoint = check_mountpoint(&a.mountpoint)?;
     let session = super::open_with_index(g, super::Access::Read, "mount")?;
     let options = MountOptions {
@@ -79,13 +55,9 @@ pub fn run(g: &Global, a: &MountArgs) -> Result<u8> {
         SessionACL::Owner
     };
     config.n_threads = Some(4);
-    let background = {
-        let mut state = mounted.lock().unwrap_or_else(|p| p.into_inner());
-        let background = fuser::spawn_mount(Fuse(fs.clone()), &mountpoint, &config)
-            .map_err(|e| mount_error(&mountpoint, &e))?;
-        *state = true;
-        background
-    };
+    let background = fuser::spawn_mount(Fuse(fs.clone()), &mountpoint, &config)
+        .map_err(|e| mount_error(&mountpoint, &e))?;
+    let forwarding = engine::interrupt::forward_to(signal_tx);
     if !g.quiet {
         eprintln!(
             "mounted the snapshots of {} at {}; stop with Ctrl-C or 'umount {}'",
@@ -108,6 +80,7 @@ pub fn run(g: &Global, a: &MountArgs) -> Result<u8> {
     } else {
         background.join()
     };
+    drop(forwarding);
     ended.with_context(|| format!("while unmounting {}", mountpoint.display()))?;
     if g.verbose > 0 && !g.quiet {
         let s = fs.stats();

@@ -129,8 +129,15 @@ pub fn shell(command: &str, env: &[(&str, String)], dir: Option<&std::path::Path
     if let Some(d) = dir {
         cmd.current_dir(d);
     }
-    let status = cmd
-        .status()
+    // Its own process group, stopped with vault if a signal stops vault
+    // (engine::interrupt).
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot run {command:?}"))?;
+    let _stop_on_signal = engine::interrupt::stop_group_on_interrupt(child.id());
+    let status = child
+        .wait()
         .with_context(|| format!("cannot run {command:?}"))?;
     if status.success() {
         Ok(())

@@ -274,6 +274,9 @@ fn save_command(
     if let Ok(mut running) = ctx.streams.running.lock() {
         running.push((index, child.id()));
     }
+    // A signal that stops vault stops it too: it leads its own group, which
+    // a terminal's Ctrl-C does not reach.
+    let _stop_on_signal = crate::interrupt::stop_group_on_interrupt(child.id());
     if ctx.failed() {
         terminate(child.id());
     }

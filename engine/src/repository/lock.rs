@@ -23,7 +23,7 @@
 //! assert!(lock::list(&repo).unwrap().is_empty());
 //! ```
 
-use super::objects::{fetch_object, store_object};
+use super::objects::fetch_object;
 use super::{Repository, current_user_and_host};
 use crate::error::{Error, Result};
 use crate::store::Backend;
@@ -86,35 +86,68 @@ struct Locks {
     backend: Backend,
     key: Arc<MasterKey>,
     compression_level: i32,
+    /// The lock objects this process wrote and has not deleted: a signal
+    /// that stops the process deletes them (see [`crate::interrupt`]).
+    mine: Arc<Mine>,
+}
+
+/// See [`Locks::mine`].
+struct Mine {
+    ids: Arc<Mutex<std::collections::BTreeSet<LockId>>>,
+    _on_signal: crate::interrupt::Registration,
 }
 
 impl Locks {
     fn of(repo: &Repository) -> Locks {
+        let backend = repo.backend().clone();
+        let ids: Arc<Mutex<std::collections::BTreeSet<LockId>>> = Arc::default();
+        let on_signal = {
+            let (backend, ids) = (backend.clone(), ids.clone());
+            crate::interrupt::on_interrupt(move || {
+                let ids = std::mem::take(&mut *ids.lock().unwrap_or_else(|p| p.into_inner()));
+                for id in ids {
+                    let _ = backend.delete(&Self::name(&id));
+                }
+            })
+        };
         Locks {
-            backend: repo.backend().clone(),
+            backend,
             key: repo.key().clone(),
             compression_level: repo.config().compression_level,
+            mine: Arc::new(Mine {
+                ids,
+                _on_signal: on_signal,
+            }),
         }
+    }
+
+    fn mine(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<LockId>> {
+        self.mine.ids.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn name(id: &LockId) -> ObjectName {
         ObjectName::new(FileKind::Lock, id.0)
     }
 
+    /// Seal and store `lock`; it is this process's to delete from before
+    /// it is written.
     fn save(&self, lock: &Lock) -> Result<LockId> {
-        store_object(
-            &self.backend,
-            &self.key,
-            self.compression_level,
-            FileKind::Lock,
+        let sealed = self.key.seal_object(
             ObjectKind::Lock,
             &lock.encode(),
-        )
-        .map(LockId)
+            self.compression_level,
+            crate::random_nonce(),
+        );
+        let id = LockId(repo_format::Id::hash(&sealed));
+        self.mine().insert(id);
+        self.backend.put_once(&Self::name(&id), sealed)?;
+        Ok(id)
     }
 
     fn delete(&self, id: &LockId) -> Result<()> {
-        self.backend.delete(&Self::name(id))
+        self.backend.delete(&Self::name(id))?;
+        self.mine().remove(id);
+        Ok(())
     }
 
     fn exists(&self, id: &LockId) -> Result<bool> {

@@ -620,3 +620,80 @@ fn regression_6_init_smallest_chunk_sizes_back_up_and_restore() {
         );
     }
 }
+
+/// A sparse file over 4 GiB (offsets past u32, a hole across the 4 GiB
+/// boundary, data on both sides and at the very end) comes back byte-exact
+/// and sparse.
+#[test]
+fn a_file_over_4_gib_restores_byte_exact_and_sparse() {
+    use std::os::unix::fs::FileExt;
+    let repo = Repo::new();
+    let tmp = temp_dir();
+    let src = tmp.path().join("src");
+    fs::create_dir(&src).unwrap();
+    let src = src.canonicalize().unwrap();
+    let path = src.join("big.img");
+    let len: u64 = (4 << 30) + 300 * MIB + 12_345;
+    let marks: [(u64, Vec<u8>); 4] = [
+        (0, random_bytes(1, 100_000)),
+        ((4 << 30) - 50_000, random_bytes(2, 100_000)),
+        ((4 << 30) + 200 * MIB, random_bytes(3, 3 * MIB as usize)),
+        (len - 7, b"the end".to_vec()),
+    ];
+    let file = fs::File::create(&path).unwrap();
+    file.set_len(len).unwrap();
+    for (at, bytes) in &marks {
+        file.write_all_at(bytes, *at).unwrap();
+    }
+    drop(file);
+    repo.backup(args![src]);
+
+    let target = tmp.path().join("t");
+    repo.ok(args!["restore", "latest", "--target", target, "--verify"]);
+    let back = restored(&target, &src).join("big.img");
+    let meta = fs::metadata(&back).unwrap();
+    assert_eq!(meta.len(), len);
+    assert!(
+        meta.blocks() * 512 < 64 * MIB,
+        "restored sparse: {} blocks",
+        meta.blocks()
+    );
+    let back = fs::File::open(&back).unwrap();
+    for (at, bytes) in &marks {
+        let mut read = vec![0u8; bytes.len()];
+        back.read_exact_at(&mut read, *at).unwrap();
+        assert!(read == *bytes, "bytes at {at} differ");
+    }
+    // And a hole reads as zeros, across the 4 GiB boundary.
+    let mut hole = vec![1u8; 4096];
+    back.read_exact_at(&mut hole, (4 << 30) + 100 * MIB)
+        .unwrap();
+    assert!(hole.iter().all(|b| *b == 0));
+}
+
+/// A source that is a symlink loop is recorded as the link it is (never
+/// followed, so no loop), and one whose name is not UTF-8 is recorded and
+/// restored with its exact bytes.
+#[test]
+fn a_symlink_loop_and_a_non_utf8_name_given_as_sources_are_recorded_exactly() {
+    let repo = Repo::new();
+    let tmp = temp_dir();
+    let base = tmp.path().canonicalize().unwrap();
+    std::os::unix::fs::symlink("loop-b", base.join("loop-a")).unwrap();
+    std::os::unix::fs::symlink("loop-a", base.join("loop-b")).unwrap();
+    let odd = base.join(OsStr::from_bytes(b"src-\xff\xfe-latin-\xe9"));
+    write(&odd.join(OsStr::from_bytes(b"f-\x80")), b"odd bytes\n");
+    let out = repo.ok(args!["backup", base.join("loop-a"), odd]);
+    assert_no_panic(&out);
+
+    let target = base.join("t");
+    repo.ok(args!["restore", "latest", "--target", target]);
+    assert_eq!(
+        fs::read_link(restored(&target, &base.join("loop-a"))).unwrap(),
+        Path::new("loop-b")
+    );
+    assert_eq!(
+        fs::read(restored(&target, &odd).join(OsStr::from_bytes(b"f-\x80"))).unwrap(),
+        b"odd bytes\n"
+    );
+}

@@ -121,7 +121,7 @@ start_moto_s3() {
 
 # The scenarios that run a second time with every fixture repository on the
 # S3 server (tests that read or damage repository files stay local).
-S3_MATRIX='test(/^(roundtrip|restore|incremental|stdin|excludes|inspect|forget|prune|check|keys|locks|errors|copy|cache)::/)'
+S3_MATRIX='test(/^(roundtrip|restore|incremental|stdin|excludes|inspect|forget|prune|check|keys|locks|errors|copy|cache|races)::/)'
 
 
 section "toolchain"
@@ -195,7 +195,7 @@ else
     section "tests again, every repository on S3 (cargo test)"
     VAULT_TEST_BACKEND=s3 cargo test -p vault-cli --test integration --no-fail-fast -- \
         roundtrip:: restore:: incremental:: stdin:: excludes:: inspect:: forget:: prune:: \
-        check:: keys:: locks:: errors:: copy:: cache::
+        check:: keys:: locks:: errors:: copy:: cache:: races::
 fi
 
 # Every target replays its committed seeds (among them each input a finding

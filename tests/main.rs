@@ -24,6 +24,7 @@ mod mount;
 mod postgres;
 mod profiles;
 mod prune;
+mod races;
 mod restore;
 mod restore_safety;
 mod roundtrip;

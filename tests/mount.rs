@@ -465,3 +465,59 @@ fn mount_serves_cp_grep_and_sqlite3_like_a_disk() {
         assert_eq!(answer.trim(), "2857|row 019999");
     }
 }
+
+/// A prune while a mount is open: a file opened through the mount before
+/// its snapshot was forgotten and pruned still reads whole afterwards
+/// (prune defers deleting what a live lock may read, SPEC §7.6), and once
+/// the mount ends, the next prune deletes it and the repository checks
+/// clean.
+#[test]
+fn mount_open_while_prune_runs_keeps_every_read_whole() {
+    use std::io::Read;
+    if !fuse_available() {
+        return;
+    }
+    let repo = Repo::new();
+    let src = source_tree(repo.dir.path());
+    let old = random_bytes(76, 3 << 20);
+    write(&src.join("old.bin"), &old);
+    let time = "2024-05-01T12:00:00Z";
+    let first = repo.backup(args![src, "--time", time]);
+    fs::remove_file(src.join("old.bin")).unwrap();
+    write(&src.join("new.bin"), &random_bytes(77, 3 << 20));
+    repo.backup(args![src]);
+    let point = repo.dir.path().join("mnt");
+    fs::create_dir(&point).unwrap();
+    let mount = Mount::start(&repo, args![], &point);
+    let mut reading =
+        fs::File::open(restored(&point.join("snapshots").join(time), &src).join("old.bin"))
+            .unwrap();
+    let mut head = vec![0u8; 4096];
+    reading.read_exact(&mut head).unwrap();
+
+    repo.ok(args!["forget", first["snapshot_id"].as_str().unwrap()]);
+    let pruned = repo.ok(args!["prune"]);
+    assert!(
+        String::from_utf8_lossy(&pruned.stdout).contains("wait for deletion"),
+        "prune defers deleting what the mount may read: {}",
+        describe(&pruned)
+    );
+    let mut rest = Vec::new();
+    reading.read_to_end(&mut rest).unwrap();
+    head.extend(rest);
+    assert!(head == old, "the open file read whole after the prune");
+    let latest = restored(&point.join("snapshots/latest"), &src);
+    assert_same_tree(&src, &latest, false);
+    drop(reading);
+
+    let (status, stderr) = mount.stop("INT");
+    assert!(status.success(), "{stderr}");
+    let second = repo.ok(args!["prune"]);
+    let said = String::from_utf8_lossy(&second.stdout);
+    assert!(
+        said.contains("deleted") && !said.contains("deleted 0 packs"),
+        "the next prune deletes them: {}",
+        describe(&second)
+    );
+    assert_success(&repo.run(args!["check", "--read-data"]));
+}

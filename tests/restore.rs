@@ -75,6 +75,53 @@ fn restore_verify_passes_on_a_good_restore() {
     assert_same_tree(&src, &restored(&target, &src), false);
 }
 
+/// `--verify` fails, naming the file, when a file at the target differs
+/// from the snapshot: here one that `if-changed` keeps because someone
+/// changed its bytes but kept its size and mtime. With `--overwrite
+/// always` it is replaced and verifies.
+#[test]
+fn restore_verify_fails_on_a_file_that_differs_and_names_it() {
+    use std::os::unix::fs::MetadataExt;
+    let repo = Repo::new();
+    let (tmp, src) = fixture(&repo);
+    let target = tmp.path().join("t");
+    repo.ok(args!["restore", "latest", "--target", target]);
+    let file = restored(&target, &src).join("big.bin");
+    let meta = fs::metadata(&file).unwrap();
+    let mut bytes = fs::read(&file).unwrap();
+    bytes[700_000] ^= 0x20;
+    fs::write(&file, &bytes).unwrap();
+    set_mtime(&file, meta.mtime() as u64, meta.mtime_nsec() as u32);
+
+    // Without --verify the policy keeps it, as documented.
+    repo.ok(args!["restore", "latest", "--target", target]);
+    let out = repo.run(args!["restore", "latest", "--target", target, "--verify"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("big.bin") && l.contains("kept")),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        !stderr.contains("keep.txt"),
+        "only the changed file is named"
+    );
+
+    repo.ok(args![
+        "restore",
+        "latest",
+        "--target",
+        target,
+        "--verify",
+        "--overwrite",
+        "always"
+    ]);
+    assert_same_tree(&src, &restored(&target, &src), false);
+}
+
 #[test]
 fn restore_include_restores_only_matching_paths() {
     let repo = Repo::new();

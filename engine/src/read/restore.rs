@@ -95,6 +95,9 @@ struct Ctx<'a> {
     bytes: AtomicU64,
     verified: AtomicU64,
     errors: Mutex<Vec<String>>,
+    /// Existing files kept by the overwrite policy, to verify with the
+    /// others (`--verify` checks every file the snapshot holds).
+    kept: Mutex<Vec<FileJob>>,
 }
 
 impl Ctx<'_> {
@@ -179,6 +182,7 @@ pub fn restore(
         bytes: AtomicU64::new(0),
         verified: AtomicU64::new(0),
         errors: Mutex::new(Vec::new()),
+        kept: Mutex::new(Vec::new()),
     };
     let mut deferred = Deferred::default();
     restore_dir(&ctx, root, at, ctx.include.is_empty(), true, &mut deferred)?;
@@ -197,6 +201,12 @@ pub fn restore(
         }
     }
     write_contents(&ctx, &deferred.files)?;
+    let kept = std::mem::take(&mut *ctx.kept.lock().unwrap_or_else(|p| p.into_inner()));
+    kept.par_iter().for_each(|job| {
+        if let Err(e) = verify_at_target(&ctx, job) {
+            ctx.fail(&job.path, format!("kept in the target, but {e}"));
+        }
+    });
     for (path, rel, first, node) in &links {
         restore_hard_link(&ctx, path, rel, first, node);
     }
@@ -375,6 +385,14 @@ fn restore_hard_link(ctx: &Ctx<'_>, path: &Path, rel: &Path, first: &Path, node:
 /// the job that writes it, if it is to be written.
 fn prepare_file(ctx: &Ctx<'_>, path: PathBuf, rel: PathBuf, node: &Node) -> Option<FileJob> {
     if keep_existing(ctx, &rel, node) {
+        if ctx.options.verify && !ctx.options.dry_run {
+            let job = FileJob {
+                path,
+                rel,
+                node: node.clone(),
+            };
+            ctx.kept.lock().unwrap_or_else(|p| p.into_inner()).push(job);
+        }
         return None;
     }
     if ctx.options.dry_run {
@@ -611,12 +629,19 @@ fn finish_file(ctx: &Ctx<'_>, job: &FileJob) -> Result<()> {
     metadata::apply(Handle::Open(&file), &job.path, &job.node, ctx.is_root)?;
     drop(file);
     if ctx.options.verify {
-        let file = target
-            .read_file(&job.rel)
-            .map_err(|e| Error::io("open for verification", &job.path, e))?;
-        verify_file(ctx.repo, file, &job.path, &job.node)?;
-        ctx.verified.fetch_add(1, Ordering::Relaxed);
+        verify_at_target(ctx, job)?;
     }
+    Ok(())
+}
+
+/// Re-read `job`'s file at the target and check it against the snapshot.
+fn verify_at_target(ctx: &Ctx<'_>, job: &FileJob) -> Result<()> {
+    let file = ctx
+        .target()
+        .and_then(|t| t.read_file(&job.rel))
+        .map_err(|e| Error::io("open for verification", &job.path, e))?;
+    verify_file(ctx.repo, file, &job.path, &job.node)?;
+    ctx.verified.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }
 

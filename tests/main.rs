@@ -26,6 +26,7 @@ mod prune;
 mod restore;
 mod roundtrip;
 mod s3;
+mod secrets;
 mod serve;
 mod starvation;
 mod stdin;

@@ -44,6 +44,7 @@ pub mod faults;
 pub mod local;
 pub mod location;
 pub mod object;
+pub mod owner_only;
 #[cfg(feature = "cloud")]
 pub mod vault_http;
 

@@ -26,6 +26,12 @@ struct Setup {
 
 const HOST: &str = "web1";
 
+/// A source (for vault.toml, before another table) whose command dumps
+/// its environment into the backup: what an attacker who controls a
+/// source's command would store.
+const LEAK_SOURCE: &str =
+    "[sources.leak]\ncommand = \"env\"\nfilename = \"env.txt\"\nhost = \"web1\"\n\n";
+
 impl Setup {
     fn new() -> Setup {
         let primary = Repo::local();
@@ -110,6 +116,14 @@ hooks = {{ on-success = ["echo ok > '{ok}'"], on-failure = ["printf '%s' \"$VAUL
         cmd.arg("--config").arg(&self.config).args(args);
         cmd.env("TMPDIR", self.dir.path());
         cmd.output().expect("run vault")
+    }
+
+    /// What the source [`LEAK_SOURCE`] stored: its command's environment.
+    fn leaked_env(&self) -> String {
+        let dumped = self
+            .primary
+            .ok(args!["dump", "latest", "/env.txt", "--tag", "source:leak"]);
+        String::from_utf8_lossy(&dumped.stdout).into_owned()
     }
 
     fn run_json(&self) -> (Output, Value) {
@@ -281,10 +295,7 @@ fn run_hands_no_password_to_the_commands_it_starts() {
     let hook_env = s.path("hook-env");
     let text = std::fs::read_to_string(&s.config)
         .unwrap()
-        .replace(
-            "[sources.db]",
-            "[sources.leak]\ncommand = \"env\"\nfilename = \"env.txt\"\nhost = \"web1\"\n\n[sources.db]",
-        )
+        .replace("[sources.db]", &format!("{LEAK_SOURCE}[sources.db]"))
         .replace(
             "hooks = {",
             &format!("hooks = {{ before = [\"env > '{}'\"],", hook_env.display()),
@@ -301,10 +312,7 @@ fn run_hands_no_password_to_the_commands_it_starts() {
         .env("VAULT_SERVER_PASSWORD", PASSWORD);
     let out = cmd.output().expect("run vault");
     assert_success(&out);
-    let dumped = s
-        .primary
-        .ok(args!["dump", "latest", "/env.txt", "--tag", "source:leak"]);
-    let env = String::from_utf8_lossy(&dumped.stdout);
+    let env = s.leaked_env();
     assert!(
         env.contains("PATH="),
         "the command's environment was stored: {env}"
@@ -317,6 +325,34 @@ fn run_hands_no_password_to_the_commands_it_starts() {
             "{what} saw a password variable:\n{text}"
         );
     }
+}
+
+/// A password in a repository's `env` of vault.toml (a `vault serve`
+/// server's, say) configures that repository's store, and no more: the
+/// source command, which gets the rest of that `env` (the store's cloud
+/// credentials, for an `aws` command), does not get it.
+#[test]
+fn regression_20_a_password_in_vault_toml_env_stays_with_vault() {
+    let s = Setup::new();
+    let text = std::fs::read_to_string(&s.config)
+        .unwrap()
+        .replace(
+            "[repositories.offsite]",
+            "env = { VAULT_SERVER_PASSWORD = \"toml-server-secret\", VAULT_PASSWORD = \"toml-repo-secret\", AWS_SECRET_ACCESS_KEY = \"own-aws-key\" }\n\n[repositories.offsite]",
+        )
+        .replace("[sources.db]", &format!("{LEAK_SOURCE}[sources.db]"));
+    std::fs::write(&s.config, text).unwrap();
+    assert_success(&s.vault(&["run"]));
+    let env = s.leaked_env();
+    assert!(
+        env.contains("AWS_SECRET_ACCESS_KEY=own-aws-key"),
+        "the command got its repository's other variables:\n{env}"
+    );
+    assert!(!env.contains("toml-"), "the command saw a password:\n{env}");
+    assert!(
+        !env.contains("PASSWORD"),
+        "the command saw a password variable:\n{env}"
+    );
 }
 
 #[test]

@@ -671,6 +671,71 @@ fn health_writes_a_prometheus_textfile() {
     assert_eq!(names.len(), 1);
 }
 
+/// An attacker who can write to the textfile directory plants links at
+/// the names vault used as its temporary file (`.NAME.<pid>.tmp`, for the
+/// process ids about to be used); vault must follow none of them, and the
+/// files they point at stay as they were.
+#[test]
+fn regression_20_health_prometheus_follows_no_planted_link() {
+    let s = Setup::new();
+    assert_success(&s.vault(&["run"]));
+    let dir = s.path("textfile");
+    std::fs::create_dir_all(&dir).unwrap();
+    let prom = dir.join("vault.prom");
+    let victim = s.path("victim");
+    write(&victim, b"precious\n");
+    let next_pid: u32 = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+        .expect("read ns_last_pid")
+        .trim()
+        .parse()
+        .unwrap();
+    let pid_max: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .expect("read pid_max")
+        .trim()
+        .parse()
+        .unwrap();
+    // The next 3000 ids, wrapping as the kernel does (to 300).
+    let planted: Vec<u32> = (1..3000)
+        .map(|i| match next_pid + i {
+            p if p >= pid_max => p - pid_max + 300,
+            p => p,
+        })
+        .collect();
+    for &pid in &planted {
+        std::os::unix::fs::symlink(&victim, dir.join(format!(".vault.prom.{pid}.tmp"))).unwrap();
+    }
+    let mut cmd = vault();
+    cmd.arg("--config")
+        .arg(&s.config)
+        .args(["health", "--prometheus"])
+        .arg(&prom)
+        .env("TMPDIR", s.dir.path());
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        planted.contains(&pid),
+        "vault ran as pid {pid}, past the planted links: the test proves nothing"
+    );
+    assert_success(&out);
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "precious\n",
+        "vault wrote through a planted link"
+    );
+    let prom_meta = std::fs::symlink_metadata(&prom).unwrap();
+    assert!(prom_meta.is_file(), "the textfile is a file of its own");
+    let text = std::fs::read_to_string(&prom).unwrap();
+    assert!(text.contains("vault_health_problems"), "{text}");
+    // Readable by the collector, which runs as another user.
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(prom_meta.permissions().mode() & 0o777, 0o644);
+}
+
 #[test]
 fn drill_restores_verifies_runs_the_command_and_cleans_up() {
     let s = Setup::new();

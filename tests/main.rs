@@ -29,6 +29,7 @@ mod restore;
 mod restore_safety;
 mod roundtrip;
 mod s3;
+mod secrets;
 mod serve;
 mod starvation;
 mod stdin;

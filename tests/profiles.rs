@@ -26,6 +26,12 @@ struct Setup {
 
 const HOST: &str = "web1";
 
+/// A source (for vault.toml, before another table) whose command dumps
+/// its environment into the backup: what an attacker who controls a
+/// source's command would store.
+const LEAK_SOURCE: &str =
+    "[sources.leak]\ncommand = \"env\"\nfilename = \"env.txt\"\nhost = \"web1\"\n\n";
+
 impl Setup {
     fn new() -> Setup {
         let primary = Repo::local();
@@ -110,6 +116,14 @@ hooks = {{ on-success = ["echo ok > '{ok}'"], on-failure = ["printf '%s' \"$VAUL
         cmd.arg("--config").arg(&self.config).args(args);
         cmd.env("TMPDIR", self.dir.path());
         cmd.output().expect("run vault")
+    }
+
+    /// What the source [`LEAK_SOURCE`] stored: its command's environment.
+    fn leaked_env(&self) -> String {
+        let dumped = self
+            .primary
+            .ok(args!["dump", "latest", "/env.txt", "--tag", "source:leak"]);
+        String::from_utf8_lossy(&dumped.stdout).into_owned()
     }
 
     fn run_json(&self) -> (Output, Value) {
@@ -281,10 +295,7 @@ fn run_hands_no_password_to_the_commands_it_starts() {
     let hook_env = s.path("hook-env");
     let text = std::fs::read_to_string(&s.config)
         .unwrap()
-        .replace(
-            "[sources.db]",
-            "[sources.leak]\ncommand = \"env\"\nfilename = \"env.txt\"\nhost = \"web1\"\n\n[sources.db]",
-        )
+        .replace("[sources.db]", &format!("{LEAK_SOURCE}[sources.db]"))
         .replace(
             "hooks = {",
             &format!("hooks = {{ before = [\"env > '{}'\"],", hook_env.display()),
@@ -301,10 +312,7 @@ fn run_hands_no_password_to_the_commands_it_starts() {
         .env("VAULT_SERVER_PASSWORD", PASSWORD);
     let out = cmd.output().expect("run vault");
     assert_success(&out);
-    let dumped = s
-        .primary
-        .ok(args!["dump", "latest", "/env.txt", "--tag", "source:leak"]);
-    let env = String::from_utf8_lossy(&dumped.stdout);
+    let env = s.leaked_env();
     assert!(
         env.contains("PATH="),
         "the command's environment was stored: {env}"
@@ -317,6 +325,34 @@ fn run_hands_no_password_to_the_commands_it_starts() {
             "{what} saw a password variable:\n{text}"
         );
     }
+}
+
+/// A password in a repository's `env` of vault.toml (a `vault serve`
+/// server's, say) configures that repository's store, and no more: the
+/// source command, which gets the rest of that `env` (the store's cloud
+/// credentials, for an `aws` command), does not get it.
+#[test]
+fn regression_20_a_password_in_vault_toml_env_stays_with_vault() {
+    let s = Setup::new();
+    let text = std::fs::read_to_string(&s.config)
+        .unwrap()
+        .replace(
+            "[repositories.offsite]",
+            "env = { VAULT_SERVER_PASSWORD = \"toml-server-secret\", VAULT_PASSWORD = \"toml-repo-secret\", AWS_SECRET_ACCESS_KEY = \"own-aws-key\" }\n\n[repositories.offsite]",
+        )
+        .replace("[sources.db]", &format!("{LEAK_SOURCE}[sources.db]"));
+    std::fs::write(&s.config, text).unwrap();
+    assert_success(&s.vault(&["run"]));
+    let env = s.leaked_env();
+    assert!(
+        env.contains("AWS_SECRET_ACCESS_KEY=own-aws-key"),
+        "the command got its repository's other variables:\n{env}"
+    );
+    assert!(!env.contains("toml-"), "the command saw a password:\n{env}");
+    assert!(
+        !env.contains("PASSWORD"),
+        "the command saw a password variable:\n{env}"
+    );
 }
 
 #[test]
@@ -633,6 +669,71 @@ fn health_writes_a_prometheus_textfile() {
     // Written whole and renamed: no temporary file is left beside it.
     let names: Vec<_> = std::fs::read_dir(prom.parent().unwrap()).unwrap().collect();
     assert_eq!(names.len(), 1);
+}
+
+/// An attacker who can write to the textfile directory plants links at
+/// the names vault used as its temporary file (`.NAME.<pid>.tmp`, for the
+/// process ids about to be used); vault must follow none of them, and the
+/// files they point at stay as they were.
+#[test]
+fn regression_20_health_prometheus_follows_no_planted_link() {
+    let s = Setup::new();
+    assert_success(&s.vault(&["run"]));
+    let dir = s.path("textfile");
+    std::fs::create_dir_all(&dir).unwrap();
+    let prom = dir.join("vault.prom");
+    let victim = s.path("victim");
+    write(&victim, b"precious\n");
+    let next_pid: u32 = std::fs::read_to_string("/proc/sys/kernel/ns_last_pid")
+        .expect("read ns_last_pid")
+        .trim()
+        .parse()
+        .unwrap();
+    let pid_max: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .expect("read pid_max")
+        .trim()
+        .parse()
+        .unwrap();
+    // The next 3000 ids, wrapping as the kernel does (to 300).
+    let planted: Vec<u32> = (1..3000)
+        .map(|i| match next_pid + i {
+            p if p >= pid_max => p - pid_max + 300,
+            p => p,
+        })
+        .collect();
+    for &pid in &planted {
+        std::os::unix::fs::symlink(&victim, dir.join(format!(".vault.prom.{pid}.tmp"))).unwrap();
+    }
+    let mut cmd = vault();
+    cmd.arg("--config")
+        .arg(&s.config)
+        .args(["health", "--prometheus"])
+        .arg(&prom)
+        .env("TMPDIR", s.dir.path());
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        planted.contains(&pid),
+        "vault ran as pid {pid}, past the planted links: the test proves nothing"
+    );
+    assert_success(&out);
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "precious\n",
+        "vault wrote through a planted link"
+    );
+    let prom_meta = std::fs::symlink_metadata(&prom).unwrap();
+    assert!(prom_meta.is_file(), "the textfile is a file of its own");
+    let text = std::fs::read_to_string(&prom).unwrap();
+    assert!(text.contains("vault_health_problems"), "{text}");
+    // Readable by the collector, which runs as another user.
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(prom_meta.permissions().mode() & 0o777, 0o644);
 }
 
 #[test]

@@ -91,7 +91,7 @@ pub fn repo_url(g: &Global) -> Result<&str> {
 }
 
 /// The password for the repository.
-pub fn password(g: &Global, confirm: bool) -> Result<zeroize::Zeroizing<String>> {
+pub fn password(g: &Global, confirm: bool) -> Result<password::Password> {
     password::get(
         &password::Sources {
             file: g.password_file.as_deref(),
@@ -140,7 +140,7 @@ pub fn parse_size(flag: &str, text: &str) -> Result<u64> {
 /// password (`VAULT_SERVER_PASSWORD_FILE`, else `VAULT_SERVER_PASSWORD`)
 /// and extra trusted certificates (`VAULT_CACERT`).
 pub fn backend_options(g: &Global) -> Result<StoreOptions> {
-    store_options(g, std::env::vars().collect())
+    store_options(g, engine::store::process_variables())
 }
 
 /// [`backend_options`] for a store configured from `env`, not from this
@@ -187,7 +187,7 @@ pub fn open_backend(g: &Global, url: &str) -> Result<Backend> {
 }
 
 /// The store named by the global options, and the password.
-pub fn backend_and_password(g: &Global) -> Result<(Backend, zeroize::Zeroizing<String>)> {
+pub fn backend_and_password(g: &Global) -> Result<(Backend, password::Password)> {
     let url = repo_url(g)?;
     let backend = open_backend(g, url)?;
     let pw = password(g, false)?;
@@ -198,7 +198,7 @@ pub fn backend_and_password(g: &Global) -> Result<(Backend, zeroize::Zeroizing<S
 /// the commands that take none: `unlock`).
 pub fn open_unlocked(g: &Global) -> Result<Repository> {
     let (backend, pw) = backend_and_password(g)?;
-    let mut repo = Repository::open(backend, pw.as_bytes())?;
+    let mut repo = password::open(backend, &pw)?;
     equip(g, &mut repo);
     limit_memory(g, &repo)?;
     Ok(repo)
@@ -358,7 +358,7 @@ pub fn open_second(
 ) -> Result<Session> {
     let backend = open_backend(g, url)?;
     let pw = password::get(sources, false)?;
-    let mut repo = Repository::open(backend, pw.as_bytes())?;
+    let mut repo = password::open(backend, &pw)?;
     equip(g, &mut repo);
     limit_memory(g, &repo)?;
     let repo = Arc::new(repo);

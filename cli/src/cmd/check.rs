@@ -84,7 +84,7 @@ pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
     let stages = Stages {
         quiet: g.quiet || g.json,
     };
-    let report = match Repository::open(backend.clone(), password.as_bytes()) {
+    let report = match crate::password::open(backend.clone(), &password) {
         Ok(repo) => {
             super::limit_memory(g, &repo)?;
             let _lock = super::lock(g, &repo, super::Access::Read, "check")?;

@@ -6,7 +6,7 @@ use crate::exit;
 use crate::password;
 use anyhow::{Result, bail};
 use std::io::IsTerminal;
-use zeroize::Zeroizing;
+use std::os::unix::ffi::OsStrExt;
 
 /// Upload bytes in memory at once without `--max-memory`.
 const DEFAULT_BODY_MEMORY: u64 = 1 << 30;
@@ -107,12 +107,12 @@ fn add_user(g: &Global, a: &ServeArgs, name: &str) -> Result<u8> {
         bail!("--add-user needs --users FILE");
     };
     let env = |n: &str| std::env::var_os(n).filter(|v| !v.is_empty());
-    let pw: Zeroizing<String> = if let Some(f) = &a.new_password_file {
+    let pw: password::Password = if let Some(f) = &a.new_password_file {
         password::from_file(f)?
     } else if let Some(f) = env("VAULT_SERVER_PASSWORD_FILE") {
         password::from_file(std::path::Path::new(&f))?
     } else if let Some(pw) = env("VAULT_SERVER_PASSWORD") {
-        Zeroizing::new(pw.to_string_lossy().into_owned())
+        password::Password::from_bytes(pw.as_bytes())
     } else if std::io::stdin().is_terminal() {
         password::prompt(&format!("enter password for server user {name}: "), true)?
     } else {

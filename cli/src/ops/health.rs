@@ -447,15 +447,37 @@ fn write_prometheus(
         "When vault health wrote this file (Unix time).",
         vec![(base.clone(), ts(now))],
     );
-    let tmp = path.with_file_name(format!(
-        ".{}.{}.tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    write_whole(path, text.as_bytes(), 0o644)
+}
+
+/// Write `path` whole: into a temporary file created exclusively under a
+/// random name in its directory (so no link planted at a name vault would
+/// use is ever followed), given `mode` (the collector runs as another
+/// user), then renamed over `path`.
+fn write_whole(path: &std::path::Path, bytes: &[u8], mode: u32) -> Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let cannot = || format!("cannot write {}", path.display());
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(cannot)?;
+    tmp.write_all(bytes).with_context(cannot)?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+        .with_context(cannot)?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(cannot)?;
     Ok(())
 }
 

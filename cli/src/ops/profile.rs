@@ -10,9 +10,8 @@ use engine::repo_format::SnapshotId;
 use engine::repo_format::snapshot::Snapshot;
 use engine::{Backend, Repository};
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
-use zeroize::Zeroizing;
 
 /// A repository of vault.toml, ready to be used.
 pub struct Target<'a> {
@@ -21,7 +20,7 @@ pub struct Target<'a> {
     /// Its section.
     pub repo: &'a config::Repository,
     /// Its password, or why there is none (a step that needs it fails).
-    pub password: Result<Zeroizing<String>, String>,
+    pub password: Result<password::Password, String>,
 }
 
 impl<'a> Target<'a> {
@@ -69,7 +68,7 @@ impl<'a> Target<'a> {
         let password = self.password.as_ref().map_err(|e| anyhow!("{e}"))?;
         let options = crate::session::store_options(g, environment(self.repo))?;
         let backend = Backend::open_with(&self.repo.url, &options)?;
-        let mut repo = Repository::open(backend, password.as_bytes())?;
+        let mut repo = password::open(backend, password)?;
         crate::session::equip(g, &mut repo);
         crate::session::limit_memory(g, &repo)?;
         Ok(Arc::new(repo))
@@ -79,7 +78,7 @@ impl<'a> Target<'a> {
 /// The variables a repository's store and the commands run for it see:
 /// this process's, with the repository's `env` of vault.toml on top.
 pub fn environment(repo: &config::Repository) -> BTreeMap<String, String> {
-    let mut vars: BTreeMap<String, String> = std::env::vars().collect();
+    let mut vars = engine::store::process_variables();
     vars.extend(repo.env.clone());
     vars
 }
@@ -112,11 +111,8 @@ pub fn source_snapshots(
 /// Run a hook (or drill command) with `sh -c`; its output goes to stderr
 /// (stdout may carry vault's JSON). Ok, or what went wrong in one line.
 pub fn shell(command: &str, env: &[(&str, String)], dir: Option<&std::path::Path>) -> Result<()> {
-    let mut cmd = Command::new("sh");
+    let mut cmd = password::command("sh");
     cmd.arg("-c").arg(command).stdin(Stdio::null());
-    for name in crate::password::VARIABLES {
-        cmd.env_remove(name);
-    }
     let stderr = std::io::stderr().lock();
     let fd = std::os::fd::AsFd::as_fd(&stderr)
         .try_clone_to_owned()

@@ -7,7 +7,6 @@ use crate::config;
 use crate::exit;
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// Run `schedule`.
 pub fn run(g: &Global, a: &ScheduleArgs) -> Result<u8> {
@@ -68,7 +67,7 @@ impl Plan {
     }
 
     fn systemctl(&self, args: &[&str]) -> Result<()> {
-        let mut cmd = Command::new("systemctl");
+        let mut cmd = crate::password::command("systemctl");
         if self.user {
             cmd.arg("--user");
         }
@@ -197,7 +196,7 @@ fn install(g: &Global, a: &ScheduleInstallArgs) -> Result<u8> {
         return Ok(exit::OK);
     };
     if which("systemd-analyze")
-        && !Command::new("systemd-analyze")
+        && !crate::password::command("systemd-analyze")
             .args(["calendar", &a.on_calendar])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
@@ -295,7 +294,7 @@ fn status(g: &Global, t: &ScheduleTarget) -> Result<u8> {
         plan.systemctl(&["list-timers", "--all", "--no-pager", &timer_name])?;
         // The last run's outcome; a failed one exits non-zero, which is
         // the answer, not an error of this command.
-        let mut cmd = Command::new("systemctl");
+        let mut cmd = crate::password::command("systemctl");
         if plan.user {
             cmd.arg("--user");
         }

@@ -29,7 +29,7 @@ use repo_format::layout::{FileKind, ObjectName};
 use std::fs;
 use std::io::Write;
 use std::ops::Range;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -277,31 +277,20 @@ fn retain_in(dir: &Path, keep: &impl Fn(&Id) -> bool) {
     }
 }
 
-/// Write `bytes` to a temporary file beside `path`, then rename it into
-/// place: readers see the old file, the new one, or none.
+/// Write `bytes` to a temporary file beside `path` (0600, created
+/// exclusively under a random name), then rename it into place: readers
+/// see the old file, the new one, or none.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temp = path.with_file_name(format!(
-        "{TEMP_PREFIX}{name}-{}-{:016x}",
-        std::process::id(),
-        rand::random::<u64>()
-    ));
-    let written = (|| {
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&temp)?;
-        file.write_all(bytes)?;
-        fs::rename(&temp, path)
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    written
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut temp = tempfile::Builder::new()
+        .prefix(&format!("{TEMP_PREFIX}{name}-"))
+        .tempfile_in(dir)?;
+    temp.write_all(bytes)?;
+    temp.persist(path).map(drop).map_err(|e| e.error)
 }
 
 /// A store whose index files and snapshots are kept in a [`Cache`]: read

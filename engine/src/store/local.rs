@@ -1,20 +1,22 @@
 //! A repository in a local directory (`/path`, `file:///path`), and one in
 //! this process's memory (`memory://NAME`, for tests and examples).
 //!
-//! The directory is object_store's local store with fsync: each object is
-//! written to a staging file `<name>#<n>` and renamed into place, and
+//! The directory is object_store's local store with fsync, its writes
+//! done by [`OwnerOnly`] (files 0400, directories 0700): each object is
+//! written to a staging file `<name>#<n>` and linked into place, and
 //! created with `O_EXCL` semantics, so put-once needs no look first. A
 //! process killed between the write and the rename leaves the staging
 //! file, which listings never show; [`Local`] removes them when asked
 //! (prune does, when no other process holds a lock).
 
 use super::object::{Adapter, Flavor, ObjectBacked, Written};
+use super::owner_only::{DIRECTORY_MODE, OwnerOnly};
 use super::{StoreInfo, StoreOptions};
 use crate::error::{Error, Result};
-use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path as StorePath;
 use std::collections::HashMap;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -57,20 +59,22 @@ impl ObjectBacked<Directory> {
     pub fn open(url: &str, path: &Path, create: bool, options: &StoreOptions) -> Result<Self> {
         let path = std::path::absolute(path).map_err(|e| Error::io("resolve", path, e))?;
         if create {
-            std::fs::create_dir_all(&path).map_err(|e| Error::io("create directory", &path, e))?;
+            // Owner-only from the start; a directory that exists keeps its mode.
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(DIRECTORY_MODE)
+                .create(&path)
+                .map_err(|e| Error::io("create directory", &path, e))?;
         } else if !path.is_dir() {
             return Err(Error::RepositoryNotFound {
                 url: url.to_owned(),
             });
         }
-        let store = LocalFileSystem::new_with_prefix(&path)
-            .map_err(|source| Error::Backend {
-                op: "open",
-                path: path.display().to_string(),
-                source,
-            })?
-            .with_fsync(true)
-            .with_automatic_cleanup(true);
+        let store = OwnerOnly::new(&path).map_err(|source| Error::Backend {
+            op: "open",
+            path: path.display().to_string(),
+            source,
+        })?;
         let adapter = Adapter::new(Arc::new(store), StorePath::default(), info(url, options))?;
         Ok(ObjectBacked::new(adapter, Directory { root: Some(path) }))
     }

@@ -44,6 +44,7 @@ pub mod faults;
 pub mod local;
 pub mod location;
 pub mod object;
+pub mod owner_only;
 #[cfg(feature = "cloud")]
 pub mod vault_http;
 
@@ -109,9 +110,18 @@ impl StoreOptions {
     pub fn variables(&self) -> BTreeMap<String, String> {
         match &self.environment {
             Some(vars) => vars.clone(),
-            None => std::env::vars().collect(),
+            None => process_variables(),
         }
     }
+}
+
+/// This process's environment variables whose names and values are
+/// UTF-8 (every one a store is configured from is); the others, such as a
+/// binary `VAULT_PASSWORD`, are left out rather than a panic.
+pub fn process_variables() -> BTreeMap<String, String> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
 }
 
 /// How [`Store::put`] treats an object that is already there.

@@ -41,8 +41,21 @@ fn gone(pid: i32) -> bool {
     }
 }
 
+/// Lock objects in the repository (named by their hash: a staging file
+/// `<name>#<n>` that a store is writing, invisible to vault, is not one).
 fn locks(repo: &Repo) -> usize {
-    fs::read_dir(repo.path.join("locks")).map_or(0, Iterator::count)
+    fs::read_dir(repo.path.join("locks")).map_or(0, |d| {
+        d.filter_map(Result::ok)
+            .filter(|e| {
+                let name = e.file_name();
+                name.len() == 64
+                    && name
+                        .to_string_lossy()
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit())
+            })
+            .count()
+    })
 }
 
 /// Send `signal` to `child`, and show that it stopped as promised: the

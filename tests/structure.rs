@@ -42,9 +42,11 @@ fn non_test_code(text: &str) -> &str {
 /// The engine's layers, lowest first: what each top-level module of
 /// `engine/src` is. A module may use its own layer's shared vocabulary
 /// (0), the layers below it, and within the top layer only itself.
-const LAYERS: [(&str, u8); 16] = [
+const LAYERS: [(&str, u8); 18] = [
+    ("beneath", 0),
     ("error", 0),
     ("exclude", 0),
+    ("interrupt", 0),
     ("metadata", 0),
     ("prefix", 0),
     ("progress", 0),

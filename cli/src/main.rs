@@ -116,7 +116,11 @@ fn main() -> ExitCode {
         return ExitCode::from(exit::FATAL);
     }
     let cli = args::Cli::parse();
-    match cmd::run(cli) {
+    let result = cmd::run(cli);
+    if engine::interrupt::stopping() {
+        engine::interrupt::wait_to_be_stopped();
+    }
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(err) if is_broken_pipe(&err) => ExitCode::from(exit::OK),
         Err(err) => {

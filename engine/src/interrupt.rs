@@ -16,7 +16,7 @@
 
 use nix::sys::signal::Signal;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, mpsc};
 
 type Cleanup = Box<dyn Fn() + Send + Sync>;
@@ -50,6 +50,9 @@ impl Registry {
 
 /// What runs on a signal.
 static CLEANUPS: Registry = Registry::new();
+/// Set once a signal is being handled: the process ends with the signal's
+/// code, whatever the command meanwhile makes of its locks vanishing.
+static STOPPING: AtomicBool = AtomicBool::new(false);
 static NEXT: AtomicU64 = AtomicU64::new(0);
 /// Where signals go instead, while a command handles them itself.
 static FORWARD: Mutex<Option<mpsc::Sender<Signal>>> = Mutex::new(None);
@@ -73,12 +76,27 @@ pub fn install(say: fn(Signal)) -> std::io::Result<()> {
                 {
                     continue;
                 }
+                STOPPING.store(true, Ordering::SeqCst);
                 CLEANUPS.run();
                 say(signal);
                 std::process::exit(128 + number);
             }
         })?;
     Ok(())
+}
+
+/// Whether a signal is stopping the process. The command's own end must
+/// then wait ([`wait_to_be_stopped`]) rather than report what the
+/// clean-up caused (a lock it removed) and exit with another code.
+pub fn stopping() -> bool {
+    STOPPING.load(Ordering::SeqCst)
+}
+
+/// Wait for the signal's handler to end the process.
+pub fn wait_to_be_stopped() -> ! {
+    loop {
+        std::thread::park();
+    }
 }
 
 /// A registered clean-up; dropping it unregisters it.

@@ -81,6 +81,8 @@ du_b() { du -sb "$1" | awk '{print $1}'; }
 # One line of key=value per repository, read back by the table.
 runs=$BENCH_DIR/runs.txt
 : >"$runs"
+# The repository's size after backup 1 and after backup 2 (index = backup).
+repo_bytes=()
 
 # Each --chunk-size setting backs the dump up as a file (files are chunked
 # with the repository's parameters); "stdin" is a default repository fed
@@ -106,7 +108,7 @@ for size in $sizes stdin; do
                 ln -f "$BENCH_DIR/dump$n.sql" "$BENCH_DIR/file/db.sql"
                 timed "$run-$n" "$vault" -r "$repo" backup --no-progress --json "$BENCH_DIR/file"
             fi
-            printf -v "repo$n" %s "$(du_b "$repo")"
+            repo_bytes[n]=$(du_b "$repo")
         done
         s1=$(summary "$run-1")
         s2=$(summary "$run-2")
@@ -116,7 +118,7 @@ for size in $sizes stdin; do
             "stored1=$(jq .data_added_packed <<<"$s1") blobs1=$(jq .data_blobs <<<"$s1")" \
             "added2=$(jq .data_added <<<"$s2") stored2=$(jq .data_added_packed <<<"$s2") blobs2=$(jq .data_blobs <<<"$s2")" \
             "chunks2=$(jq .data_blob_count "$results/$run-stats2.json")" \
-            "repo1=$repo1 repo2=$repo2 index2=$(du_b "$repo/index") wall2=$wall rss2=$rss" >>"$runs"
+            "repo1=${repo_bytes[1]} repo2=${repo_bytes[2]} index2=$(du_b "$repo/index") wall2=$wall rss2=$rss" >>"$runs"
         log "$(tail -n 1 "$runs")"
         if [ "${KEEP:-0}" != 1 ]; then rm -rf "$repo"; fi
     done
@@ -132,7 +134,7 @@ for seed in $(seq 1 "$seeds"); do
         timed "$run-$n" restic -r "$repo" "${restic_global[@]}" backup --json \
             --stdin --stdin-filename db.sql <"$BENCH_DIR/dump$n.sql"
         restic -r "$repo" stats --mode raw-data --json >"$results/$run-stats$n.json"
-        printf -v "repo$n" %s "$(du_b "$repo")"
+        repo_bytes[n]=$(du_b "$repo")
     done
     s1=$(summary "$run-1")
     s2=$(summary "$run-2")
@@ -147,7 +149,7 @@ for seed in $(seq 1 "$seeds"); do
         "stored1=$packed1 blobs1=$(jq .data_blobs <<<"$s1")" \
         "added2=$(jq .data_added <<<"$s2") stored2=$((packed2 - packed1)) blobs2=$(jq .data_blobs <<<"$s2")" \
         "chunks2=$(($(jq .total_blob_count "$results/$run-stats-latest.json") - 1))" \
-        "repo1=$repo1 repo2=$repo2 index2=$(du_b "$repo/index") wall2=$wall rss2=$rss" >>"$runs"
+        "repo1=${repo_bytes[1]} repo2=${repo_bytes[2]} index2=$(du_b "$repo/index") wall2=$wall rss2=$rss" >>"$runs"
     log "$(tail -n 1 "$runs")"
     if [ "${KEEP:-0}" != 1 ]; then rm -rf "$repo" "$RESTIC_CACHE_DIR"; fi
 done
@@ -155,6 +157,13 @@ done
 # ---------------------------------------------------------------- table
 mb() { awk -v n="$1" 'BEGIN {printf "%.1f", n / 1e6}'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN {p = 100 * a / b; printf (p < 1 ? "%.2f %%" : "%.1f %%"), p}'; }
+# parse_run LINE: one line of $runs, its key=value pairs into the array fields.
+declare -A fields
+parse_run() {
+    local kv
+    fields=()
+    for kv in $1; do fields[${kv%%=*}]=${kv#*=}; done
+}
 table=$BENCH_DIR/results.md
 {
     echo "Run on $(date -u +%Y-%m-%d), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo) RAM, $(. /etc/os-release && echo "$PRETTY_NAME"); load average before the backups: $load_before."
@@ -172,24 +181,24 @@ table=$BENCH_DIR/results.md
     for setting in $sizes stdin restic; do
         # This setting's runs, sorted by bytes added; the median one speaks for them.
         mapfile -t lines < <(grep "^setting=$setting " "$runs" | awk '{split($4, a, "="); print a[2], $0}' | sort -n | cut -d' ' -f2-)
-        lo_pct= hi_pct= lo_mean= hi_mean=
+        lo_pct='' hi_pct='' lo_mean='' hi_mean=''
         for line in "${lines[@]}"; do
-            for kv in $line; do declare "${kv%%=*}=${kv#*=}"; done
-            p=$(awk -v a="$added2" -v b="$dump2_bytes" 'BEGIN {printf "%.1f", 100 * a / b}')
-            m=$((dump2_bytes / chunks2 / 1024))
+            parse_run "$line"
+            p=$(awk -v a="${fields[added2]}" -v b="$dump2_bytes" 'BEGIN {printf "%.1f", 100 * a / b}')
+            m=$((dump2_bytes / fields[chunks2] / 1024))
             lo_pct=${lo_pct:-$p} hi_pct=$p
             if [ -z "$lo_mean" ] || [ "$m" -lt "$lo_mean" ]; then lo_mean=$m; fi
             if [ -z "$hi_mean" ] || [ "$m" -gt "$hi_mean" ]; then hi_mean=$m; fi
         done
-        for kv in ${lines[$((${#lines[@]} / 2))]}; do declare "${kv%%=*}=${kv#*=}"; done
+        parse_run "${lines[$((${#lines[@]} / 2))]}"
         label="vault \`--chunk-size $setting\`"
         [ "$setting" = restic ] && label="restic $restic_version (1 MiB; 512 KiB, 8 MiB)"
         [ "$setting" = stdin ] && label="vault default, \`--stdin\` (streams: 64 KiB)"
         printf '| %s | %s | %s [%s–%s] | %s | %s [%s–%s] | %s | %s | %s | %s | %s | %s | %s |\n' \
-            "$label" "$(mb "$added2")" "$(pct "$added2" "$dump2_bytes")" "$lo_pct" "$hi_pct" \
-            "$(mb "$stored2")" "$((dump2_bytes / chunks2 / 1024))" "$lo_mean" "$hi_mean" \
-            "$chunks2" "$blobs2" "$(mb "$stored1")" "$(mb "$repo2")" \
-            "$(awk -v n="$index2" 'BEGIN {printf "%.0f", n / 1e3}')" "$wall2" "$((rss2 / 1024))"
+            "$label" "$(mb "${fields[added2]}")" "$(pct "${fields[added2]}" "$dump2_bytes")" "$lo_pct" "$hi_pct" \
+            "$(mb "${fields[stored2]}")" "$((dump2_bytes / fields[chunks2] / 1024))" "$lo_mean" "$hi_mean" \
+            "${fields[chunks2]}" "${fields[blobs2]}" "$(mb "${fields[stored1]}")" "$(mb "${fields[repo2]}")" \
+            "$(awk -v n="${fields[index2]}" 'BEGIN {printf "%.0f", n / 1e3}')" "${fields[wall2]}" "$((fields[rss2] / 1024))"
     done
     echo
     echo "MB = 10^6 bytes. \"Plaintext\" is the bytes of the new chunks before compression (\`data_added\` of \`backup --json\`, which also counts the snapshot's one small tree); \"stored\" is what they take in the packs (compressed, encrypted). \"Chunks in dump 2\" is the data blobs the second snapshot refers to (\`stats --mode raw-data latest\`); \"mean chunk\" is dump 2's size over that. Repository and index sizes are \`du -sb\`; per-repository figures are in $runs. Times are one run each on a shared machine: noisy."

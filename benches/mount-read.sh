@@ -75,5 +75,5 @@ rate() { echo "scale=0; $bytes / 1048576 / $1" | bc -l; }
 printf '\n| %s MiB file, vault %s, %s cores, load %s | seconds | MiB/s |\n' \
     "$mib" "$(git -C "$repo_root" rev-parse --short HEAD)" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)"
 printf '|---|---:|---:|\n'
-printf '| `vault dump latest FILE > /dev/null` | %.2f | %s |\n' "$dump_s" "$(rate "$dump_s")"
-printf '| `cat MOUNT/snapshots/latest/FILE > /dev/null` | %.2f | %s |\n' "$cat_s" "$(rate "$cat_s")"
+printf "| \`vault dump latest FILE > /dev/null\` | %.2f | %s |\n" "$dump_s" "$(rate "$dump_s")"
+printf "| \`cat MOUNT/snapshots/latest/FILE > /dev/null\` | %.2f | %s |\n" "$cat_s" "$(rate "$cat_s")"

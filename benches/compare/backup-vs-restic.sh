@@ -78,7 +78,7 @@ table=$BENCH_DIR/results.md
         row "$name: peak RSS MiB" "$(mib "$(get vault $step rss)")" "$(mib "$(get restic $step rss)")"
     done
     row "repository size MB (after both backups)" "$(repo_mb vault)" "$(repo_mb restic)"
-    printf '| restore identical (`diff -r`) | %s | %s | |\n' "$(cat "$results/vault.verdict")" "$(cat "$results/restic.verdict")"
+    printf "| restore identical (\`diff -r\`) | %s | %s | |\n" "$(cat "$results/vault.verdict")" "$(cat "$results/restic.verdict")"
     echo
     echo "MB = 10^6 bytes; MB/s = dataset bytes / wall time. Ratios below 1 favour vault for time, CPU, memory and size."
 } >"$table"

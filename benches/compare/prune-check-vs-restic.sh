@@ -62,15 +62,15 @@ for i in $(seq 1 "$rounds"); do
     restic -q -r "$rrepo" "${restic_global[@]}" backup "$work" >/dev/null
 done
 repo_size() { du -sb "$1" | awk '{print $1}'; }
-echo "$(repo_size "$vrepo")" >"$results/vault.size_before"
-echo "$(repo_size "$rrepo")" >"$results/restic.size_before"
+repo_size "$vrepo" >"$results/vault.size_before"
+repo_size "$rrepo" >"$results/restic.size_before"
 "$vault" -q -r "$vrepo" forget --keep-last 3
 restic -q -r "$rrepo" forget --keep-last 3 >/dev/null
 
 measure vault prune "$vault" -r "$vrepo" prune
 measure restic prune restic -r "$rrepo" prune
-echo "$(repo_size "$vrepo")" >"$results/vault.size_after"
-echo "$(repo_size "$rrepo")" >"$results/restic.size_after"
+repo_size "$vrepo" >"$results/vault.size_after"
+repo_size "$rrepo" >"$results/restic.size_after"
 measure vault check "$vault" -r "$vrepo" check
 measure restic check restic -r "$rrepo" check
 measure vault read_data "$vault" -r "$vrepo" check --read-data

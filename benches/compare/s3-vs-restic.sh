@@ -17,7 +17,7 @@
 # so the S3 figures compare the clients, not what S3 itself would do.
 set -euo pipefail
 
-RESULTS_NAME=results-s3
+RESULTS_NAME="results-s3"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # ---------------------------------------------------------------- the server
@@ -96,7 +96,7 @@ table=$BENCH_DIR/results-s3.md
         row "$name: peak RSS MiB" "$(mib "$(get vault "$step" rss)")" "$(mib "$(get restic "$step" rss)")"
     done
     for store in local s3; do
-        printf '| restore from %s identical (`diff -r`) | %s | %s | |\n' "$store" \
+        printf "| restore from %s identical (\`diff -r\`) | %s | %s | |\n" "$store" \
             "$(cat "$results/vault.$store.verdict")" "$(cat "$results/restic.$store.verdict")"
     done
     echo

@@ -360,7 +360,7 @@ fn cache_unwritable_directory_warns_once_and_succeeds() {
     fs::create_dir(&cache).unwrap();
     if is_root() {
         if !can_run_as_nobody() {
-            eprintln!("skipped: running as root and cannot drop to nobody with setpriv");
+            cannot_run("running as root and cannot drop to nobody with setpriv");
             return;
         }
         chown_tree(repo.dir.path(), NOBODY);

@@ -210,7 +210,7 @@ fn backup_with_unreadable_file_saves_snapshot_and_exits_3() {
     let mut repo = Repo::uninitialised();
     if is_root() {
         if !can_run_as_nobody() {
-            eprintln!("skipped: running as root and cannot drop to nobody with setpriv");
+            cannot_run("running as root and cannot drop to nobody with setpriv");
             return;
         }
         repo.prefix = as_nobody();

@@ -153,7 +153,7 @@ fn one_file_system_does_not_cross_mount_points() {
         .map(|s| s.success())
         .unwrap_or(false);
     if !mounted {
-        eprintln!("skipped: cannot mount a tmpfs here");
+        cannot_run("cannot mount a tmpfs here (needs root)");
         return;
     }
     let _guard = Mount(mnt.clone());

@@ -140,11 +140,11 @@ fn backup_unchanged_files_are_not_opened_again() {
     // root, the second as `nobody`, who may stat the files but not open
     // them. Reading any of them would fail the backup with exit 3.
     if !is_root() {
-        eprintln!("skipped: needs root to switch to another uid");
+        cannot_run("needs root to switch to another uid");
         return;
     }
     if !can_run_as_nobody() {
-        eprintln!("skipped: cannot drop to nobody with setpriv");
+        cannot_run("cannot drop to nobody with setpriv");
         return;
     }
     let (tmp, src) = many_files(12);
@@ -183,7 +183,7 @@ fn backup_unchanged_files_are_not_opened_again() {
 fn backup_file_changed_while_read_is_reported() {
     let proc_file = std::path::Path::new("/proc/self/mountinfo");
     if !proc_file.exists() {
-        eprintln!("skipped: no /proc on this system");
+        cannot_run("no /proc on this system");
         return;
     }
     let repo = Repo::new();

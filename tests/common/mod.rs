@@ -156,6 +156,20 @@ pub fn effective_uid() -> u32 {
     f.metadata().expect("metadata").uid()
 }
 
+/// A test (or part of one) that cannot run here, and why: skipped with
+/// that note, or, under the test command (scripts/test.sh sets
+/// VAULT_TEST_STRICT=1, as CI runs it), a failure: there every test must
+/// run.
+#[track_caller]
+pub fn cannot_run(why: &str) {
+    if std::env::var("VAULT_TEST_STRICT").as_deref() == Ok("1") {
+        panic!(
+            "cannot run here: {why}; scripts/test.sh requires every test to run (VAULT_TEST_STRICT=1)"
+        );
+    }
+    eprintln!("skipped: {why} (VAULT_TEST_STRICT=1 fails instead)");
+}
+
 /// True when the tests run as root.
 /// The uid and gid of `nobody`, for tests that need an unprivileged user.
 pub const NOBODY: u32 = 65534;

@@ -61,6 +61,8 @@ APT_PACKAGES=(
     openssl
     # The fuzz smoke run: libfuzzer-sys compiles libFuzzer (C++).
     g++
+    # Lints every shell script in the repository (the shellcheck step).
+    shellcheck
 )
 
 apt_updated=0
@@ -106,8 +108,7 @@ start_moto_s3() {
     local port=${VAULT_TEST_S3_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
     "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"${TMPDIR:-/tmp}/vault-test-moto.log" 2>&1 &
     moto_pid=$!   # stopped by on_exit
-    local i
-    for i in $(seq 1 300); do
+    for _ in $(seq 1 300); do
         curl -sf -o /dev/null "http://127.0.0.1:$port/" && break
         sleep 0.1
     done
@@ -176,6 +177,25 @@ start_moto_s3
 
 section "cargo fmt --check"
 cargo fmt --all -- --check
+
+section "shellcheck"
+# Every tracked shell script: the *.sh files, and any other file whose first
+# line is a sh or bash shebang (.ci/run), so a new script is checked without
+# being listed here. -x follows `source`d files, found relative to the script.
+shellcheck --version | sed -n 's/^version: /shellcheck /p'
+mapfile -t shell_scripts < <(
+    {
+        git ls-files -- '*.sh'
+        git grep -nIE '^#![[:space:]]*/(usr/)?bin/(env[[:space:]]+)?(ba|da)?sh([[:space:]]|$)' |
+            sed -n 's/^\(.*\):1:#!.*/\1/p'
+    } | sort -u
+)
+if [ "${#shell_scripts[@]}" -eq 0 ]; then
+    echo "found no shell scripts: is this a git checkout?" >&2
+    exit 1
+fi
+echo "${#shell_scripts[@]} scripts"
+shellcheck -x --source-path=SCRIPTDIR "${shell_scripts[@]}"
 
 section "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings

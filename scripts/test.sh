@@ -200,6 +200,34 @@ shellcheck -x --source-path=SCRIPTDIR "${shell_scripts[@]}"
 section "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
+section "rust-version (MSRV)"
+# The oldest Rust the workspace promises to build with is its rust-version.
+# When the toolchain above has that minor version, clippy and the tests build
+# with it and nothing more is needed; otherwise the workspace is checked with
+# that version, installed with rustup when missing. Not getting it fails the
+# run: a rust-version nothing built with is a guess.
+msrv=$(cargo metadata --no-deps --format-version 1 | python3 -c '
+import json, sys
+versions = {p["rust_version"] for p in json.load(sys.stdin)["packages"] if p["rust_version"]}
+if len(versions) != 1:
+    sys.exit("expected one rust-version for the whole workspace, found %s" % (sorted(versions) or "none"))
+print(versions.pop())')
+active=$(rustc --version | awk '{print $2}')
+if [ "$(cut -d. -f1,2 <<<"$msrv")" = "$(cut -d. -f1,2 <<<"${active%%-*}")" ]; then
+    echo "rust-version is $msrv and the toolchain is rustc $active: this build is the MSRV build"
+else
+    echo "rust-version is $msrv but the toolchain is rustc $active: checking with Rust $msrv"
+    if ! rustc "+$msrv" --version >/dev/null 2>&1 &&
+        ! { command -v rustup >/dev/null &&
+            rustup toolchain install --profile minimal --no-self-update "$msrv"; }; then
+        echo "cannot get Rust $msrv (no rustup, or rustup could not install it):" \
+            "the declared rust-version is unchecked" >&2
+        exit 1
+    fi
+    rustc "+$msrv" --version
+    cargo "+$msrv" check --workspace --all-targets
+fi
+
 if [ "${VAULT_TEST_NO_NEXTEST:-0}" != 1 ] && cargo nextest --version >/dev/null 2>&1; then
     # nextest does not run doctests, so they run first, on their own; the
     # nextest summary then closes the output.

@@ -23,10 +23,13 @@ fn signal(child: &Child, sig: &str) {
         .status();
 }
 
-/// Run `cmd` until `reached` says the point is reached (checked every
-/// millisecond), then freeze and kill it. Returns whether the point was
-/// reached before the command ended by itself.
-fn kill_at(mut cmd: Command, reached: &dyn Fn() -> bool) -> bool {
+/// Run `cmd` until `reached` says the point `what` is reached (checked
+/// every millisecond), then freeze and kill it. Fails the test unless the
+/// kill landed there: the point came before the command ended by itself,
+/// and the command died of the SIGKILL.
+#[track_caller]
+fn kill_at(mut cmd: Command, what: &str, reached: &dyn Fn() -> bool) {
+    use std::os::unix::process::ExitStatusExt;
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
@@ -36,11 +39,16 @@ fn kill_at(mut cmd: Command, reached: &dyn Fn() -> bool) -> bool {
         if reached() {
             signal(&child, "-STOP");
             signal(&child, "-KILL");
-            let _ = child.wait();
-            return true;
+            let status = child.wait().expect("wait for vault");
+            assert_eq!(
+                status.signal(),
+                Some(9),
+                "the kill at {what} did not land: vault ended first ({status})"
+            );
+            return;
         }
-        if let Ok(Some(_)) = child.try_wait() {
-            return false;
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("vault ended ({status}) before the point '{what}' came");
         }
         assert!(
             start.elapsed() < Duration::from_secs(120),
@@ -116,9 +124,8 @@ fn backup_killed_while_uploading_or_before_its_snapshot_loses_nothing() {
     for (what, reached) in points {
         let mut cmd = repo.cmd();
         cmd.args(["backup", "--force"]).arg(src.path());
-        let hit = kill_at(cmd, &*reached);
+        kill_at(cmd, what, &*reached);
         assert_recovers(&repo, &before);
-        eprintln!("backup killed at {what}: {hit}");
     }
     // The next backup and prune work; prune removes what the crashes left.
     repo.backup(args![src.path()]);
@@ -156,8 +163,7 @@ fn prune_killed_at_each_step_is_finished_by_the_next_prune() {
     for (what, reached) in points {
         let mut cmd = repo.cmd();
         cmd.arg("prune");
-        let hit = kill_at(cmd, &*reached);
-        eprintln!("prune killed at {what}: {hit}");
+        kill_at(cmd, what, &*reached);
         assert_recovers(&repo, &kept);
     }
     let out = repo.ok(args!["prune", "--json"]);
@@ -186,7 +192,9 @@ fn forget_killed_midway_leaves_whole_snapshots() {
     let mut cmd = repo.cmd();
     cmd.args(["forget", "--keep-last", "1"]);
     let old = names(&snapshots);
-    kill_at(cmd, &|| names(&snapshots).len() < old.len());
+    kill_at(cmd, "first snapshot removed", &|| {
+        names(&snapshots).len() < old.len()
+    });
     repo.ok(args!["unlock"]);
     assert_success(&repo.run(args!["check", "--read-data"]));
     // Every snapshot left is one of those before, and whole.

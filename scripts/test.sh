@@ -3,9 +3,12 @@
 #
 #   1. installs the system packages the tests need (only those missing),
 #   2. cargo fmt --check,
-#   3. cargo clippy --workspace --all-targets -D warnings,
-#   4. the tests: doctests, then cargo-nextest when installed (else cargo test),
-#   5. a fuzz smoke run: every fuzz target for a few seconds from its seeds.
+#   3. shellcheck on every shell script in the repository,
+#   4. cargo deny check (deny.toml; cargo-deny is built when missing),
+#   5. cargo clippy --workspace --all-targets -D warnings,
+#   6. the MSRV: the declared rust-version is the toolchain, or is checked,
+#   7. the tests: doctests, then cargo-nextest when installed (else cargo test),
+#   8. a fuzz smoke run: every fuzz target for a few seconds from its seeds.
 #
 # Usage: bash scripts/test.sh      (from anywhere; .ci/run calls exactly this)
 #
@@ -15,7 +18,9 @@
 #   VAULT_TEST_FUZZ_SECONDS=N   seconds per fuzz target in the smoke run (default 5)
 #
 # The tests need /dev/fuse (tests/mount.rs mounts for real) and an S3 server
-# (started here, see start_moto_s3).
+# (started here, see start_moto_s3). The network it needs: Debian's mirrors,
+# PyPI (moto), crates.io, and GitHub (cargo deny fetches the RustSec
+# advisory database on every run).
 #
 # Exits non-zero on the first failure and says which step failed.
 set -euo pipefail
@@ -120,6 +125,22 @@ start_moto_s3() {
     echo "moto S3 server on 127.0.0.1:$port (pid $moto_pid)"
 }
 
+# cargo-deny for the `cargo deny check` step, pinned like moto above: built
+# from crates.io when missing or another version, and installed in
+# ~/.cargo/bin, so a machine that keeps ~/.cargo builds it once. (A prebuilt
+# release would need its checksum kept here for every version.) Its release
+# profile asks for fat LTO and one codegen unit; without them the build
+# takes about 4 minutes on 2 cores instead of 6, and a check still about 1 s.
+CARGO_DENY_VERSION=0.20.2
+install_cargo_deny() {
+    if [ "$(cargo deny --version 2>/dev/null)" = "cargo-deny $CARGO_DENY_VERSION" ]; then
+        return 0
+    fi
+    echo "building cargo-deny $CARGO_DENY_VERSION (cargo install --locked; about 4 minutes)"
+    CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+        cargo install --locked --version "$CARGO_DENY_VERSION" cargo-deny
+}
+
 # The scenarios that run a second time with every fixture repository on the
 # S3 server (tests that read or damage repository files stay local).
 S3_MATRIX='test(/^(roundtrip|restore|incremental|stdin|excludes|inspect|forget|prune|check|keys|locks|errors|copy|cache|races)::/)'
@@ -196,6 +217,14 @@ if [ "${#shell_scripts[@]}" -eq 0 ]; then
 fi
 echo "${#shell_scripts[@]} scripts"
 shellcheck -x --source-path=SCRIPTDIR "${shell_scripts[@]}"
+
+section "cargo deny"
+# deny.toml: RustSec advisories (the database is fetched from GitHub on
+# every run, so a new advisory fails the next run), licenses, duplicate
+# versions (listed, not failed), wildcards, and crates.io as the only source.
+install_cargo_deny
+cargo deny --version
+cargo deny check
 
 section "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings

@@ -8,6 +8,10 @@
 #
 #   bash fuzz/seed-corpus.sh          # builds and uses target/debug/vault
 #   VAULT_BIN=path/to/vault bash fuzz/seed-corpus.sh
+#   bash fuzz/seed-corpus.sh pack     # replace only these targets' seeds
+#
+# The seeds example builds into CARGO_TARGET_DIR (default: the workspace's
+# target/, whose compiled dependencies it reuses).
 set -euo pipefail
 fuzz_dir=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$fuzz_dir")
@@ -42,7 +46,16 @@ rm "$src/dir/sub/random.bin"
 printf 'second password\n' >"$work/pw2"
 "$vault" -r "$repo" key add --new-password-file "$work/pw2" >/dev/null
 
-rm -rf "$fuzz_dir/seeds"
-(cd "$fuzz_dir" && CARGO_TARGET_DIR="$root/target" cargo run --quiet --example seeds -- \
-    "$fuzz_dir/seeds" "$root/repo-format/tests/vectors" "$repo" "$VAULT_PASSWORD")
+(cd "$fuzz_dir" && CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}" \
+    cargo run --quiet --example seeds -- \
+    "$work/seeds" "$root/repo-format/tests/vectors" "$repo" "$VAULT_PASSWORD")
+if [[ $# -eq 0 ]]; then
+    rm -rf "$fuzz_dir/seeds"
+    mv "$work/seeds" "$fuzz_dir/seeds"
+else
+    for target in "$@"; do
+        rm -rf "${fuzz_dir:?}/seeds/$target"
+        cp -r "$work/seeds/$target" "$fuzz_dir/seeds/$target"
+    done
+fi
 du -sh "$fuzz_dir/seeds"

@@ -9,7 +9,8 @@
 //! Objects of a real repository are sealed under its own key, so for the
 //! targets that decode payloads this opens them with the password and
 //! writes the plaintext; for the targets that decrypt, it re-seals them
-//! under the fuzzers' fixed key (packs are rebuilt blob by blob).
+//! under the fuzzers' fixed key (packs are rebuilt blob by blob; the `pack`
+//! target takes a pack's plaintext, `vault_fuzz::PackInput`).
 
 use engine::repository::pack_reader::BlobRef;
 use engine::{Backend, Repository};
@@ -21,7 +22,7 @@ use repo_format::pack::{self, PackEntry};
 use repo_format::{BlobId, Id};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use vault_fuzz::{NONCE, OBJECT_KINDS, key};
+use vault_fuzz::{BlobInput, HeaderMode, NONCE, OBJECT_KINDS, PackInput, key};
 
 /// Seeds larger than this are left out: a seed corpus is committed.
 const MAX_SEED: usize = 4096;
@@ -65,12 +66,58 @@ impl Seeds {
         }
     }
 
+    /// Seeds of `pack_trailer` and `pack` from a pack sealed under the
+    /// fixed key. `pack` takes the pack's plaintext (`PackInput`): its
+    /// blobs framed as the writer frames them, with the header built from
+    /// them (`-built`), given as plaintext (`-plaintext`), and given as the
+    /// sealed header (`-sealed`).
     fn pack_parts(&mut self, name: &str, pack: &[u8]) {
         let trailer = pack.get(pack.len().saturating_sub(4)..).unwrap_or_default();
         let mut input = (pack.len() as u64).to_le_bytes().to_vec();
         input.extend_from_slice(trailer);
         self.add("pack_trailer", name, &input, MAX_SEED);
-        self.add("pack", name, pack, 4 * MAX_SEED);
+
+        let blobs = open_pack(pack)
+            .into_iter()
+            .take(vault_fuzz::MAX_BLOBS)
+            .map(|(kind, plain)| BlobInput {
+                kind,
+                verbatim: false,
+                id: None,
+                raw_length: None,
+                bytes: compress::frame(AUTO_LEVEL, &plain),
+            })
+            .collect();
+        let built = PackInput {
+            header_mode: HeaderMode::BuiltZstd,
+            trailer: None,
+            blobs,
+            header: Vec::new(),
+        };
+        let entries = built.build().entries.unwrap();
+        let header = pack::encode_header(&entries);
+        let mut plaintext = vec![repo_format::crypto::OBJECT_VERSION];
+        plaintext.extend_from_slice(&compress::frame(AUTO_LEVEL, &header));
+        let given = PackInput {
+            header_mode: HeaderMode::Plaintext,
+            header: plaintext,
+            ..built.clone()
+        };
+        let sealed = PackInput {
+            header_mode: HeaderMode::Verbatim,
+            header: key().seal_object(ObjectKind::PackHeader, &header, 0, NONCE),
+            ..built.clone()
+        };
+        for (suffix, input) in [("built", built), ("plaintext", given), ("sealed", sealed)] {
+            assert_eq!(PackInput::parse(&input.encode()), input);
+            assert_eq!(input.build().blobs.len(), entries.len());
+            self.add(
+                "pack",
+                &format!("{name}-{suffix}"),
+                &input.encode(),
+                4 * MAX_SEED,
+            );
+        }
     }
 }
 
@@ -80,6 +127,25 @@ fn hex_file(dir: &Path, name: &str) -> Vec<u8> {
     (0..digits.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&digits[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// The blobs of a pack sealed under the fixed key: kind and plaintext.
+fn open_pack(pack: &[u8]) -> Vec<(BlobKind, Vec<u8>)> {
+    let (range, blobs_len) =
+        pack::header_range(pack.len() as u64, &pack[pack.len() - 4..]).unwrap();
+    let sealed = &pack[range.start as usize..range.end as usize];
+    let payload = key().open_object(ObjectKind::PackHeader, sealed).unwrap();
+    pack::decode_header(&payload, blobs_len)
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let sealed = &pack[e.offset as usize..e.end() as usize];
+            let plain = key()
+                .open_blob(e.kind, &e.id, sealed, e.raw_length as usize)
+                .unwrap();
+            (e.kind, plain)
+        })
         .collect()
 }
 

@@ -1,24 +1,34 @@
-//! Blob decryption and decompression (SPEC.md §4) under the fixed key.
-//! Input: blob kind (1 byte), the plaintext limit the index would give
-//! (u32 LE), a blob id (32 bytes), then a compression frame
-//! (`flag || payload`). The frame is unframed directly, then sealed under
-//! the key as a blob and opened: under the given id, and under the id of
-//! its content (which must succeed exactly when unframing does). The same
-//! bytes are also opened as a sealed blob as they are, and sealed as
-//! plaintext and opened again (round trip).
+//! Blob decryption and decompression (SPEC.md §4) under the fixed key, as
+//! the pack reader opens every blob (`MasterKey::open_blob` with the index's
+//! raw length as the limit), then, for a tree, the tree decoder as
+//! `load_tree` applies it. Input: blob kind (1 byte), the raw length the
+//! index would give (u32 LE), a blob id (32 bytes), then a compression
+//! frame (`flag || payload`): the plaintext of a sealed blob, which the
+//! target seals under the key (fixed nonce) so that mutations reach the
+//! decompression and id check behind the envelope.
+//!
+//! Checks: opening under the given id gives exactly what unframing the
+//! frame within the limit gives when that hashes to the id, the unframing
+//! error when it does not unframe, and an id mismatch (an error, not a
+//! panic) otherwise; under its content's id it opens to its content; under
+//! the other kind, or as the bytes stand (unsealed), it fails
+//! authentication; plaintext sealed by `seal_blob` opens again (round
+//! trip).
 #![no_main]
 use libfuzzer_sys::fuzz_target;
+use repo_format::FormatError;
 use repo_format::compress::unframe;
 use repo_format::crypto::BlobKind;
+use repo_format::tree::Tree;
 use repo_format::{BlobId, Id};
 use vault_fuzz::{NONCE, key, seal_blob_frame, take};
 
 fuzz_target!(|data: &[u8]| {
     let (kind, rest) = take::<1>(data);
-    let kind = if kind[0] & 1 == 0 {
-        BlobKind::Data
+    let (kind, other_kind) = if kind[0] & 1 == 0 {
+        (BlobKind::Data, BlobKind::Tree)
     } else {
-        BlobKind::Tree
+        (BlobKind::Tree, BlobKind::Data)
     };
     let (max_len, rest) = take::<4>(rest);
     let max_len = u32::from_le_bytes(max_len) as usize;
@@ -27,18 +37,39 @@ fuzz_target!(|data: &[u8]| {
 
     let unframed = unframe("blob", frame, max_len);
     if let Ok(plain) = &unframed {
-        assert!(plain.len() <= max_len);
+        assert!(plain.len() <= max_len, "decompressed over the limit");
     }
-    let _ = key().open_blob(kind, &id, &seal_blob_frame(kind, &id, frame), max_len);
-    let _ = key().open_blob(kind, &id, frame, max_len);
-    let opened = match &unframed {
-        Ok(plain) => {
-            let real = key().blob_id(plain);
-            key().open_blob(kind, &real, &seal_blob_frame(kind, &real, frame), max_len)
+    let sealed = seal_blob_frame(kind, &id, frame);
+    let opened = key().open_blob(kind, &id, &sealed, max_len);
+    match (&unframed, &opened) {
+        (Ok(plain), Ok(got)) => {
+            assert_eq!(got, plain);
+            assert_eq!(key().blob_id(plain), id);
         }
-        Err(_) => Err(repo_format::FormatError::InvalidId(String::new())),
-    };
-    assert_eq!(opened.is_ok(), unframed.is_ok());
+        (Ok(plain), Err(e)) => {
+            assert_ne!(key().blob_id(plain), id);
+            assert!(matches!(e, FormatError::IdMismatch { .. }), "{e:?}");
+        }
+        (Err(why), Err(e)) => assert_eq!(e, why),
+        (Err(why), Ok(_)) => panic!("opened a blob whose frame does not unframe: {why}"),
+    }
+    assert!(matches!(
+        key().open_blob(other_kind, &id, &sealed, max_len),
+        Err(FormatError::AuthenticationFailed { .. })
+    ));
+    assert!(key().open_blob(kind, &id, frame, max_len).is_err());
+
+    if let Ok(plain) = &unframed {
+        let real = key().blob_id(plain);
+        let sealed = seal_blob_frame(kind, &real, frame);
+        assert_eq!(
+            key().open_blob(kind, &real, &sealed, max_len).as_ref(),
+            Ok(plain)
+        );
+        if kind == BlobKind::Tree {
+            let _ = Tree::decode(plain);
+        }
+    }
 
     let real = key().blob_id(frame);
     let level = if frame.len() % 2 == 0 { 0 } else { 3 };

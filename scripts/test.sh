@@ -292,6 +292,42 @@ else
         check:: keys:: locks:: errors:: copy:: cache:: races::
 fi
 
+# The tests whose paths depend on who runs them (unreadable sources,
+# restore's modes and owners, the cache's and the repository's file modes,
+# serve, mount through fusermount3) run again as an unprivileged user that
+# this script makes, from copies of the two binaries in a directory that
+# user can reach (the clone may be below a private home). Only as root.
+UNPRIVILEGED_TESTS=(restore_safety:: restore:: roundtrip:: secrets:: cache:: errors:: serve:: mount::)
+UNPRIVILEGED_USER=vault-test
+if [ "$(id -u)" -eq 0 ]; then
+    section "permission tests again as the unprivileged user $UNPRIVILEGED_USER"
+    id -u "$UNPRIVILEGED_USER" >/dev/null 2>&1 ||
+        useradd --system --user-group --no-create-home --shell /usr/sbin/nologin "$UNPRIVILEGED_USER"
+    integration=$(cargo test -p vault-cli --test integration --no-run --message-format=json 2>/dev/null |
+        python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "integration":
+        print(m["executable"])')
+    scratch=$(mktemp -d "${TMPDIR:-/tmp}/vault-unprivileged.XXXXXX")
+    chmod 755 "$scratch"
+    mkdir "$scratch/home" "$scratch/tmp"
+    chown "$UNPRIVILEGED_USER:$UNPRIVILEGED_USER" "$scratch/home" "$scratch/tmp"
+    cp target/debug/vault "$scratch/vault"
+    cp "$integration" "$scratch/integration"
+    # Debian makes /dev/fuse 0666; some machines make it root's alone.
+    fuse_mode=$(stat -c %a /dev/fuse)
+    chmod 666 /dev/fuse
+    status=0
+    (cd "$scratch" && setpriv --reuid="$UNPRIVILEGED_USER" --regid="$UNPRIVILEGED_USER" --init-groups \
+        env -i PATH=/usr/local/bin:/usr/bin:/bin HOME="$scratch/home" TMPDIR="$scratch/tmp" \
+        VAULT_TEST_BIN="$scratch/vault" VAULT_TEST_STRICT=1 VAULT_TEST_FUSE_REQUIRED=1 \
+        VAULT_TEST_TLS_REQUIRED=1 ./integration --test-threads 2 "${UNPRIVILEGED_TESTS[@]}") || status=$?
+    chmod "$fuse_mode" /dev/fuse
+    rm -rf "$scratch"
+    [ "$status" -eq 0 ]
+fi
+
 # Every target replays its committed seeds (among them each input a finding
 # was fixed for) and then fuzzes briefly, with AddressSanitizer; any crash,
 # leak, timeout or out-of-memory fails the run. The long run is

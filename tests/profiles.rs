@@ -820,7 +820,7 @@ fn schedule_writes_a_timer_and_service_or_says_the_crontab_line() {
         exec,
         format!(
             "{} --config {} run nightly",
-            env!("CARGO_BIN_EXE_vault"),
+            crate::common::vault_bin().display(),
             s.config.display()
         )
     );
@@ -852,7 +852,7 @@ fn schedule_writes_a_timer_and_service_or_says_the_crontab_line() {
         assert!(
             stdout.contains(&format!(
                 "30 3 * * * {} --config {} run nightly 2>&1 | logger -t vault-run-nightly",
-                env!("CARGO_BIN_EXE_vault"),
+                crate::common::vault_bin().display(),
                 s.config.display()
             )),
             "{stdout}"

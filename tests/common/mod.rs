@@ -27,10 +27,18 @@ macro_rules! args {
     };
 }
 
+/// The binary under test: the one cargo built, or `VAULT_TEST_BIN` (set
+/// by scripts/test.sh when it runs tests again as an unprivileged user,
+/// from copies that user can reach).
+pub fn vault_bin() -> std::path::PathBuf {
+    std::env::var_os("VAULT_TEST_BIN")
+        .map_or_else(|| env!("CARGO_BIN_EXE_vault").into(), Into::into)
+}
+
 /// The `vault` binary under test, with every `VAULT_*` variable of the
 /// caller's environment removed so that only what a test sets counts.
 pub fn vault() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vault"));
+    let mut cmd = Command::new(vault_bin());
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("VAULT_") {
             cmd.env_remove(&key);
@@ -178,7 +186,7 @@ pub const NOBODY: u32 = 65534;
 pub fn can_run_as_nobody() -> bool {
     Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(env!("CARGO_BIN_EXE_vault"))
+        .arg(vault_bin())
         .arg("--help")
         .output()
         .map(|o| o.status.success())
@@ -327,7 +335,7 @@ impl Repo {
         } else {
             let mut cmd = Command::new(&self.prefix[0]);
             cmd.args(&self.prefix[1..]);
-            cmd.arg(env!("CARGO_BIN_EXE_vault"));
+            cmd.arg(vault_bin());
             for (key, _) in std::env::vars_os() {
                 if key.to_string_lossy().starts_with("VAULT_") {
                     cmd.env_remove(&key);

@@ -7,7 +7,7 @@ use engine::read::snapshots::{SnapshotFilter, has_tags, select, select_many};
 use libfuzzer_sys::fuzz_target;
 use repo_format::snapshot::Snapshot;
 use repo_format::tree::Timestamp;
-use repo_format::{BlobId, Id, SnapshotId};
+use repo_format::{Id, SnapshotId};
 
 fn list() -> Vec<(SnapshotId, Snapshot)> {
     ["aaaa01", "aaaa02", "abcd", "bbbb01", "f00d"]
@@ -24,24 +24,14 @@ fn list() -> Vec<(SnapshotId, Snapshot)> {
                     secs: i as i64,
                     nanos: 0,
                 },
-                utc_offset: 0,
-                tree: BlobId(Id::default()),
                 paths: vec![format!("/src/{i}"), "/".to_owned()],
                 hostname: ["a", "b"][i % 2].to_owned(),
-                username: String::new(),
-                uid: 0,
-                gid: 0,
                 tags: ["x", "y", "z"]
                     .iter()
                     .take(i % 3)
                     .map(|t| t.to_string())
                     .collect(),
-                parent: None,
-                excludes: Vec::new(),
-                command: None,
-                original: None,
-                program_version: String::new(),
-                summary: None,
+                ..Snapshot::default()
             };
             (SnapshotId(Id(id)), snapshot)
         })

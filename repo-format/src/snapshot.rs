@@ -39,8 +39,9 @@ pub struct SnapshotSummary {
     pub total_bytes_processed: u64,
 }
 
-/// The payload of a snapshot object.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The payload of a snapshot object. (`Default`, all fields empty, is for
+/// tests and tools that fill in what they mean.)
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
     /// When the backup was taken.
     pub time: Timestamp,

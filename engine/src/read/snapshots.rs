@@ -100,7 +100,6 @@ pub fn select_many(
 mod tests {
     use super::*;
     use repo_format::tree::Timestamp;
-    use repo_format::{BlobId, Id};
 
     fn list() -> Vec<(SnapshotId, Snapshot)> {
         ["aaaa01", "aaaa02", "bbbb01"]
@@ -113,20 +112,9 @@ mod tests {
                         secs: i as i64,
                         nanos: 0,
                     },
-                    utc_offset: 0,
-                    tree: BlobId(Id::default()),
                     paths: vec!["/src".to_owned()],
                     hostname: if i == 2 { "b" } else { "a" }.to_owned(),
-                    username: String::new(),
-                    uid: 0,
-                    gid: 0,
-                    tags: Vec::new(),
-                    parent: None,
-                    excludes: Vec::new(),
-                    command: None,
-                    original: None,
-                    program_version: String::new(),
-                    summary: None,
+                    ..Snapshot::default()
                 };
                 (id, snapshot)
             })

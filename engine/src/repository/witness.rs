@@ -165,20 +165,7 @@ mod tests {
     fn snapshot(time: &str) -> Snapshot {
         Snapshot {
             time: Timestamp::from_datetime(&at(time)),
-            utc_offset: 0,
-            tree: repo_format::BlobId(Id([0; 32])),
-            paths: Vec::new(),
-            hostname: String::new(),
-            username: String::new(),
-            uid: 0,
-            gid: 0,
-            tags: Vec::new(),
-            parent: None,
-            excludes: Vec::new(),
-            command: None,
-            original: None,
-            program_version: String::new(),
-            summary: None,
+            ..Snapshot::default()
         }
     }
 

@@ -622,20 +622,10 @@ mod tests {
     fn snapshot(secs: i64, host: &str, tags: &[&str]) -> Snapshot {
         Snapshot {
             time: Timestamp { secs, nanos: 0 },
-            utc_offset: 0,
-            tree: BlobId::default(),
             paths: vec!["/src".to_owned()],
             hostname: host.to_owned(),
-            username: String::new(),
-            uid: 0,
-            gid: 0,
             tags: tags.iter().map(|t| t.to_string()).collect(),
-            parent: None,
-            excludes: Vec::new(),
-            command: None,
-            original: None,
-            program_version: String::new(),
-            summary: None,
+            ..Snapshot::default()
         }
     }
 

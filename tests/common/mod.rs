@@ -13,6 +13,7 @@ use std::process::{Command, Output, Stdio};
 use serde_json::Value;
 use tempfile::TempDir;
 
+pub mod forge;
 pub mod proxy;
 
 /// The password every fixture repository is created with.

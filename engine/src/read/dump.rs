@@ -54,6 +54,7 @@ fn append(
     let io = |e| Error::io("write tar entry", path, e);
     match node.kind {
         NodeKind::File => {
+            repo.check_content_size(node, path)?;
             header.set_entry_type(tar::EntryType::Regular);
             header.set_size(node.size);
             let reader = ContentReader::new(repo, &node.content);

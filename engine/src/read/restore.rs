@@ -551,6 +551,17 @@ fn write_contents(ctx: &Ctx<'_>, jobs: &[FileJob]) -> Result<()> {
                     });
                 file_offset += u64::from(loc.raw_length);
             }
+            if file_offset != job.node.size {
+                // The length set at the end is the recorded size: the
+                // two must agree, or the file is not what was backed up.
+                fail_job(
+                    n,
+                    format!(
+                        "its size is recorded as {} bytes but its content holds {file_offset}",
+                        job.node.size
+                    ),
+                );
+            }
         }
     }
     let mut packs: Vec<(repo_format::PackId, Vec<PackBlob>)> = packs

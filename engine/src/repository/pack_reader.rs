@@ -10,14 +10,15 @@
 //! read still arrive.
 
 use super::Repository;
-use super::index::BlobLocation;
+use super::index::{BlobLocation, Index};
 use crate::error::{Error, Result};
 use crate::store::Backend;
 use repo_format::crypto::{BlobKind, MasterKey, ObjectKind};
 use repo_format::layout::{FileKind, ObjectName};
 use repo_format::pack::{self, PackEntry};
-use repo_format::tree::Tree;
+use repo_format::tree::{Node, Tree};
 use repo_format::{BlobId, Id, PackId};
+use std::path::Path;
 
 /// Largest gap between two needed blobs that is read through rather than
 /// split into two requests.
@@ -309,6 +310,31 @@ impl Repository {
         let plain = self.read_blob(BlobKind::Tree, id)?;
         Tree::decode(&plain).map_err(|e| Error::format(format!("tree {}", id.short()), e))
     }
+
+    /// Refuse a file node whose recorded size is not the length of its
+    /// content by the index. Whoever writes a snapshot chooses both; a
+    /// reader that writes the size ahead of the bytes (a tar header, a
+    /// file's length) would otherwise let the content spill into what
+    /// follows, such as a forged tar entry (SPEC.md §10).
+    pub fn check_content_size(&self, node: &Node, shown: &Path) -> Result<()> {
+        let held = content_length(&self.index(), &node.content)?;
+        if held == node.size {
+            return Ok(());
+        }
+        Err(Error::RepositoryDamaged(format!(
+            "{} records {} bytes but its content holds {held}",
+            shown.display(),
+            node.size
+        )))
+    }
+}
+
+/// The sum of the plaintext lengths of `content`, from the index.
+pub fn content_length(index: &Index, content: &[BlobId]) -> Result<u64> {
+    content.iter().try_fold(0u64, |sum, id| {
+        let location = index.locate(BlobKind::Data, id)?;
+        Ok(sum + u64::from(location.raw_length))
+    })
 }
 
 /// A reader over a file's content in the repository, one chunk at a time

@@ -126,17 +126,32 @@ fn visit_tree(repo: &Repository, id: &BlobId, lost: &HashMap<BlobId, usize>) -> 
     for n in &tree.nodes {
         match n.kind {
             NodeKind::File => {
+                // By the index; None once a chunk is missing.
+                let mut held = Some(0u64);
                 for c in &n.content {
-                    let position = index.position(BlobKind::Data, c)?;
-                    if let Some(position) = position {
+                    let found = index.find_with_position(BlobKind::Data, c)?;
+                    held = held
+                        .zip(found.as_ref())
+                        .map(|(sum, (_, at))| sum + u64::from(at.raw_length));
+                    if let Some((position, _)) = found {
                         visit.reached.push(position);
                     }
                     if lost.contains_key(c) {
                         node.damaged_content = true;
-                    } else if position.is_none() {
+                    } else if found.is_none() {
                         node.damaged_content = true;
                         visit.missing_data.push(*c);
                     }
+                }
+                if let Some(held) = held.filter(|held| *held != n.size) {
+                    visit.problems.push(Problem::TreeInvalid {
+                        blob: *id,
+                        message: format!(
+                            "file {:?} records {} bytes but its content holds {held}",
+                            String::from_utf8_lossy(&n.name),
+                            n.size
+                        ),
+                    });
                 }
             }
             NodeKind::Dir => match n.subtree {

@@ -442,3 +442,70 @@ fn init_copy_chunker_params_needs_from_and_its_password() {
     // Nothing was created: there is still no repository.
     assert_error(&dst.run(args!["snapshots"]), 10);
 }
+
+/// The attack of the review: a hostile source repository holds a snapshot
+/// whose `original` names a legitimate snapshot of another repository
+/// (snapshot ids are public: they are file names), dated before it. Copying
+/// from the hostile repository first, or from a shared source where the
+/// forgery sits beside the real one, made the destination skip the real
+/// snapshot as "already in destination" and keep the attacker's content
+/// in its place. A destination now records what each copy read, and a
+/// source's claim can match nothing but its own snapshot.
+#[test]
+fn attack_a_snapshot_claiming_another_as_its_original_suppresses_nothing() {
+    use crate::common::forge::{Forger, dir, file};
+
+    let legit = Repo::new();
+    let hostile = Repo::new();
+    let dst = repo_with_password("another password");
+    let src_dir = temp_dir();
+    let source = source_tree(src_dir.path());
+    legit.backup(args![source]);
+    let real = legit.snapshots()[0]["id"].as_str().unwrap().to_owned();
+    let real_id = engine::repo_format::SnapshotId::from_hex(&real).unwrap();
+
+    // The forgery, in the hostile repository and in the legitimate one
+    // (another host of it), each dated before the real snapshot.
+    let forge = |repo: &Repo| {
+        let forger = Forger::open(repo);
+        let planted = forger.data(b"the attacker's content\n");
+        let root = forger.tree(vec![dir(
+            b"site",
+            forger.tree(vec![file(b"planted.txt", 23, vec![planted])]),
+        )]);
+        forger.snapshot(root, |s| {
+            s.original = Some(real_id);
+            s.time.secs -= 3600;
+        })
+    };
+    forge(&hostile);
+    forge(&legit);
+
+    let doc = copy_json(&hostile, &dst, &[]);
+    assert_eq!(pairs(&doc, "copied").len(), 1, "{doc}");
+    let doc = copy_json(&legit, &dst, &[]);
+    let copied = pairs(&doc, "copied");
+    assert_eq!(
+        copied.len(),
+        2,
+        "both of the shared source's are copied: {doc}"
+    );
+    let copy_of_real = copied
+        .iter()
+        .find(|(from, _)| *from == real)
+        .unwrap_or_else(|| panic!("the real snapshot was copied: {doc}"))
+        .1
+        .clone();
+    restore_and_compare(&dst, &copy_of_real, &source);
+    dst.ok(args!["check", "--read-data"]);
+
+    // Copying again adds nothing, and copying back is recognised: the real
+    // snapshot's copy is skipped as the real snapshot itself.
+    let again = copy_json(&legit, &dst, &[]);
+    assert!(pairs(&again, "copied").is_empty(), "{again}");
+    let back = copy_json(&dst, &legit, &[]);
+    assert!(
+        pairs(&back, "skipped").contains(&(copy_of_real.clone(), real.clone())),
+        "{back}"
+    );
+}

@@ -94,9 +94,9 @@ pub struct Copier<'a> {
     options: CopyOptions,
     /// Blob ids are equal in both repositories.
     same_ids: bool,
-    /// The origin of each destination snapshot (its `original`, or its own
-    /// id) → the destination snapshot.
-    copies: HashMap<SnapshotId, SnapshotId>,
+    /// Every destination snapshot, by its id and by its `original`: what
+    /// [`Copier::copy_of`] compares a source snapshot with.
+    copies: HashMap<SnapshotId, Vec<(SnapshotId, Snapshot)>>,
     /// Source tree id → destination tree id, for trees whose whole content
     /// is committed in the destination.
     trees: HashMap<BlobId, BlobId>,
@@ -118,9 +118,15 @@ fn locked<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The snapshot a snapshot stands for across copies and tag rewrites.
-pub fn origin(id: SnapshotId, snapshot: &Snapshot) -> SnapshotId {
-    snapshot.original.unwrap_or(id)
+/// Whether `copy` (in the destination) and `source` are the same backup
+/// by what a copy keeps: its time, host, user and paths, and with equal id
+/// keys its root tree. A claimed `original` alone never makes a match.
+fn same_backup(copy: &Snapshot, source: &Snapshot, same_ids: bool) -> bool {
+    copy.time == source.time
+        && copy.hostname == source.hostname
+        && copy.username == source.username
+        && copy.paths == source.paths
+        && (!same_ids || copy.tree == source.tree)
 }
 
 impl<'a> Copier<'a> {
@@ -132,20 +138,31 @@ impl<'a> Copier<'a> {
         dst: &'a Arc<Repository>,
         options: CopyOptions,
     ) -> Result<Self> {
-        let mut copies = HashMap::new();
-        for (id, s) in dst.snapshots()? {
-            copies.entry(origin(id, &s)).or_insert(id);
-        }
-        Ok(Copier {
+        let mut copier = Copier {
             src,
             dst,
             options,
             same_ids: src.key().id_key == dst.key().id_key,
-            copies,
+            copies: HashMap::new(),
             trees: HashMap::new(),
             data: HashMap::new(),
             stats: CopyStats::default(),
-        })
+        };
+        for (id, s) in dst.snapshots()? {
+            copier.remember(id, s);
+        }
+        Ok(copier)
+    }
+
+    /// Know the destination snapshot `id` by its id and its `original`.
+    fn remember(&mut self, id: SnapshotId, snapshot: Snapshot) {
+        let names = std::iter::once(id).chain(snapshot.original.filter(|o| *o != id));
+        for name in names.collect::<Vec<_>>() {
+            self.copies
+                .entry(name)
+                .or_default()
+                .push((id, snapshot.clone()));
+        }
     }
 
     /// Whether blob ids are equal in both repositories (no rewriting).
@@ -158,10 +175,21 @@ impl<'a> Copier<'a> {
         self.stats
     }
 
-    /// The destination snapshot standing for the source snapshot with this
-    /// origin, if there is one.
-    pub fn copy_of(&self, origin: &SnapshotId) -> Option<SnapshotId> {
-        self.copies.get(origin).copied()
+    /// The destination snapshot that is the source snapshot `id`, if there
+    /// is one: the snapshot itself, a copy of it (whose `original` is `id`),
+    /// or, when the source snapshot is itself a copy or a rewrite, the
+    /// snapshot it names or a copy of that. Each must also be the same
+    /// backup ([`same_backup`]). The destination's `original`s were written
+    /// by copies that read the snapshot they name, so a source's claim can
+    /// only ever match the source's own snapshot to what the destination
+    /// holds, never suppress another source's snapshot (SPEC.md §8).
+    pub fn copy_of(&self, id: SnapshotId, snapshot: &Snapshot) -> Option<SnapshotId> {
+        std::iter::once(id)
+            .chain(snapshot.original)
+            .filter_map(|name| self.copies.get(&name))
+            .flatten()
+            .find(|(_, copy)| same_backup(copy, snapshot, self.same_ids))
+            .map(|(copy, _)| *copy)
     }
 
     /// Copy one snapshot (skipped when the destination has it already).
@@ -171,8 +199,7 @@ impl<'a> Copier<'a> {
         snapshot: &Snapshot,
         progress: &dyn Progress,
     ) -> Result<CopyOutcome> {
-        let origin = origin(id, snapshot);
-        if let Some(existing) = self.copy_of(&origin) {
+        if let Some(existing) = self.copy_of(id, snapshot) {
             return Ok(CopyOutcome::Skipped(existing));
         }
         let saver = BlobSaver::new(self.dst.clone(), false)?;
@@ -190,14 +217,15 @@ impl<'a> Copier<'a> {
         let copied = Snapshot {
             tree: root,
             parent,
-            original: Some(origin),
+            // What this copy read, never the source's claim.
+            original: Some(id),
             ..snapshot.clone()
         };
         if let Some(lock) = &self.options.lock {
             lock.check()?;
         }
         let new = self.dst.save_snapshot(&copied)?;
-        self.copies.insert(origin, new);
+        self.remember(new, copied);
         Ok(CopyOutcome::Copied(new))
     }
 
@@ -219,11 +247,8 @@ impl<'a> Copier<'a> {
     /// The destination snapshot standing for the source snapshot `parent`
     /// (None when the parent is gone from the source or was never copied).
     fn parent_in_destination(&self, parent: SnapshotId) -> Result<Option<SnapshotId>> {
-        if let Some(copy) = self.copy_of(&parent) {
-            return Ok(Some(copy));
-        }
         match self.src.load_snapshot(&parent) {
-            Ok(p) => Ok(self.copy_of(&origin(parent, &p))),
+            Ok(p) => Ok(self.copy_of(parent, &p)),
             Err(Error::NotFound { .. }) => Ok(None),
             Err(e) => Err(e),
         }

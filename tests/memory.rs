@@ -61,10 +61,13 @@ fn index_on_disk_backs_up_dedups_restores_and_checks() {
     fs::write(&victim, &bytes).unwrap();
     let second = summary(&on_disk(&repo, args!["backup", "--json", src]));
     assert_eq!(field(&second, "files_changed"), 1, "{second}");
-    // One or two new chunks (the trees that list the file's chunks are
-    // new too, and large at this chunk size).
+    // A few new chunks (the trees that list the file's chunks are new
+    // too, and large at this chunk size). How many chunks a change
+    // touches before the boundaries resynchronise depends on the
+    // repository's random chunker seed: usually 1 to 3, 5 was seen; tens
+    // of thousands would mean the unchanged chunks were not found.
     assert!(
-        (1..=3).contains(&field(&second, "data_blobs")),
+        (1..=10).contains(&field(&second, "data_blobs")),
         "a 100-byte change added too much: {second}"
     );
     // Every blob of an identical file is found on disk, none is added.

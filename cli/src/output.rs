@@ -96,6 +96,21 @@ pub fn message(text: &str) -> Cow<'_, str> {
     escape(text.as_bytes(), Keep::Backslash)
 }
 
+/// Insert `key` (the bytes as UTF-8, invalid sequences replaced by U+FFFD)
+/// into a JSON object and, when the bytes are not UTF-8, `key_raw`: the
+/// exact bytes in base64 (standard alphabet, padded), as restic does. A
+/// name that is UTF-8 is exact in `key` alone (JSON escapes its controls).
+pub fn insert_bytes(obj: &mut serde_json::Map<String, Value>, key: &str, bytes: &[u8]) {
+    obj.insert(key.to_owned(), json!(String::from_utf8_lossy(bytes)));
+    if std::str::from_utf8(bytes).is_err() {
+        use base64::Engine as _;
+        obj.insert(
+            format!("{key}_raw"),
+            json!(base64::engine::general_purpose::STANDARD.encode(bytes)),
+        );
+    }
+}
+
 /// Print one JSON document on stdout.
 pub fn print_json(value: &Value) -> engine::Result<()> {
     out!("{value}");
@@ -193,10 +208,11 @@ pub fn kind_name(kind: NodeKind) -> &'static str {
     }
 }
 
-/// A node as JSON (ls, cat tree).
+/// A node as JSON (ls, find, cat tree). Names, the path and the link
+/// target go through [`insert_bytes`], so that a name that is not UTF-8
+/// keeps its exact bytes.
 pub fn node_json(path: Option<&Path>, node: &Node) -> Value {
     let mut v = json!({
-        "name": String::from_utf8_lossy(&node.name),
         "type": kind_name(node.kind),
         "mode": node.mode,
         "permissions": mode_string(node.kind, node.mode),
@@ -213,14 +229,12 @@ pub fn node_json(path: Option<&Path>, node: &Node) -> Value {
         "links": node.links,
     });
     if let Some(obj) = v.as_object_mut() {
+        insert_bytes(obj, "name", &node.name);
         if let Some(p) = path {
-            obj.insert("path".into(), json!(p.to_string_lossy()));
+            insert_bytes(obj, "path", p.as_os_str().as_bytes());
         }
         if node.kind == NodeKind::Symlink {
-            obj.insert(
-                "link_target".into(),
-                json!(String::from_utf8_lossy(&node.link_target)),
-            );
+            insert_bytes(obj, "link_target", &node.link_target);
         }
         if node.kind == NodeKind::File {
             obj.insert(
@@ -232,14 +246,13 @@ pub fn node_json(path: Option<&Path>, node: &Node) -> Value {
             obj.insert("subtree".into(), json!(sub.to_hex()));
         }
         if !node.xattrs.is_empty() {
-            obj.insert(
-                "xattrs".into(),
-                json!(node
-                    .xattrs
-                    .iter()
-                    .map(|x| json!({"name": String::from_utf8_lossy(&x.name), "value": String::from_utf8_lossy(&x.value)}))
-                    .collect::<Vec<_>>()),
-            );
+            let xattrs = node.xattrs.iter().map(|x| {
+                let mut entry = serde_json::Map::new();
+                insert_bytes(&mut entry, "name", &x.name);
+                insert_bytes(&mut entry, "value", &x.value);
+                Value::Object(entry)
+            });
+            obj.insert("xattrs".into(), Value::Array(xattrs.collect()));
         }
     }
     v
@@ -386,5 +399,16 @@ mod tests {
             escape(b"C:\\x\t\x1b", Keep::BackslashAndTab),
             "C:\\x\t\\x1b"
         );
+    }
+
+    #[test]
+    fn insert_bytes_adds_raw_base64_only_for_invalid_utf8() {
+        let mut obj = serde_json::Map::new();
+        insert_bytes(&mut obj, "path", b"ok\x1b");
+        assert_eq!(obj.get("path"), Some(&json!("ok\x1b")));
+        assert!(!obj.contains_key("path_raw"));
+        insert_bytes(&mut obj, "name", b"bad\xff\xfe");
+        assert_eq!(obj.get("name"), Some(&json!("bad\u{fffd}\u{fffd}")));
+        assert_eq!(obj.get("name_raw"), Some(&json!("YmFk//4=")));
     }
 }

@@ -33,11 +33,11 @@ pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
         }
         let modifier = change.modifier.as_str();
         if g.json {
-            output::print_json(&json!({
-                "message_type": "change",
-                "path": String::from_utf8_lossy(&path),
-                "modifier": modifier,
-            }))?;
+            let mut message = serde_json::Map::new();
+            message.insert("message_type".into(), json!("change"));
+            output::insert_bytes(&mut message, "path", &path);
+            message.insert("modifier".into(), json!(modifier));
+            output::print_json(&Value::Object(message))?;
         } else if !g.quiet {
             let path = output::escape(&path, output::Keep::Nothing);
             out!("{modifier:<5}{path}");

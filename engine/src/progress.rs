@@ -55,3 +55,20 @@ pub fn for_each_line(mut reader: impl std::io::Read, mut line: impl FnMut(&[u8])
 pub struct NoProgress;
 
 impl Progress for NoProgress {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn for_each_line_splits_at_newlines_and_cuts_long_lines() {
+        let mut input = b"one\n\ntwo".to_vec();
+        input.extend(std::iter::repeat_n(b'x', MAX_LINE + 1));
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        for_each_line(&input[..], |l| lines.push(l.to_vec()));
+        let lengths: Vec<usize> = lines.iter().map(Vec::len).collect();
+        assert_eq!(lengths, [3, 0, MAX_LINE, 4]);
+        assert_eq!(lines[0], b"one");
+        assert!(lines[2].starts_with(b"twox"));
+    }
+}

@@ -14,6 +14,7 @@ mod docs;
 mod errors;
 mod excludes;
 mod forget;
+mod hostile_names;
 mod hostile_snapshots;
 mod incremental;
 mod inspect;

@@ -128,7 +128,7 @@ fn main() -> ExitCode {
             // does not already say (engine errors name their source), and
             // what to do about it.
             let message = advice::one_line(&err);
-            eprintln!("vault: {message}");
+            eprintln!("vault: {}", output::message(&message));
             ExitCode::from(exit_code_of(&err))
         }
     }

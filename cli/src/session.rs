@@ -288,7 +288,7 @@ fn default_cache_root(xdg: Option<OsString>, home: Option<OsString>) -> Option<P
 /// stderr for each object it skips as damaged, and the cache.
 pub fn equip(g: &Global, repo: &mut Repository) {
     repo.on_warning(std::sync::Arc::new(|line: &str| {
-        eprintln!("warning: {line}");
+        eprintln!("warning: {}", crate::output::message(line));
     }));
     attach_cache(g, repo);
 }
@@ -439,7 +439,7 @@ pub fn witnessed(
 ) -> Result<Witnessed> {
     let witnessed = repo.witnessed()?;
     for skewed in witnessed.skewed(snapshots, skew) {
-        eprintln!("warning: {skewed}");
+        eprintln!("warning: {}", crate::output::message(&skewed.to_string()));
     }
     Ok(witnessed)
 }

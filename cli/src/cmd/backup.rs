@@ -139,7 +139,11 @@ pub fn run(g: &Global, a: &BackupArgs) -> Result<u8> {
     };
     let report = &done.report;
     for e in &report.errors {
-        eprintln!("error: {}: {}", e.path, e.message);
+        eprintln!(
+            "error: {}: {}",
+            output::name(&e.path),
+            output::message(&e.message)
+        );
     }
     if g.json {
         output::print_json(&done.summary)?;
@@ -274,8 +278,17 @@ fn print_human(report: &BackupReport, seconds: f64) -> engine::Result<()> {
     }
     for s in &report.streams {
         match &s.command {
-            Some(c) => out!("{}: {} from `{c}`", s.path, output::size(s.bytes)),
-            None => out!("{}: {} from standard input", s.path, output::size(s.bytes)),
+            Some(c) => out!(
+                "{}: {} from `{}`",
+                output::name(&s.path),
+                output::size(s.bytes),
+                output::message(c)
+            ),
+            None => out!(
+                "{}: {} from standard input",
+                output::name(&s.path),
+                output::size(s.bytes)
+            ),
         }
     }
     out!(

@@ -106,9 +106,17 @@ pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
 
 fn print_human(g: &Global, report: &CheckReport) -> engine::Result<()> {
     for f in &report.findings {
-        out!("error: {}: {}", f.problem.object(), f.problem);
+        out!(
+            "error: {}: {}",
+            f.problem.object(),
+            output::message(&f.problem.to_string())
+        );
         for a in &f.affected {
-            let mut paths: Vec<String> = a.paths.iter().map(|p| p.display().to_string()).collect();
+            let mut paths: Vec<String> = a
+                .paths
+                .iter()
+                .map(|p| output::path(p).into_owned())
+                .collect();
             if a.more > 0 {
                 paths.push(format!("and {} more", a.more));
             }
@@ -123,10 +131,11 @@ fn print_human(g: &Global, report: &CheckReport) -> engine::Result<()> {
         for i in &report.info {
             match i.repair() {
                 Some(r) => out!(
-                    "info: {i} ({} tidies this up)",
+                    "info: {} ({} tidies this up)",
+                    output::message(&i.to_string()),
                     crate::advice::repair_command(r)
                 ),
-                None => out!("info: {i}"),
+                None => out!("info: {}", output::message(&i.to_string())),
             }
         }
         if !report.packs_read.is_empty() {

@@ -12,6 +12,7 @@ use engine::repo_format::BlobId;
 use engine::repo_format::SnapshotId;
 use engine::repo_format::tree::NodeKind;
 use serde_json::{Value, json};
+use std::os::unix::ffi::OsStrExt;
 
 /// Run `diff`.
 pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
@@ -26,18 +27,19 @@ pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
         metadata: a.metadata,
     };
     let stats = diff(&repo, &tree1, &tree2, &options, &mut |change| {
-        let mut path = change.path.to_string_lossy().into_owned();
+        let mut path = change.path.as_os_str().as_bytes().to_vec();
         if change.kind == NodeKind::Dir {
-            path.push('/');
+            path.push(b'/');
         }
         let modifier = change.modifier.as_str();
         if g.json {
-            output::print_json(&json!({
-                "message_type": "change",
-                "path": path,
-                "modifier": modifier,
-            }))?;
+            let mut message = serde_json::Map::new();
+            message.insert("message_type".into(), json!("change"));
+            output::insert_bytes(&mut message, "path", &path);
+            message.insert("modifier".into(), json!(modifier));
+            output::print_json(&Value::Object(message))?;
         } else if !g.quiet {
+            let path = output::escape(&path, output::Keep::Nothing);
             out!("{modifier:<5}{path}");
         }
         Ok(())
@@ -96,7 +98,8 @@ fn resolve(repo: &Repository, arg: &str, filter: &SnapshotFilter) -> Result<(Sna
     match node.subtree.filter(|_| node.kind == NodeKind::Dir) {
         Some(tree) => Ok((id, tree)),
         None => bail!(
-            "{path} is not a directory in snapshot {}: diff compares directories",
+            "{} is not a directory in snapshot {}: diff compares directories",
+            output::name(path),
             id.short()
         ),
     }

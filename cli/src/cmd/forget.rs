@@ -202,7 +202,7 @@ fn print_plan(
     out!("Applying policy: {policy}");
     for group in &plan.groups {
         out!();
-        out!("snapshots for {}:", group.key);
+        out!("snapshots for {}:", output::message(&group.key.to_string()));
         let (kept, removed): (Vec<&Verdict>, Vec<&Verdict>) =
             group.verdicts.iter().partition(|v| v.keep());
         if !kept.is_empty() {
@@ -238,8 +238,8 @@ fn table(
             .unwrap_or(0)
             .max(title.len())
     };
-    let host_w = width("Host", &|_, s| s.hostname.len());
-    let tags_w = width("Tags", &|_, s| s.tags.join(",").len());
+    let host_w = width("Host", &|_, s| output::name(&s.hostname).len());
+    let tags_w = width("Tags", &|_, s| output::names(&s.tags, ",").len());
     let reasons_w = if reasons {
         width("Reasons", &|v, _| {
             v.reasons.iter().map(String::len).max().unwrap_or(0)
@@ -266,10 +266,10 @@ fn table(
             line(
                 &v.id.short(),
                 &output::table_time(&s.time, s.utc_offset),
-                &s.hostname,
-                &s.tags.join(","),
+                &output::name(&s.hostname),
+                &output::names(&s.tags, ","),
                 reason_lines.next().unwrap_or(""),
-                &s.paths.join(", ")
+                &output::names(&s.paths, ", ")
             )
         );
         for reason in reason_lines {

@@ -108,7 +108,7 @@ fn list(g: &Global) -> Result<u8> {
     }
     let width = |field: fn(&KeyFile) -> &str| {
         keys.iter()
-            .map(|(_, k)| field(k).len())
+            .map(|(_, k)| output::name(field(k)).len())
             .max()
             .unwrap_or(0)
             .max(4)
@@ -125,8 +125,8 @@ fn list(g: &Global) -> Result<u8> {
         out!(
             "{mark}{:<8}  {:<user_w$}  {:<host_w$}  {}",
             id.short(),
-            k.username,
-            k.hostname,
+            output::name(&k.username),
+            output::name(&k.hostname),
             output::table_time(
                 &Timestamp {
                     secs: k.created,

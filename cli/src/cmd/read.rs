@@ -65,10 +65,10 @@ pub fn snapshots(g: &Global, a: &SnapshotsArgs) -> Result<u8> {
             "{:<8}  {:<25}  {:<16}  {:<16}  {:>10}  {}",
             id.short(),
             output::table_time(&s.time, s.utc_offset),
-            s.hostname,
-            s.tags.join(","),
+            output::name(&s.hostname),
+            output::names(&s.tags, ","),
             size,
-            s.paths.join(", ")
+            output::names(&s.paths, ", ")
         );
     }
     out!("{}", "-".repeat(100));
@@ -83,12 +83,12 @@ pub(super) fn print_node(g: &Global, long: bool, path: &Path, node: &Node) -> en
         let owner = if node.user.is_empty() {
             node.uid.to_string()
         } else {
-            node.user.clone()
+            output::name(&node.user).into_owned()
         };
         let group = if node.group.is_empty() {
             node.gid.to_string()
         } else {
-            node.group.clone()
+            output::name(&node.group).into_owned()
         };
         let time = output::file_time(&node.mtime);
         let mut line = format!(
@@ -98,17 +98,15 @@ pub(super) fn print_node(g: &Global, long: bool, path: &Path, node: &Node) -> en
             group,
             node.size,
             time.get(..19).unwrap_or(&time).replace('T', " "),
-            path.display()
+            output::path(path)
         );
         if node.kind == NodeKind::Symlink {
-            line.push_str(&format!(
-                " -> {}",
-                String::from_utf8_lossy(&node.link_target)
-            ));
+            line.push_str(" -> ");
+            line.push_str(&output::escape(&node.link_target, output::Keep::Nothing));
         }
         out!("{line}");
     } else {
-        out!("{}", path.display());
+        out!("{}", output::path(path));
     }
     Ok(())
 }
@@ -132,9 +130,9 @@ pub fn ls(g: &Global, a: &LsArgs) -> Result<u8> {
     )?;
     if !g.json && !g.quiet {
         eprintln!(
-            "snapshot {} of {:?} at {}",
+            "snapshot {} of {} at {}",
             id.short(),
-            snapshot.paths,
+            output::names(&snapshot.paths, ", "),
             output::time(&snapshot.time, snapshot.utc_offset)
         );
     }

@@ -161,12 +161,20 @@ fn snapshots(g: &Global, a: &RepairSnapshotsArgs) -> Result<u8> {
         return Ok(exit::OK);
     }
     for (id, m) in &report.unreadable {
-        out!("snapshot {}: cannot be read ({m}); left alone", id.short());
+        out!(
+            "snapshot {}: cannot be read ({}); left alone",
+            id.short(),
+            output::message(&m.to_string())
+        );
     }
     for r in &report.repaired {
         out!("snapshot {}:", r.original.short());
         for (p, m) in &r.changes {
-            out!("  {}: {m}", snapshot_path(p).display());
+            out!(
+                "  {}: {}",
+                output::path(&snapshot_path(p)),
+                output::message(&m.to_string())
+            );
         }
         let verb = |done: &'static str, would: &'static str| if a.dry_run { would } else { done };
         match r.repaired {

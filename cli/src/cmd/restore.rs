@@ -57,7 +57,7 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
     progress.finish();
     let report = result?;
     for e in &report.errors {
-        eprintln!("error: {e}");
+        eprintln!("error: {}", output::message(e));
     }
     if g.json {
         output::print_json(&json!({

@@ -163,7 +163,7 @@ pub fn run(g: &Global, a: &DrillArgs) -> Result<u8> {
                             .map(|(id, _)| *id.as_bytes()),
                     },
                 )
-                .unwrap_or_else(|e| eprintln!("warning: {e:#}"));
+                .unwrap_or_else(|e| eprintln!("warning: {}", output::message(&format!("{e:#}"))));
             }
             Err(e) => d.message = Some(format!("{e:#}")),
         }
@@ -222,7 +222,7 @@ pub fn run(g: &Global, a: &DrillArgs) -> Result<u8> {
                 d.seconds,
                 d.message
                     .as_deref()
-                    .map(|m| format!(": {m}"))
+                    .map(|m| format!(": {}", output::message(m)))
                     .unwrap_or_default(),
             );
         }
@@ -232,7 +232,7 @@ pub fn run(g: &Global, a: &DrillArgs) -> Result<u8> {
         eprintln!(
             "vault: drill {name}: {failed} source(s) failed; first: {}: {}",
             first.map_or("", |d| d.source.as_str()),
-            first.and_then(|d| d.message.as_deref()).unwrap_or("")
+            output::message(first.and_then(|d| d.message.as_deref()).unwrap_or(""))
         );
         return Ok(exit::FATAL);
     }

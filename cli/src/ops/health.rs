@@ -188,7 +188,7 @@ pub fn run(g: &Global, a: &HealthArgs) -> Result<u8> {
         }
     }
     for p in &problems {
-        eprintln!("vault: unhealthy: {p}");
+        eprintln!("vault: unhealthy: {}", output::message(p));
     }
     Ok(if problems.is_empty() {
         exit::OK

@@ -4,6 +4,7 @@
 
 use crate::args::Global;
 use crate::config::{self, Config, Source};
+use crate::output;
 use crate::password;
 use anyhow::{Context, Result, anyhow};
 use engine::repo_format::SnapshotId;
@@ -109,16 +110,17 @@ pub fn source_snapshots(
 }
 
 /// Run a hook (or drill command) with `sh -c`; its output goes to stderr
-/// (stdout may carry vault's JSON). Ok, or what went wrong in one line.
+/// (stdout may carry vault's JSON), line by line with its control
+/// characters escaped ([`output::escape`]): it is another program's
+/// output, which may carry what it read (a file name, a remote's reply).
+/// Ok, or what went wrong in one line.
 pub fn shell(command: &str, env: &[(&str, String)], dir: Option<&std::path::Path>) -> Result<()> {
     let mut cmd = password::command("sh");
-    cmd.arg("-c").arg(command).stdin(Stdio::null());
-    let stderr = std::io::stderr().lock();
-    let fd = std::os::fd::AsFd::as_fd(&stderr)
-        .try_clone_to_owned()
-        .context("cannot duplicate stderr")?;
-    drop(stderr);
-    cmd.stdout(Stdio::from(fd));
+    cmd.arg("-c")
+        .arg(command)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -132,12 +134,45 @@ pub fn shell(command: &str, env: &[(&str, String)], dir: Option<&std::path::Path
         .spawn()
         .with_context(|| format!("cannot run {command:?}"))?;
     let _stop_on_signal = engine::interrupt::stop_group_on_interrupt(child.id());
+    let (done, relayed) = std::sync::mpsc::channel();
+    let mut relays = 0;
+    if let Some(out) = child.stdout.take() {
+        relay(out, done.clone());
+        relays += 1;
+    }
+    if let Some(err) = child.stderr.take() {
+        relay(err, done);
+        relays += 1;
+    }
     let status = child
         .wait()
         .with_context(|| format!("cannot run {command:?}"))?;
+    // Its last lines, unless something it left running holds its output
+    // open: that is not waited for.
+    let deadline = std::time::Instant::now() + RELAY_GRACE;
+    for _ in 0..relays {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if relayed.recv_timeout(left).is_err() {
+            break;
+        }
+    }
     if status.success() {
         Ok(())
     } else {
         Err(anyhow!("{command:?} failed ({status})"))
     }
+}
+
+/// How long a hook's output is still relayed after it ended.
+const RELAY_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Copy `from` to stderr, escaped line by line, in a thread of its own
+/// that says on `done` when `from` ended.
+fn relay(from: impl std::io::Read + Send + 'static, done: std::sync::mpsc::Sender<()>) {
+    std::thread::spawn(move || {
+        engine::progress::for_each_line(from, |line| {
+            eprintln!("{}", output::escape(line, output::Keep::BackslashAndTab));
+        });
+        let _ = done.send(());
+    });
 }

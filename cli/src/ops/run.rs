@@ -197,7 +197,7 @@ fn step(
         Err(e) => {
             let message = crate::advice::one_line(&e);
             if !quiet {
-                eprintln!("[{}] vault: {message}", step.label());
+                eprintln!("[{}] vault: {}", step.label(), output::message(&message));
             }
             if let Some(engine::Error::CommandFailed { failures }) = e.downcast_ref() {
                 step.output = backup_cmd::failure_summary(failures);
@@ -263,7 +263,11 @@ fn backup(g: &Global, primary: &Opened<'_>, name: &str, source: &Source) -> Step
         let done = backup_cmd::execute(&session, job, &progress)?;
         for e in &done.report.errors {
             if !g.quiet {
-                eprintln!("[{label}] error: {}: {}", e.path, e.message);
+                eprintln!(
+                    "[{label}] error: {}: {}",
+                    output::name(&e.path),
+                    output::message(&e.message)
+                );
             }
         }
         let warning =
@@ -537,7 +541,10 @@ fn run_profile(g: &Global, config: &Config, name: &str, profile: &Profile) -> Re
         print_human(name, &summary, &steps)?;
     }
     Ok(if failed(&steps) {
-        eprintln!("vault: run {name}: {}", first_error(&steps));
+        eprintln!(
+            "vault: run {name}: {}",
+            output::message(&first_error(&steps))
+        );
         exit::FATAL
     } else if steps.iter().any(|s| s.status == Status::Warning) {
         exit::INCOMPLETE
@@ -611,7 +618,7 @@ fn print_human(name: &str, summary: &Value, steps: &[Step]) -> engine::Result<()
     );
     for s in steps {
         let detail = match (s.kind, &s.message) {
-            (_, Some(m)) => m.clone(),
+            (_, Some(m)) => output::message(m).into_owned(),
             ("backup", None) => match s.output["snapshot_id"].as_str() {
                 Some(id) => format!(
                     "snapshot {}, {} read, {} added",

@@ -282,30 +282,33 @@ fn save_command(
     }
     let stdout = child.stdout.take().ok_or(Error::Internal("child stdout"))?;
     let stderr = child.stderr.take().ok_or(Error::Internal("child stderr"))?;
-    let tail_reader = std::thread::spawn(move || pass_stderr_through(stderr));
-    let result = save_chunks(
-        ctx,
-        UnlessFailed {
-            inner: stdout,
-            failed: &ctx.streams.failed,
-        },
-        STREAM_SIZE_HINT,
-        &stream_params(ctx),
-    );
-    if result.is_err() {
-        // Not read to the end: stop it rather than wait for it to finish.
-        terminate(child.id());
-    }
-    let waited = child.wait();
-    if let Ok(mut running) = ctx.streams.running.lock() {
-        running.retain(|(i, _)| *i != index);
-    }
+    let progress = ctx.progress;
+    let (result, waited, tail) = std::thread::scope(|scope| {
+        let tail_reader = scope.spawn(move || pass_stderr_through(stderr, progress));
+        let result = save_chunks(
+            ctx,
+            UnlessFailed {
+                inner: stdout,
+                failed: &ctx.streams.failed,
+            },
+            STREAM_SIZE_HINT,
+            &stream_params(ctx),
+        );
+        if result.is_err() {
+            // Not read to the end: stop it rather than wait for it to finish.
+            terminate(child.id());
+        }
+        let waited = child.wait();
+        if let Ok(mut running) = ctx.streams.running.lock() {
+            running.retain(|(i, _)| *i != index);
+        }
+        if !waited.as_ref().is_ok_and(|s| s.success()) {
+            // What it left running would hold its stderr open.
+            terminate(child.id());
+        }
+        (result, waited, tail_reader.join().unwrap_or_default())
+    });
     let status = waited.map_err(|e| Error::io("wait for", &line, e))?;
-    if !status.success() {
-        // What it left running would hold its stderr open.
-        terminate(child.id());
-    }
-    let tail = tail_reader.join().unwrap_or_default();
     let result = match result {
         Err(ChunkError::Repo(e)) => return Err(e),
         Err(ChunkError::Read(e)) => Err(e),
@@ -332,22 +335,19 @@ fn save_command(
     }
 }
 
-/// Copy a command's stderr to ours as it comes; return its tail.
-fn pass_stderr_through(mut stderr: impl Read) -> String {
+/// Hand a command's stderr to `progress` line by line as it comes (the
+/// engine never prints, and the lines are another program's bytes, for the
+/// caller to make safe); return its tail.
+fn pass_stderr_through(stderr: impl Read, progress: &dyn crate::Progress) -> String {
     let mut tail: Vec<u8> = Vec::new();
-    let mut buf = [0u8; 4096];
-    let mut out = std::io::stderr();
-    while let Ok(n) = stderr.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        let chunk = buf.get(..n).unwrap_or_default();
-        let _ = std::io::Write::write_all(&mut out, chunk);
-        tail.extend_from_slice(chunk);
+    crate::progress::for_each_line(stderr, |line| {
+        progress.command_output(line);
+        tail.extend_from_slice(line);
+        tail.push(b'\n');
         if tail.len() > STDERR_TAIL_BYTES {
             tail.drain(..tail.len() - STDERR_TAIL_BYTES);
         }
-    }
+    });
     stderr_tail(&tail)
 }
 

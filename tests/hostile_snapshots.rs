@@ -120,3 +120,182 @@ fn a_file_whose_size_disagrees_with_its_content_smuggles_no_tar_entry() {
         assert!(!site.join(forged).exists(), "{forged} was not restored");
     }
 }
+
+/// Only a hang reaches it: a command still running then is killed, and
+/// the test fails rather than waits.
+const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Run `cmd` with stdout into the file `stdout`, killing it at
+/// [`HANG_GUARD`]; returns its exit code and stderr.
+#[track_caller]
+fn run_guarded(mut cmd: Command, stdout: &std::path::Path) -> (Option<i32>, String) {
+    use std::process::Stdio;
+    let stderr = stdout.with_extension("stderr");
+    cmd.stdin(Stdio::null())
+        .stdout(std::fs::File::create(stdout).unwrap())
+        .stderr(std::fs::File::create(&stderr).unwrap());
+    let mut child = cmd.spawn().expect("spawn");
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if started.elapsed() > HANG_GUARD {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "{cmd:?} still running after {HANG_GUARD:?}; killed ({} bytes written)",
+                std::fs::metadata(stdout).map_or(0, |m| m.len())
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    (status.code(), std::fs::read_to_string(&stderr).unwrap())
+}
+
+/// A snapshot of `levels` + 1 trees, each naming the one below twice (as
+/// `a` and `b`) beside a one-byte file `f`: 2^(levels + 2) − 3 entries.
+fn forge_tree_bomb(repo: &Repo, levels: u32) -> String {
+    let forger = Forger::open(repo);
+    let byte = forger.data(b"x");
+    let mut tree = forger.tree(vec![file(b"f", 1, vec![byte])]);
+    for _ in 0..levels {
+        tree = forger.tree(vec![
+            dir(b"a", tree),
+            dir(b"b", tree),
+            file(b"f", 1, vec![byte]),
+        ]);
+    }
+    forger.snapshot(tree, |_| {}).to_hex()
+}
+
+/// Issue 21, item 7: 49 trees of a few hundred bytes describe 2^48 files;
+/// `ls` printed a quarter of a million lines in ten seconds and `restore`
+/// never finished. Now each walk by path counts the entries below its
+/// start first, each distinct tree once, and refuses with one line naming
+/// the limit and its flag before it prints or writes anything. `stats`
+/// and `check`, which read each distinct tree once, cope as they did.
+#[test]
+fn regression_21_tree_bomb_is_refused_by_every_walk_in_one_line() {
+    let repo = Repo::new();
+    let id = forge_tree_bomb(&repo, 48);
+    let work = temp_dir();
+    let target = work.path().join("restored");
+    let target_arg = target.to_str().unwrap();
+    let walks: [(&str, Vec<&str>); 4] = [
+        ("ls", vec!["ls", &id]),
+        ("find", vec!["find", "f"]),
+        ("restore", vec!["restore", &id, "--target", target_arg]),
+        ("dump", vec!["dump", &id, "/"]),
+    ];
+    for (name, argv) in walks {
+        let mut cmd = repo.cmd();
+        cmd.args(&argv);
+        let stdout = work.path().join(name);
+        let (code, stderr) = run_guarded(cmd, &stdout);
+        assert_eq!(code, Some(1), "{name}: {stderr}");
+        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert_eq!(lines.len(), 1, "{name}: one line, not\n{stderr}");
+        assert!(
+            stderr.contains("more than the limit of 100000000")
+                && stderr.contains("--max-entries N")
+                && stderr.contains("VAULT_MAX_ENTRIES"),
+            "{name}: {stderr}"
+        );
+        let written = std::fs::metadata(&stdout).unwrap().len();
+        match name {
+            // The header line `restoring snapshot ... to ...` at most.
+            "restore" => assert!(written < 200, "restore printed {written} bytes"),
+            _ => assert_eq!(written, 0, "{name} wrote to stdout"),
+        }
+    }
+    assert!(
+        !target.exists() || std::fs::read_dir(&target).unwrap().next().is_none(),
+        "restore wrote into its target"
+    );
+
+    for argv in [vec!["stats"], vec!["check"]] {
+        let mut cmd = repo.cmd();
+        cmd.args(&argv);
+        let (code, stderr) = run_guarded(cmd, &work.path().join(argv[0]));
+        assert_eq!(code, Some(0), "{argv:?}: {stderr}");
+    }
+}
+
+/// The mount serves the same bomb lazily: each request reads at most one
+/// tree (loaded once by id, then from its cache), so a walk through it
+/// costs what the walker asks for. A bounded walk ends, as on any file
+/// system; an unbounded one is the walker's to stop.
+#[test]
+fn regression_21_tree_bomb_through_mount_serves_a_bounded_walk() {
+    if !crate::mount::fuse_available() {
+        cannot_run("FUSE is unavailable");
+        return;
+    }
+    let repo = Repo::new();
+    let id = forge_tree_bomb(&repo, 48);
+    let work = temp_dir();
+    let point = work.path().join("mnt");
+    std::fs::create_dir(&point).unwrap();
+    let mount = crate::mount::Mount::start(&repo, &[], &point);
+    let root = point.join("ids").join(&id[..8]);
+    let mut find = Command::new("find");
+    find.arg(&root).args(["-maxdepth", "12"]);
+    let listing = work.path().join("find");
+    let (code, stderr) = run_guarded(find, &listing);
+    assert_eq!(code, Some(0), "find: {stderr}");
+    let lines = std::fs::read_to_string(&listing).unwrap().lines().count();
+    // The root, then 3 · 2^(d − 1) entries at each depth d to 12.
+    assert_eq!(lines, 1 + 3 * ((1 << 12) - 1));
+    let (status, stderr) = mount.stop("TERM");
+    assert!(status.success(), "{stderr}");
+}
+
+/// `--max-entries` and `VAULT_MAX_ENTRIES` move the limit both ways: a
+/// 20-entry snapshot is refused under 10 and walked whole under 100.
+#[test]
+fn max_entries_flag_or_environment_sets_the_limit_of_every_walk() {
+    let repo = Repo::new();
+    let forger = Forger::open(&repo);
+    let byte = forger.data(b"x");
+    let files: Vec<_> = (0..19)
+        .map(|i| file(format!("f{i:02}").as_bytes(), 1, vec![byte]))
+        .collect();
+    let d = forger.tree(files);
+    let id = forger
+        .snapshot(forger.tree(vec![dir(b"d", d)]), |_| {})
+        .to_hex();
+    let work = temp_dir();
+    let target = work.path().join("t");
+    let target = target.to_str().unwrap();
+    let walks: [Vec<&str>; 4] = [
+        vec!["ls", &id],
+        vec!["find", "f*"],
+        vec!["restore", &id, "--target", target],
+        vec!["dump", &id, "/"],
+    ];
+    for argv in &walks {
+        let mut refused = argv.clone();
+        refused.extend(["--max-entries", "10"]);
+        let out = repo.run(&args_of(&refused));
+        assert_error(&out, 1);
+        assert!(
+            String::from_utf8_lossy(&out.stderr)
+                .contains("describes 20 entries below that path, more than the limit of 10"),
+            "{}",
+            describe(&out)
+        );
+        let mut cmd = repo.cmd();
+        cmd.args(argv).env("VAULT_MAX_ENTRIES", "10");
+        assert_error(&output_with_stdin(cmd, None), 1);
+
+        let mut accepted = argv.clone();
+        accepted.extend(["--max-entries", "100"]);
+        repo.ok(&args_of(&accepted));
+    }
+    assert_eq!(names(std::path::Path::new(target)).len(), 19);
+}
+
+fn args_of<'a>(argv: &[&'a str]) -> Vec<&'a std::ffi::OsStr> {
+    argv.iter().map(|a| std::ffi::OsStr::new(*a)).collect()
+}

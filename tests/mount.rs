@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Whether FUSE can be used here; says why not (or fails when required).
-fn fuse_available() -> bool {
+pub(crate) fn fuse_available() -> bool {
     let helper = ["/usr/bin/fusermount3", "/bin/fusermount3"]
         .iter()
         .any(|p| Path::new(p).exists());
@@ -55,7 +55,7 @@ fn is_mount_point(path: &Path) -> bool {
 }
 
 /// A running `vault mount`; unmounted and stopped when dropped.
-struct Mount {
+pub(crate) struct Mount {
     child: Option<Child>,
     point: PathBuf,
     stderr: PathBuf,
@@ -64,7 +64,7 @@ struct Mount {
 impl Mount {
     /// `vault [FLAGS] mount POINT`, waiting until the kernel lists the mount.
     #[track_caller]
-    fn start(repo: &Repo, flags: &[&OsStr], point: &Path) -> Mount {
+    pub(crate) fn start(repo: &Repo, flags: &[&OsStr], point: &Path) -> Mount {
         let stderr = repo.dir.path().join(format!(
             "mount-stderr-{}",
             point.file_name().unwrap().to_string_lossy()
@@ -106,7 +106,7 @@ impl Mount {
     /// Send `signal` (TERM or INT) and wait for the exit; returns the
     /// status and stderr.
     #[track_caller]
-    fn stop(mut self, signal: &str) -> (ExitStatus, String) {
+    pub(crate) fn stop(mut self, signal: &str) -> (ExitStatus, String) {
         let mut child = self.child.take().expect("running");
         send(&child, signal);
         let status = wait(&mut child).unwrap_or_else(|| {

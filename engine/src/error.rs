@@ -167,6 +167,17 @@ pub enum Error {
         /// The first failure.
         first: String,
     },
+    /// A walk by path would visit more entries than its limit allows
+    /// (a tree can name one subtree many times; see SPEC.md §10).
+    #[error(
+        "the snapshot describes {entries} entries below that path, more than the limit of {limit} (raise it with --max-entries N or VAULT_MAX_ENTRIES=N)"
+    )]
+    TooManyEntries {
+        /// Entries below the walk's start, a shared subtree once per place.
+        entries: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// The repository is damaged in a way that stops the operation.
     #[error("the repository is damaged: {0}")]
     RepositoryDamaged(String),

@@ -205,4 +205,51 @@ mod tests {
             assert!(Tree::decode(&t.encode()).is_err(), "{bad:?}");
         }
     }
+
+    /// A tree blob: version, then a node count of `count` (varint), then
+    /// `rest`.
+    fn claiming(count: u64, rest: &[u8]) -> Vec<u8> {
+        let mut out = vec![TREE_VERSION, 253];
+        out.extend_from_slice(&count.to_le_bytes());
+        out.extend_from_slice(rest);
+        out
+    }
+
+    #[test]
+    fn tree_claiming_2_pow_60_nodes_is_error_without_allocating_them() {
+        // 2^60 nodes would be exabytes; serde preallocates at most 1 MiB
+        // whatever the prefix says, and the input ends at the first node.
+        let bytes = claiming(1 << 60, &[]);
+        assert!(matches!(
+            Tree::decode(&bytes),
+            Err(FormatError::Malformed { what: "tree", .. })
+        ));
+        // The same with one valid node and then nothing.
+        let one = Tree {
+            nodes: vec![Node::new(b"a".to_vec(), NodeKind::File)],
+        }
+        .encode();
+        let node = one.get(2..).unwrap_or_default();
+        assert!(!node.is_empty());
+        assert!(Tree::decode(&claiming(1 << 60, node)).is_err());
+    }
+
+    #[test]
+    fn tree_name_claiming_more_than_the_input_is_refused_before_allocation() {
+        // One node whose name claims 1 MiB (then 2^60 bytes), in a blob of
+        // a dozen bytes: refused by the limit that follows the input
+        // (64 KiB here), not allocated and then found short.
+        for claim in [1u64 << 20, 1 << 60] {
+            let mut bytes = vec![TREE_VERSION, 1, 253];
+            bytes.extend_from_slice(&claim.to_le_bytes());
+            let decoded = Tree::decode(&bytes);
+            assert!(
+                matches!(&decoded, Err(FormatError::Malformed { detail, .. }) if detail.contains("Limit")),
+                "{claim}: {decoded:?}"
+            );
+        }
+        assert_eq!(codec::limit_for(12), 64 << 10);
+        assert_eq!(codec::limit_for((64 << 10) + 1), 1 << 20);
+        assert_eq!(codec::limit_for(usize::MAX), codec::DECODE_LIMIT);
+    }
 }

@@ -126,6 +126,9 @@ pub struct LsArgs {
     /// List subdirectories too when a path is given
     #[arg(long)]
     pub recursive: bool,
+    /// The entry limit of the walk.
+    #[command(flatten)]
+    pub limit: EntryLimitArgs,
     /// Filters narrowing `latest`.
     #[command(flatten)]
     pub filter: FilterArgs,
@@ -138,6 +141,9 @@ pub struct DumpArgs {
     pub snapshot: String,
     /// File or directory inside the snapshot
     pub path: String,
+    /// The entry limit of the walk.
+    #[command(flatten)]
+    pub limit: EntryLimitArgs,
     /// Filters narrowing `latest`.
     #[command(flatten)]
     pub filter: FilterArgs,
@@ -178,6 +184,9 @@ pub struct RestoreArgs {
     /// Report what would be restored; write nothing
     #[arg(short = 'n', long)]
     pub dry_run: bool,
+    /// The entry limit of the walk.
+    #[command(flatten)]
+    pub limit: EntryLimitArgs,
     /// Filters narrowing `latest`.
     #[command(flatten)]
     pub filter: FilterArgs,
@@ -286,6 +295,9 @@ pub struct FindArgs {
     /// Only entries modified at or before this time (same forms as --oldest)
     #[arg(short = 'N', long, value_name = "TIME")]
     pub newest: Option<String>,
+    /// The entry limit of the walk.
+    #[command(flatten)]
+    pub limit: EntryLimitArgs,
     /// Filters.
     #[command(flatten)]
     pub filter: FilterArgs,
@@ -508,4 +520,19 @@ pub struct CopyArgs {
     /// Filters choosing the snapshots (and narrowing `latest`).
     #[command(flatten)]
     pub filter: FilterArgs,
+}
+
+/// `--max-entries`, shared by the commands that walk a snapshot by path.
+#[derive(Args, Debug)]
+pub struct EntryLimitArgs {
+    /// Refuse to walk more than N entries below the path (a tree can name one subtree many times and describe far more entries than the repository stores)
+    #[arg(long, value_name = "N", env = "VAULT_MAX_ENTRIES", default_value_t = engine::read::tree_walk::EntryLimit::DEFAULT.0)]
+    pub max_entries: u64,
+}
+
+impl EntryLimitArgs {
+    /// The limit, as the engine takes it.
+    pub fn max_entries(&self) -> engine::read::tree_walk::EntryLimit {
+        engine::read::tree_walk::EntryLimit(self.max_entries)
+    }
 }

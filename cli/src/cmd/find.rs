@@ -25,6 +25,7 @@ pub fn run(g: &Global, a: &FindArgs) -> Result<u8> {
             .as_deref()
             .map(|t| parse_time("--newest", t))
             .transpose()?,
+        max_entries: a.limit.max_entries(),
     })?;
     let repo = super::open_with_index(g, super::Access::Read, "find")?;
     let chosen = select_many(repo.snapshots()?, &a.snapshots, &super::filter(&a.filter))?;

@@ -5,7 +5,7 @@ use crate::exit;
 use crate::output;
 use anyhow::Result;
 use engine::read::snapshots::find_snapshot;
-use engine::read::tree_walk::{find_node, walk};
+use engine::read::tree_walk::{Walk, find_node, list};
 use engine::repo_format::tree::{Node, NodeKind};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -128,6 +128,13 @@ pub fn ls(g: &Global, a: &LsArgs) -> Result<u8> {
         &start_path.to_string_lossy(),
         &id.short(),
     )?;
+    // Counted before the first line, so that a refused walk prints one.
+    let walk = match node.subtree {
+        Some(sub) if node.kind == NodeKind::Dir && recursive => {
+            Some(Walk::new(&repo, &sub, a.limit.max_entries())?)
+        }
+        _ => None,
+    };
     if !g.json && !g.quiet {
         eprintln!(
             "snapshot {} of {} at {}",
@@ -136,11 +143,16 @@ pub fn ls(g: &Global, a: &LsArgs) -> Result<u8> {
             output::time(&snapshot.time, snapshot.utc_offset)
         );
     }
-    match (node.kind, node.subtree) {
-        (NodeKind::Dir, Some(sub)) => {
-            walk(&repo, &sub, &start_path, &mut |path, child| {
+    match (node.kind, node.subtree, walk) {
+        (_, _, Some(walk)) => {
+            walk.run(&start_path, &mut |path, child| {
                 print_node(g, a.long, path, child)?;
-                Ok(recursive)
+                Ok(true)
+            })?;
+        }
+        (NodeKind::Dir, Some(sub), None) => {
+            list(&repo, &sub, &start_path, &mut |path, child| {
+                print_node(g, a.long, path, child)
             })?;
         }
         _ => print_node(g, a.long, &start_path, &node)?,
@@ -155,7 +167,13 @@ pub fn dump(g: &Global, a: &DumpArgs) -> Result<u8> {
     let node = find_node(&repo, snapshot.tree, &a.path, &id.short())?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-    engine::read::dump::dump(&repo, &node, Path::new(&a.path), &mut out)?;
+    engine::read::dump::dump(
+        &repo,
+        &node,
+        Path::new(&a.path),
+        a.limit.max_entries(),
+        &mut out,
+    )?;
     out.flush()
         .map_err(|e| engine::Error::io("write", "standard output", e))?;
     Ok(exit::OK)

@@ -47,6 +47,7 @@ pub fn run(g: &Global, a: &RestoreArgs) -> Result<u8> {
         },
         dry_run: a.dry_run,
         verify: a.verify,
+        max_entries: a.limit.max_entries(),
     };
     if !g.json && !g.quiet {
         out!("restoring snapshot {} to {}", id.short(), target.display());

@@ -1,15 +1,23 @@
 //! `dump`: one file's content, or a directory as a tar stream.
 
 use crate::error::{Error, Result};
-use crate::read::tree_walk::walk;
+use crate::read::tree_walk::{EntryLimit, Walk};
 use crate::repository::Repository;
 use crate::repository::pack_reader::ContentReader;
 use repo_format::tree::{Node, NodeKind};
 use std::io::Write;
 use std::path::Path;
 
-/// Write the content of `node` (a file) or a tar of it (a directory) to `out`.
-pub fn dump(repo: &Repository, node: &Node, name: &Path, out: &mut dyn Write) -> Result<()> {
+/// Write the content of `node` (a file) or a tar of it (a directory) to `out`;
+/// a directory with more entries below it than `limit` is refused before
+/// the first byte.
+pub fn dump(
+    repo: &Repository,
+    node: &Node,
+    name: &Path,
+    limit: EntryLimit,
+    out: &mut dyn Write,
+) -> Result<()> {
     match node.kind {
         NodeKind::File => {
             let mut reader = ContentReader::new(repo, &node.content);
@@ -17,13 +25,16 @@ pub fn dump(repo: &Repository, node: &Node, name: &Path, out: &mut dyn Write) ->
             Ok(())
         }
         NodeKind::Dir => {
+            let walk = node
+                .subtree
+                .map(|sub| Walk::new(repo, &sub, limit))
+                .transpose()?;
             let mut tar = tar::Builder::new(out);
             tar.follow_symlinks(false);
             let base = Path::new(name.file_name().unwrap_or(std::ffi::OsStr::new(".")));
             append(repo, &mut tar, node, base)?;
-            if let Some(sub) = &node.subtree {
-                let prefix = Path::new("/");
-                walk(repo, sub, prefix, &mut |path, child| {
+            if let Some(walk) = walk {
+                walk.run(Path::new("/"), &mut |path, child| {
                     let rel = base.join(path.strip_prefix("/").unwrap_or(path));
                     append(repo, &mut tar, child, &rel)?;
                     Ok(true)

@@ -12,6 +12,7 @@
 
 use crate::error::{Error, Result};
 use crate::exclude::Patterns;
+use crate::read::tree_walk::{EntryCount, EntryLimit};
 use crate::repository::Repository;
 use repo_format::tree::{Node, NodeKind, Timestamp};
 use repo_format::{BlobId, Id};
@@ -31,6 +32,8 @@ pub struct FindOptions {
     pub oldest: Option<Timestamp>,
     /// Only entries modified at or before this time.
     pub newest: Option<Timestamp>,
+    /// The most entries below a snapshot's root (SPEC.md §10).
+    pub max_entries: EntryLimit,
 }
 
 /// Searches snapshots, remembering the subtrees that held nothing.
@@ -44,6 +47,9 @@ pub struct Finder {
     by_path: bool,
     /// Subtrees (see [`Finder::key`]) known to hold no match.
     barren: HashSet<Id>,
+    max_entries: EntryLimit,
+    /// Entries below the trees of the snapshots searched so far.
+    counts: EntryCount,
 }
 
 impl Finder {
@@ -74,6 +80,8 @@ impl Finder {
             newest: options.newest,
             by_path,
             barren: HashSet::new(),
+            max_entries: options.max_entries,
+            counts: EntryCount::default(),
         })
     }
 
@@ -86,12 +94,15 @@ impl Finder {
 
     /// Visit every match below the root tree `root` (a snapshot's tree), in
     /// depth-first order with its absolute path; returns how many there were.
+    /// A snapshot with more entries than the limit is refused before the
+    /// first visit.
     pub fn find(
         &mut self,
         repo: &Repository,
         root: &BlobId,
         visit: &mut dyn FnMut(&Path, &Node) -> Result<()>,
     ) -> Result<u64> {
+        self.counts.check(repo, root, self.max_entries)?;
         self.tree(repo, root, Path::new("/"), visit)
     }
 

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::exclude::Patterns;
 use crate::metadata::{self, Handle};
 use crate::progress::Progress;
+use crate::read::tree_walk::{EntryCount, EntryLimit};
 use crate::repository::Repository;
 use crate::repository::pack_reader::BlobRef;
 use rayon::prelude::*;
@@ -61,6 +62,8 @@ pub struct RestoreOptions {
     pub dry_run: bool,
     /// Re-read every restored file and check it against the snapshot.
     pub verify: bool,
+    /// The most entries below the restored tree (SPEC.md §10).
+    pub max_entries: EntryLimit,
 }
 
 /// What a restore did.
@@ -146,6 +149,8 @@ pub fn restore(
     options: &RestoreOptions,
     progress: &dyn Progress,
 ) -> Result<RestoreReport> {
+    // Before the target is made: a refused restore writes nothing.
+    EntryCount::default().check(repo, root, options.max_entries)?;
     let target = &options.target;
     match std::fs::metadata(target) {
         Ok(m) if m.is_dir() => {}

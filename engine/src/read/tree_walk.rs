@@ -1,12 +1,128 @@
 //! Navigation in a snapshot's trees: find a node by absolute path, walk a
-//! subtree.
+//! subtree, and bound the entries a walk may visit.
+//!
+//! A tree names its subtrees by id, so one stored tree can be named in
+//! many places: 49 trees, each naming the next one twice, describe 2^48
+//! entries in a repository of a few hundred kilobytes. Sharing is
+//! legitimate (two identical directories are one tree), so it is not
+//! refused; what a walk by path may cost is. Before such a walk,
+//! [`EntryCount`] sums the entries below its start from each distinct tree
+//! read once (the repository's one walk, [`walk_trees`]), and a total
+//! above the [`EntryLimit`] stops the command before it prints or writes
+//! anything (SPEC.md §10).
 
 use crate::error::{Error, Result};
 use crate::repository::Repository;
+use crate::repository::reachable::walk_trees;
 use repo_format::BlobId;
 use repo_format::tree::{Node, NodeKind};
+use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
+
+/// The most entries a walk by path (`ls`, `find`, `restore`, `dump`) may
+/// visit below where it starts, counting a shared subtree once per place
+/// it appears.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryLimit(pub u64);
+
+impl EntryLimit {
+    /// 100 million entries: some twenty times the files of a large mail or
+    /// build server, reached by a walk in minutes, and 2^48 / 100 million
+    /// = 2.8 million times less than the tree bomb above describes.
+    pub const DEFAULT: EntryLimit = EntryLimit(100_000_000);
+}
+
+impl Default for EntryLimit {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Entries below trees, by tree id, each distinct tree read once however
+/// many places name it; kept across calls, so that snapshots sharing
+/// directories are counted at the cost of the trees they do not share.
+#[derive(Debug, Default)]
+pub struct EntryCount {
+    totals: HashMap<BlobId, u64>,
+}
+
+impl EntryCount {
+    /// The entries below `root` a walk by path visits (saturating at
+    /// `u64::MAX`). A tree that cannot be read counts as empty here: the
+    /// walk that follows meets it and reports it as it always did.
+    pub fn below(&mut self, repo: &Repository, root: &BlobId) -> Result<u64> {
+        // Each new tree's own entries and the subtrees it names, with
+        // repetition: the multiplicity is the point.
+        let mut read: HashMap<BlobId, (u64, Vec<BlobId>)> = HashMap::new();
+        let totals = &self.totals;
+        walk_trees(
+            [*root].into_iter().filter(|r| !totals.contains_key(r)),
+            |id| repo.load_tree(id),
+            |id, tree| {
+                let (own, subtrees) = match tree {
+                    Ok(tree) => (
+                        tree.nodes.len() as u64,
+                        tree.nodes
+                            .iter()
+                            .filter(|n| n.kind == NodeKind::Dir)
+                            .filter_map(|n| n.subtree)
+                            .collect(),
+                    ),
+                    Err(_) => (0, Vec::new()),
+                };
+                let follow = subtrees
+                    .iter()
+                    .filter(|s| !totals.contains_key(*s))
+                    .copied()
+                    .collect();
+                read.insert(id, (own, subtrees));
+                Ok(follow)
+            },
+        )?;
+        // Children before parents, without recursion: a deep chain of
+        // directories must not exhaust the stack.
+        let mut stack = vec![(*root, false)];
+        while let Some((id, children_done)) = stack.pop() {
+            if self.totals.contains_key(&id) {
+                continue;
+            }
+            let Some((own, subtrees)) = read.get(&id) else {
+                continue;
+            };
+            if children_done {
+                let total = subtrees.iter().fold(*own, |sum, s| {
+                    sum.saturating_add(self.totals.get(s).copied().unwrap_or(0))
+                });
+                self.totals.insert(id, total);
+                continue;
+            }
+            stack.push((id, true));
+            // A tree cannot name itself (its id is the hash of its
+            // content), so every child here is finished before its parent.
+            stack.extend(
+                subtrees
+                    .iter()
+                    .filter(|s| !self.totals.contains_key(*s))
+                    .map(|s| (*s, false)),
+            );
+        }
+        Ok(self.totals.get(root).copied().unwrap_or(0))
+    }
+
+    /// Refuse a walk below `root` that would visit more than `limit`
+    /// entries.
+    pub fn check(&mut self, repo: &Repository, root: &BlobId, limit: EntryLimit) -> Result<()> {
+        let entries = self.below(repo, root)?;
+        if entries > limit.0 {
+            return Err(Error::TooManyEntries {
+                entries,
+                limit: limit.0,
+            });
+        }
+        Ok(())
+    }
+}
 
 /// A node for the snapshot's root directory.
 pub fn root_node(tree: BlobId) -> Node {
@@ -40,10 +156,34 @@ pub fn find_node(repo: &Repository, root: BlobId, path: &str, snapshot: &str) ->
     Ok(node)
 }
 
-/// Visit every node below the directory `tree` in depth-first order, with
-/// its absolute path. The visitor returns whether to descend into a
-/// directory.
-pub fn walk(
+/// A walk below a directory whose entries were counted and found within
+/// the limit: made before anything is printed or written, so that a
+/// refused walk does neither.
+pub struct Walk<'a> {
+    repo: &'a Repository,
+    tree: BlobId,
+}
+
+impl<'a> Walk<'a> {
+    /// Refuse a walk below `tree` of more than `limit` entries.
+    pub fn new(repo: &'a Repository, tree: &BlobId, limit: EntryLimit) -> Result<Self> {
+        EntryCount::default().check(repo, tree, limit)?;
+        Ok(Walk { repo, tree: *tree })
+    }
+
+    /// Visit every node below the directory in depth-first order, with its
+    /// absolute path (the directory's is `at`). The visitor returns whether
+    /// to descend into a directory.
+    pub fn run(
+        &self,
+        at: &Path,
+        visit: &mut dyn FnMut(&Path, &Node) -> Result<bool>,
+    ) -> Result<()> {
+        walk_below(self.repo, &self.tree, at, visit)
+    }
+}
+
+fn walk_below(
     repo: &Repository,
     tree: &BlobId,
     at: &Path,
@@ -52,13 +192,26 @@ pub fn walk(
     let tree = repo.load_tree(tree)?;
     for node in &tree.nodes {
         let path = at.join(std::ffi::OsStr::from_bytes(&node.name));
-        let descend = visit(&path, node)?;
-        if descend
+        if visit(&path, node)?
             && node.kind == NodeKind::Dir
             && let Some(sub) = &node.subtree
         {
-            walk(repo, sub, &path, visit)?;
+            walk_below(repo, sub, &path, visit)?;
         }
+    }
+    Ok(())
+}
+
+/// Visit the entries of the directory `tree` itself, with their absolute
+/// paths (one tree: its size is bounded when it is decoded).
+pub fn list(
+    repo: &Repository,
+    tree: &BlobId,
+    at: &Path,
+    visit: &mut dyn FnMut(&Path, &Node) -> Result<()>,
+) -> Result<()> {
+    for node in &repo.load_tree(tree)?.nodes {
+        visit(&at.join(std::ffi::OsStr::from_bytes(&node.name)), node)?;
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 use crate::args;
 use crate::common::forge::{Forger, dir, file};
 use crate::common::*;
+use engine::repo_format::BlobId;
 use std::process::Command;
 
 /// One ustar member: `name` holding `body`, as a tar reader takes it.
@@ -155,18 +156,45 @@ fn run_guarded(mut cmd: Command, stdout: &std::path::Path) -> (Option<i32>, Stri
 
 /// A snapshot of `levels` + 1 trees, each naming the one below twice (as
 /// `a` and `b`) beside a one-byte file `f`: 2^(levels + 2) − 3 entries.
-fn forge_tree_bomb(repo: &Repo, levels: u32) -> String {
+fn forge_tree_bomb(repo: &Repo, levels: usize) -> String {
+    forge_levels(repo, levels, |below, byte| {
+        vec![
+            dir(b"a", below),
+            dir(b"b", below),
+            file(b"f", 1, vec![byte]),
+        ]
+    })
+}
+
+/// A snapshot of `levels` trees above a tree holding the one-byte file
+/// `f`, each made by `level` from the tree below it and `f`'s blob.
+fn forge_levels(
+    repo: &Repo,
+    levels: usize,
+    level: impl Fn(BlobId, BlobId) -> Vec<engine::repo_format::tree::Node>,
+) -> String {
     let forger = Forger::open(repo);
     let byte = forger.data(b"x");
     let mut tree = forger.tree(vec![file(b"f", 1, vec![byte])]);
     for _ in 0..levels {
-        tree = forger.tree(vec![
-            dir(b"a", tree),
-            dir(b"b", tree),
-            file(b"f", 1, vec![byte]),
-        ]);
+        tree = forger.tree(level(tree, byte));
     }
     forger.snapshot(tree, |_| {}).to_hex()
+}
+
+/// Run `argv` on `repo` under the hang guard, stdout into `stdout`, and
+/// assert it fails with exit 1 and one line on stderr that says `said`.
+#[track_caller]
+fn refused_in_one_line(repo: &Repo, argv: &[&str], stdout: &std::path::Path, said: &[&str]) {
+    let mut cmd = repo.cmd();
+    cmd.args(argv).env("VAULT_TO_PASSWORD", PASSWORD);
+    let (code, stderr) = run_guarded(cmd, stdout);
+    assert_eq!(code, Some(1), "{argv:?}: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{argv:?}: one line, not\n{stderr}");
+    for words in said {
+        assert!(stderr.contains(words), "{argv:?} says {words:?}: {stderr}");
+    }
 }
 
 /// Issue 21, item 7: 49 trees of a few hundred bytes describe 2^48 files;
@@ -179,33 +207,33 @@ fn forge_tree_bomb(repo: &Repo, levels: u32) -> String {
 fn regression_21_tree_bomb_is_refused_by_every_walk_in_one_line() {
     let repo = Repo::new();
     let id = forge_tree_bomb(&repo, 48);
+    let other = small_snapshot(&repo);
     let work = temp_dir();
     let target = work.path().join("restored");
     let target_arg = target.to_str().unwrap();
-    let walks: [(&str, Vec<&str>); 4] = [
+    let walks: [(&str, Vec<&str>); 5] = [
         ("ls", vec!["ls", &id]),
+        ("diff", vec!["diff", &other, &id]),
         ("find", vec!["find", "f"]),
         ("restore", vec!["restore", &id, "--target", target_arg]),
         ("dump", vec!["dump", &id, "/"]),
     ];
     for (name, argv) in walks {
-        let mut cmd = repo.cmd();
-        cmd.args(&argv);
         let stdout = work.path().join(name);
-        let (code, stderr) = run_guarded(cmd, &stdout);
-        assert_eq!(code, Some(1), "{name}: {stderr}");
-        let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-        assert_eq!(lines.len(), 1, "{name}: one line, not\n{stderr}");
-        assert!(
-            stderr.contains("more than the limit of 100000000")
-                && stderr.contains("--max-entries N")
-                && stderr.contains("VAULT_MAX_ENTRIES"),
-            "{name}: {stderr}"
+        refused_in_one_line(
+            &repo,
+            &argv,
+            &stdout,
+            &[
+                "more than the limit of 100000000",
+                "--max-entries N",
+                "VAULT_MAX_ENTRIES",
+            ],
         );
         let written = std::fs::metadata(&stdout).unwrap().len();
         match name {
             // The header line `restoring snapshot ... to ...` at most.
-            "restore" => assert!(written < 200, "restore printed {written} bytes"),
+            "restore" | "diff" => assert!(written < 200, "{name} printed {written} bytes"),
             _ => assert_eq!(written, 0, "{name} wrote to stdout"),
         }
     }
@@ -265,11 +293,13 @@ fn max_entries_flag_or_environment_sets_the_limit_of_every_walk() {
     let id = forger
         .snapshot(forger.tree(vec![dir(b"d", d)]), |_| {})
         .to_hex();
+    let other = small_snapshot(&repo);
     let work = temp_dir();
     let target = work.path().join("t");
     let target = target.to_str().unwrap();
-    let walks: [Vec<&str>; 4] = [
+    let walks: [Vec<&str>; 5] = [
         vec!["ls", &id],
+        vec!["diff", &other, &id],
         vec!["find", "f*"],
         vec!["restore", &id, "--target", target],
         vec!["dump", &id, "/"],
@@ -296,6 +326,102 @@ fn max_entries_flag_or_environment_sets_the_limit_of_every_walk() {
     assert_eq!(names(std::path::Path::new(target)).len(), 19);
 }
 
+/// A real backup of one small file; its id.
+fn small_snapshot(repo: &Repo) -> String {
+    let dir = temp_dir();
+    write(&dir.path().join("a"), b"a\n");
+    let summary = repo.backup(args![dir.path()]);
+    summary["snapshot_id"].as_str().unwrap().to_owned()
+}
+
 fn args_of<'a>(argv: &[&'a str]) -> Vec<&'a std::ffi::OsStr> {
     argv.iter().map(|a| std::ffi::OsStr::new(*a)).collect()
+}
+
+/// A chain of `levels` directories `d`, each its own tree, above a
+/// one-byte file.
+fn forge_chain(repo: &Repo, levels: usize) -> String {
+    forge_levels(repo, levels, |below, _| vec![dir(b"d", below)])
+}
+
+/// A chain of 100,000 nested directories, each a tree of a few dozen
+/// bytes: every recursive walk overflowed its stack and the process died
+/// of a signal (ls, find, diff, restore, dump, stats). No Linux path has
+/// more than 2048 components, so a snapshot nesting deeper was forged:
+/// every reader now refuses it in one line, and `check` names it. (The
+/// mount reads one tree per request and never recursed.)
+#[test]
+fn a_chain_deeper_than_any_path_is_refused_not_followed_into_a_crash() {
+    let repo = Repo::new();
+    let id = forge_chain(&repo, 100_000);
+    let other = small_snapshot(&repo);
+    let work = temp_dir();
+    let target = work.path().join("t");
+    let target = target.to_str().unwrap();
+    let copy_to = Repo::new();
+    let copy_to_url = copy_to.url.to_str().unwrap().to_owned();
+    let walks: [Vec<&str>; 8] = [
+        vec!["ls", &id],
+        vec!["diff", &other, &id],
+        vec!["find", "f"],
+        vec!["restore", &id, "--target", target],
+        vec!["dump", &id, "/"],
+        vec!["stats", &id],
+        vec!["stats", &id, "--mode", "raw-data"],
+        vec!["copy", &id, "--to", &copy_to_url],
+    ];
+    for argv in walks {
+        let out = work.path().join("out");
+        refused_in_one_line(
+            &repo,
+            &argv,
+            &out,
+            &["nests directories more than 2048 deep"],
+        );
+    }
+    assert!(copy_to.snapshots().is_empty(), "nothing was copied");
+    let check = repo.run(args!["check"]);
+    assert_eq!(check.status.code(), Some(1), "{}", describe(&check));
+    assert!(
+        describe(&check).contains("nests directories more than 2048 deep"),
+        "{}",
+        describe(&check)
+    );
+}
+
+/// The other side of the bound: 2000 nested directories, as deep as a
+/// real path can go, are listed, restored, dumped, compared and copied
+/// in full (the recursive walks have the stack for it, on the worker
+/// threads too).
+#[test]
+fn a_chain_as_deep_as_a_real_path_is_read_in_full() {
+    let repo = Repo::new();
+    let id = forge_chain(&repo, 2000);
+    let other = small_snapshot(&repo);
+    let work = temp_dir();
+    let target = work.path().join("t");
+    let copy_to = Repo::new();
+    let ls = repo.ok(args!["ls", &id]);
+    assert_eq!(ls.stdout.iter().filter(|b| **b == b'\n').count(), 2001);
+    repo.ok(args!["find", "f"]);
+    repo.ok(args!["diff", &other, &id]);
+    repo.ok(args!["stats", &id]);
+    repo.ok(args!["check"]);
+    let dump = repo.ok(args!["dump", &id, "/"]);
+    assert!(dump.stdout.len() > 2000 * 512);
+    repo.ok(args!["restore", &id, "--target", &target]);
+    // Beyond PATH_MAX as one path: open it a directory at a time.
+    let deepest = (0..2000).fold(std::fs::File::open(&target).unwrap(), |at, _| {
+        use std::os::fd::AsRawFd;
+        std::fs::File::open(format!("/proc/self/fd/{}/d", at.as_raw_fd())).unwrap()
+    });
+    use std::os::fd::AsRawFd;
+    let f = format!("/proc/self/fd/{}/f", deepest.as_raw_fd());
+    assert_eq!(std::fs::read(f).unwrap(), b"x");
+    let mut cmd = repo.cmd();
+    cmd.args(["copy", &id, "--to"])
+        .arg(&copy_to.url)
+        .env("VAULT_TO_PASSWORD", PASSWORD);
+    assert_success(&output_with_stdin(cmd, None));
+    assert_eq!(copy_to.snapshots().len(), 1);
 }

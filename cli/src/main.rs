@@ -116,7 +116,8 @@ fn main() -> ExitCode {
         return ExitCode::from(exit::FATAL);
     }
     let cli = args::Cli::parse();
-    let result = cmd::run(cli);
+    engine::configure_threads();
+    let result = engine::with_stack(move || cmd::run(cli));
     if engine::interrupt::stopping() {
         engine::interrupt::wait_to_be_stopped();
     }

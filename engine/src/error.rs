@@ -178,6 +178,14 @@ pub enum Error {
         /// The limit.
         limit: u64,
     },
+    /// A snapshot nests directories deeper than any path reaches.
+    #[error(
+        "the snapshot nests directories more than {limit} deep, deeper than any Linux path reaches: it was not made by a backup, and vault does not follow it"
+    )]
+    TooDeep {
+        /// The deepest nesting followed.
+        limit: usize,
+    },
     /// The repository is damaged in a way that stops the operation.
     #[error("the repository is damaged: {0}")]
     RepositoryDamaged(String),

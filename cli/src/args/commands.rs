@@ -321,6 +321,9 @@ pub struct DiffArgs {
     /// Also list entries whose metadata alone changed (U)
     #[arg(long)]
     pub metadata: bool,
+    /// `--max-entries`: of each snapshot's tree.
+    #[command(flatten)]
+    pub limit: EntryLimitArgs,
     /// Filters narrowing `latest`.
     #[command(flatten)]
     pub filter: FilterArgs,

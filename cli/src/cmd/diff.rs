@@ -25,6 +25,7 @@ pub fn run(g: &Global, a: &DiffArgs) -> Result<u8> {
     }
     let options = DiffOptions {
         metadata: a.metadata,
+        max_entries: a.limit.max_entries(),
     };
     let stats = diff(&repo, &tree1, &tree2, &options, &mut |change| {
         let mut path = change.path.as_os_str().as_bytes().to_vec();

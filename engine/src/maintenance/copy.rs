@@ -23,6 +23,7 @@
 
 use crate::error::{Error, Result};
 use crate::progress::Progress;
+use crate::read::tree_walk::check_depth;
 use crate::repository::Repository;
 use crate::repository::index::BlobLocation;
 use crate::repository::lock::LockHandle;
@@ -395,6 +396,7 @@ impl<'a> Copier<'a> {
         if let Some(known) = self.tree_known(pending, &id) {
             return Ok(known);
         }
+        check_depth(ancestors.len())?;
         if ancestors.contains(&id) {
             return Err(Error::RepositoryDamaged(format!(
                 "tree {} contains itself",

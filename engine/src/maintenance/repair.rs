@@ -22,6 +22,7 @@
 
 use crate::error::{Error, Result};
 use crate::progress::Progress;
+use crate::read::tree_walk::check_depth;
 use crate::repository::Repository;
 use crate::repository::index::{IndexedPack, LoadMode, index_files};
 use crate::repository::pack_reader::BlobRef;
@@ -301,6 +302,9 @@ struct Rewrite {
     changes: Vec<(PathBuf, String)>,
 }
 
+/// The most changes listed below one tree.
+const CHANGES_LISTED: usize = 1000;
+
 struct Rewriter<'a> {
     repo: &'a Repository,
     saver: &'a BlobSaver,
@@ -308,10 +312,11 @@ struct Rewriter<'a> {
 }
 
 impl Rewriter<'_> {
-    fn rewrite(&mut self, id: &BlobId) -> Result<Rewrite> {
+    fn rewrite(&mut self, id: &BlobId, depth: usize) -> Result<Rewrite> {
         if let Some(done) = self.memo.get(id) {
             return Ok(done.clone());
         }
+        check_depth(depth)?;
         // Until it is done, a tree counts as unreadable: a hostile cycle of
         // trees then ends as an empty directory instead of recursing forever.
         self.memo.insert(
@@ -366,7 +371,7 @@ impl Rewriter<'_> {
                 }
                 NodeKind::Dir => {
                     let Some(sub) = node.subtree else { continue };
-                    let below = self.rewrite(&sub)?;
+                    let below = self.rewrite(&sub, depth + 1)?;
                     match below.id {
                         None => {
                             let (empty, _) =
@@ -391,6 +396,16 @@ impl Rewriter<'_> {
                 }
                 _ => {}
             }
+        }
+        if changes.len() > CHANGES_LISTED {
+            // A subtree named in many places repeats its changes in each:
+            // a forged tree could make the list astronomical.
+            let more = changes.len() - CHANGES_LISTED;
+            changes.truncate(CHANGES_LISTED);
+            changes.push((
+                PathBuf::from("…"),
+                format!("and {more} more change(s) not listed"),
+            ));
         }
         let new_id = if changed {
             self.saver.save(BlobKind::Tree, tree.encode())?.0
@@ -471,7 +486,7 @@ pub fn repair_snapshots(
     };
     let mut planned: Vec<(usize, Snapshot)> = Vec::new();
     for (id, s) in &snapshots {
-        let r = rewriter.rewrite(&s.tree)?;
+        let r = rewriter.rewrite(&s.tree, 1)?;
         match r.id {
             Some(tree) if tree == s.tree => {}
             Some(tree) => {

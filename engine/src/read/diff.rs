@@ -14,6 +14,7 @@
 //! once, and only until every candidate is settled.
 
 use crate::error::Result;
+use crate::read::tree_walk::{EntryCount, EntryLimit};
 use crate::repository::Repository;
 use crate::repository::index::Index;
 use crate::repository::index::{BlobSet, BlobTotals};
@@ -30,6 +31,10 @@ use std::path::{Path, PathBuf};
 pub struct DiffOptions {
     /// Report entries whose metadata alone changed (`U`).
     pub metadata: bool,
+    /// The most entries each side may describe: a diff visits at most both
+    /// sides' entries, which a tree naming a subtree many times makes
+    /// astronomical (SPEC.md §10).
+    pub max_entries: EntryLimit,
 }
 
 /// How an entry changed.
@@ -119,6 +124,10 @@ pub fn diff(
 ) -> Result<DiffStats> {
     if before == after {
         return Ok(DiffStats::default());
+    }
+    let mut count = EntryCount::default();
+    for tree in [before, after] {
+        count.check(repo, tree, options.max_entries)?;
     }
     let empty = BlobSet::for_index(&repo.index());
     let mut d = Differ {

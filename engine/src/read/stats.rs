@@ -15,7 +15,8 @@
 //! so the cost follows the number of distinct directories, not the number
 //! of snapshots.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::read::tree_walk::{EntryLimit, check_depth};
 use crate::repository::Repository;
 use crate::repository::index::{BlobSet, BlobTotals};
 use crate::repository::reachable::walk_trees;
@@ -96,16 +97,17 @@ pub fn stats(repo: &Repository, roots: &[BlobId]) -> Result<StatsReport> {
         memo: HashMap::new(),
         inodes: HashSet::new(),
         open: HashSet::new(),
+        visits: 0,
     };
     let mut report = StatsReport::default();
     for root in roots {
         // Hard links are counted once per snapshot, as restoring one
         // snapshot links them again.
         sums.inodes.clear();
-        let sum = sums.tree(root);
+        let sum = sums.tree(root, 1)?;
         report.snapshots += 1;
-        report.total_size += sum.size;
-        report.total_file_count += sum.entries;
+        report.total_size = report.total_size.saturating_add(sum.size);
+        report.total_file_count = report.total_file_count.saturating_add(sum.entries);
     }
     report.blobs = blobs.totals(&repo.index())?;
     Ok(report)
@@ -139,18 +141,31 @@ struct Sums<'a> {
     inodes: HashSet<(u64, u64)>,
     /// Trees being summed (a hostile cycle counts as empty, not forever).
     open: HashSet<BlobId>,
+    /// Trees summed without the memo (those with hard links below them
+    /// are summed once per place they appear).
+    visits: u64,
 }
 
 impl Sums<'_> {
-    fn tree(&mut self, id: &BlobId) -> TreeSum {
+    fn tree(&mut self, id: &BlobId, depth: usize) -> Result<TreeSum> {
         if let Some(sum) = self.memo.get(id) {
-            return *sum;
+            return Ok(*sum);
         }
         let Some(t) = self.trees.get(id) else {
-            return TreeSum::default();
+            return Ok(TreeSum::default());
         };
+        check_depth(depth)?;
+        // A tree naming a subtree with hard links twice, 48 levels deep,
+        // would be summed 2^48 times: bounded as a walk by path is.
+        self.visits += 1;
+        if self.visits > EntryLimit::DEFAULT.0 {
+            return Err(Error::TooManyEntries {
+                entries: self.visits,
+                limit: EntryLimit::DEFAULT.0,
+            });
+        }
         if !self.open.insert(*id) {
-            return TreeSum::default();
+            return Ok(TreeSum::default());
         }
         let mut sum = TreeSum {
             size: t.size,
@@ -159,20 +174,20 @@ impl Sums<'_> {
         };
         for (device, inode, size) in &t.hard_links {
             if self.inodes.insert((*device, *inode)) {
-                sum.size += size;
+                sum.size = sum.size.saturating_add(*size);
             }
         }
         for sub in &t.subtrees {
-            let s = self.tree(sub);
-            sum.size += s.size;
-            sum.entries += s.entries;
+            let s = self.tree(sub, depth + 1)?;
+            sum.size = sum.size.saturating_add(s.size);
+            sum.entries = sum.entries.saturating_add(s.entries);
             sum.hard_links |= s.hard_links;
         }
         self.open.remove(id);
         if !sum.hard_links {
             self.memo.insert(*id, sum);
         }
-        sum
+        Ok(sum)
     }
 }
 

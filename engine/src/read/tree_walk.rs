@@ -20,6 +20,21 @@ use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
+/// The deepest nesting of directories any reader follows. Linux paths are
+/// at most 4096 bytes (`PATH_MAX`), so no path a backup reads has more
+/// than 2048 components; a snapshot nesting deeper was forged, and each
+/// level deeper is another frame of a recursive walk, which a chain of
+/// 100,000 trees overflowed (SPEC.md §10).
+pub const MAX_DEPTH: usize = 2048;
+
+/// Refuse to go below `depth` levels of directories.
+pub fn check_depth(depth: usize) -> Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(Error::TooDeep { limit: MAX_DEPTH });
+    }
+    Ok(())
+}
+
 /// The most entries a walk by path (`ls`, `find`, `restore`, `dump`) may
 /// visit below where it starts, counting a shared subtree once per place
 /// it appears.
@@ -44,14 +59,17 @@ impl Default for EntryLimit {
 /// directories are counted at the cost of the trees they do not share.
 #[derive(Debug, Default)]
 pub struct EntryCount {
-    totals: HashMap<BlobId, u64>,
+    /// Entries below each tree, and how deep its directories nest (1: no
+    /// subdirectory).
+    totals: HashMap<BlobId, (u64, usize)>,
 }
 
 impl EntryCount {
     /// The entries below `root` a walk by path visits (saturating at
-    /// `u64::MAX`). A tree that cannot be read counts as empty here: the
-    /// walk that follows meets it and reports it as it always did.
-    pub fn below(&mut self, repo: &Repository, root: &BlobId) -> Result<u64> {
+    /// `u64::MAX`), and the depth of its directories. A tree that cannot
+    /// be read counts as empty here: the walk that follows meets it and
+    /// reports it as it always did.
+    pub fn below(&mut self, repo: &Repository, root: &BlobId) -> Result<(u64, usize)> {
         // Each new tree's own entries and the subtrees it names, with
         // repetition: the multiplicity is the point.
         let mut read: HashMap<BlobId, (u64, Vec<BlobId>)> = HashMap::new();
@@ -80,40 +98,25 @@ impl EntryCount {
                 Ok(follow)
             },
         )?;
-        // Children before parents, without recursion: a deep chain of
-        // directories must not exhaust the stack.
-        let mut stack = vec![(*root, false)];
-        while let Some((id, children_done)) = stack.pop() {
-            if self.totals.contains_key(&id) {
-                continue;
-            }
-            let Some((own, subtrees)) = read.get(&id) else {
-                continue;
-            };
-            if children_done {
-                let total = subtrees.iter().fold(*own, |sum, s| {
-                    sum.saturating_add(self.totals.get(s).copied().unwrap_or(0))
-                });
-                self.totals.insert(id, total);
-                continue;
-            }
-            stack.push((id, true));
-            // A tree cannot name itself (its id is the hash of its
-            // content), so every child here is finished before its parent.
-            stack.extend(
-                subtrees
-                    .iter()
-                    .filter(|s| !self.totals.contains_key(*s))
-                    .map(|s| (*s, false)),
-            );
-        }
-        Ok(self.totals.get(root).copied().unwrap_or(0))
+        let total = fold_up(
+            root,
+            &mut self.totals,
+            |id| read.get(id).map(|(_, subtrees)| subtrees.as_slice()),
+            |id, below| {
+                let own = read.get(id).map_or(0, |(own, _)| *own);
+                below.fold((own, 1), |(sum, depth), (entries, deep)| {
+                    (sum.saturating_add(entries), depth.max(deep + 1))
+                })
+            },
+        );
+        Ok(total.unwrap_or((0, 0)))
     }
 
     /// Refuse a walk below `root` that would visit more than `limit`
-    /// entries.
+    /// entries or nest deeper than [`MAX_DEPTH`].
     pub fn check(&mut self, repo: &Repository, root: &BlobId, limit: EntryLimit) -> Result<()> {
-        let entries = self.below(repo, root)?;
+        let (entries, depth) = self.below(repo, root)?;
+        check_depth(depth)?;
         if entries > limit.0 {
             return Err(Error::TooManyEntries {
                 entries,
@@ -122,6 +125,44 @@ impl EntryCount {
         }
         Ok(())
     }
+}
+
+/// Compute a value for `root` and every tree below it from the values of
+/// its subtrees, children before parents, each tree once (`memo` keeps
+/// the values, across calls too). Without recursion: a chain of 100,000
+/// directories must not exhaust the stack. `subtrees` gives a tree's
+/// subtrees, None for a tree not known (which gets no value and is left
+/// out of its parent's).
+pub fn fold_up<'a, T: Copy>(
+    root: &BlobId,
+    memo: &mut HashMap<BlobId, T>,
+    subtrees: impl Fn(&BlobId) -> Option<&'a [BlobId]>,
+    value: impl Fn(&BlobId, &mut dyn Iterator<Item = T>) -> T,
+) -> Option<T> {
+    let mut stack = vec![(*root, false)];
+    while let Some((id, children_done)) = stack.pop() {
+        if memo.contains_key(&id) {
+            continue;
+        }
+        let Some(below) = subtrees(&id) else {
+            continue;
+        };
+        if children_done {
+            let done = value(&id, &mut below.iter().filter_map(|s| memo.get(s).copied()));
+            memo.insert(id, done);
+            continue;
+        }
+        stack.push((id, true));
+        // A tree cannot name itself (its id is the hash of its content),
+        // so every child here is finished before its parent.
+        stack.extend(
+            below
+                .iter()
+                .filter(|s| !memo.contains_key(*s))
+                .map(|s| (*s, false)),
+        );
+    }
+    memo.get(root).copied()
 }
 
 /// A node for the snapshot's root directory.

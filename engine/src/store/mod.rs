@@ -436,6 +436,7 @@ impl Backend {
         match rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|n| format!("vault-io-{n}"))
+            .stack_size(crate::STACK_SIZE)
             .build()
         {
             Ok(pool) => pool.install(f),

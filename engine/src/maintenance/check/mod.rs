@@ -184,6 +184,7 @@ pub fn check(
             .map(Info::SnapshotTimeSkewed),
     );
     let graph = trees::walk(repo, &snapshots, &mut report, &mut lost)?;
+    trees::too_deep(&snapshots, &graph, &mut report);
     report.trees = graph.trees.len();
     trees::unused_blobs(repo, &indexed, &stored, &graph, &mut report)?;
     trees::name_damage(repo, &snapshots, &graph, &lost, &mut report);

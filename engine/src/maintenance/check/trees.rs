@@ -6,6 +6,7 @@
 
 use super::report::{Affected, CheckReport, Info, PATHS_PER_SNAPSHOT, Problem};
 use crate::error::Result;
+use crate::read::tree_walk::{MAX_DEPTH, fold_up};
 use crate::repository::Repository;
 use crate::repository::index::{BlobSet, IndexedPack};
 use crate::repository::reachable::walk_trees;
@@ -17,9 +18,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
-
-/// Deepest directory nesting followed when naming damaged paths.
-const MAX_DEPTH: usize = 4096;
 
 /// The trees reachable from the snapshots: each tree's subtrees, and
 /// whether it references a lost blob directly; and every indexed blob
@@ -169,6 +167,35 @@ fn visit_tree(repo: &Repository, id: &BlobId, lost: &HashMap<BlobId, usize>) -> 
     }
     visit.node = Some(node);
     Ok(visit)
+}
+
+/// Report each snapshot whose directories nest deeper than any reader
+/// follows ([`MAX_DEPTH`]): every walk refuses it, so it restores nothing.
+pub(super) fn too_deep(
+    snapshots: &[(SnapshotId, Snapshot)],
+    graph: &TreeGraph,
+    report: &mut CheckReport,
+) {
+    let mut depths = HashMap::new();
+    for (id, snapshot) in snapshots {
+        let depth = fold_up(
+            &snapshot.tree,
+            &mut depths,
+            |tree| graph.trees.get(tree).map(|t| t.subtrees.as_slice()),
+            |_, below| below.max().unwrap_or(0) + 1,
+        );
+        if depth.is_some_and(|d| d > MAX_DEPTH) {
+            report.problem(Problem::TreeInvalid {
+                blob: snapshot.tree,
+                message: format!(
+                    "snapshot {} nests directories more than {MAX_DEPTH} deep, deeper than any \
+                     path reaches: no command follows it; `vault forget {}` removes it",
+                    id.short(),
+                    id.short()
+                ),
+            });
+        }
+    }
 }
 
 /// Count indexed blobs (in packs present) that no snapshot references.

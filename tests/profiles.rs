@@ -901,3 +901,65 @@ fn vault_toml_errors_name_the_line_and_column_and_change_nothing() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("no vault.toml found"));
     }
 }
+
+/// Another local user must not read what a drill restores: the scratch
+/// directory and each source's directory are 0700, a dump is 0600 (it
+/// is stored 0644), also where `--keep` leaves them; a `--target` that
+/// others can write is refused.
+#[test]
+fn regression_21_drill_scratch_and_dump_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let s = Setup::new();
+    assert_success(&s.vault(&["run"]));
+    let out = s.vault(&["drill", "--source", "db", "--keep"]);
+    assert_success(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let kept = PathBuf::from(
+        stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("restored files kept in "))
+            .unwrap_or_else(|| panic!("where the files are kept\n{}", describe(&out))),
+    );
+    let dump = kept.join("db").join("app.sql");
+    assert_eq!(mode(&kept), 0o700, "{}", kept.display());
+    assert_eq!(mode(&kept.join("db")), 0o700);
+    assert_eq!(mode(&dump), 0o600);
+    // What the other user tries: read it.
+    if crate::common::is_root() && crate::common::can_run_as_nobody() {
+        let read = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg("cat")
+            .arg(&dump)
+            .output()
+            .unwrap();
+        assert!(!read.status.success(), "nobody read the dump");
+    }
+
+    // --target: made 0700 when it is not there ...
+    let target = s.path("new-target");
+    let out = s.vault(&["drill", "--keep", "--target", target.to_str().unwrap()]);
+    assert_success(&out);
+    assert_eq!(mode(&target), 0o700);
+    assert_eq!(mode(&target.join("www")), 0o700);
+    assert_eq!(mode(&target.join("db").join("app.sql")), 0o600);
+    // ... and refused, in one line, when others can write it.
+    let shared = s.path("shared-target");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = s.vault(&["drill", "--target", shared.to_str().unwrap()]);
+    assert_error(&out, 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is writable by other users"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(std::fs::read_dir(&shared).unwrap().count(), 0);
+}

@@ -405,6 +405,7 @@ mod tests {
 
     #[test]
     fn a_symlinked_directory_on_the_way_is_refused_not_followed() {
+        // By every call: write, make, stat, open below, list, create, rename.
         both(|b| {
             let outside = tempfile::tempdir().unwrap();
             symlink(outside.path(), b.display.join("docs")).unwrap();
@@ -413,6 +414,17 @@ mod tests {
             let e = b.make_dir(Path::new("docs/sub"), true).unwrap_err();
             assert!(is_symlink_on_the_way(&e), "{e}");
             assert!(b.stat(Path::new("docs/x")).is_err());
+            let e = b.below(Path::new("docs")).unwrap_err();
+            assert!(is_symlink_on_the_way(&e), "{e}");
+            assert!(b.names(Path::new("docs")).is_err());
+            let e = b.create_new(Path::new("docs")).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::AlreadyExists, "{e}");
+            b.make_dir(Path::new("d"), false).unwrap();
+            let d = b.below(Path::new("d")).unwrap();
+            d.create_new(Path::new("t")).unwrap();
+            d.rename(Path::new("t"), Path::new("f")).unwrap();
+            assert_eq!(d.names(Path::new("")).unwrap(), [OsString::from("f")]);
+            assert!(d.rename(Path::new("f"), Path::new("../docs/f")).is_err());
             assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
         });
     }

@@ -491,6 +491,42 @@ mod tests {
     }
 
     #[test]
+    fn cache_open_refuses_a_shared_root_and_replaces_linked_directories() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("shared");
+        fs::create_dir(&root).unwrap();
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o777)).unwrap();
+        let e = Cache::open(&root, &[5; 32]).unwrap_err();
+        assert!(e.to_string().contains("writable by other users"), "{e}");
+        assert_eq!(fs::read_dir(&root).unwrap().count(), 0);
+
+        let root = tmp.path().join("own");
+        let cache = Cache::open(&root, &[5; 32]).unwrap();
+        let outside = tmp.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        let id = Id([0xcc; 32]);
+        fs::write(outside.join(id.to_hex()), b"theirs").unwrap();
+        let snapshots = cache.dir().join("snapshots");
+        fs::remove_dir(&snapshots).unwrap();
+        std::os::unix::fs::symlink(&outside, &snapshots).unwrap();
+        // Open or not, nothing reaches through the link.
+        assert_eq!(cache.get(CacheKind::Snapshot, &id, by_hash(&id)), None);
+        cache.retain(CacheKind::Snapshot, |_| false);
+        cache.put(CacheKind::Snapshot, &id, b"ours");
+        assert_eq!(fs::read(outside.join(id.to_hex())).unwrap(), b"theirs");
+        // Opened again, the link is a directory of ours.
+        drop(cache);
+        let cache = Cache::open(&root, &[5; 32]).unwrap();
+        assert!(fs::symlink_metadata(&snapshots).unwrap().is_dir());
+        cache.put(CacheKind::Snapshot, &id, b"ours");
+        assert_eq!(
+            fs::read(cache.path(CacheKind::Snapshot, &id)).unwrap(),
+            b"ours"
+        );
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 1);
+    }
+
+    #[test]
     fn cache_write_failure_is_kept_once_and_stops_writing() {
         let tmp = tempfile::tempdir().unwrap();
         let cache = Cache::open(tmp.path(), &[3; 32]).unwrap();

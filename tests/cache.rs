@@ -25,13 +25,23 @@ pub struct CacheLine {
     pub damaged: u64,
 }
 
-/// The `cache:` lines of a command's stderr.
-fn cache_lines(out: &Output) -> Vec<String> {
+/// The lines of a command's stderr that start with `prefix`.
+fn stderr_lines(out: &Output, prefix: &str) -> Vec<String> {
     String::from_utf8_lossy(&out.stderr)
         .lines()
-        .filter(|l| l.starts_with("cache: "))
+        .filter(|l| l.starts_with(prefix))
         .map(str::to_owned)
         .collect()
+}
+
+/// The `cache:` lines of a command's stderr.
+fn cache_lines(out: &Output) -> Vec<String> {
+    stderr_lines(out, "cache: ")
+}
+
+/// The warning lines of a command's stderr.
+fn warnings(out: &Output) -> Vec<String> {
+    stderr_lines(out, "warning:")
 }
 
 /// The one `cache:` line of a command, parsed; it must name `cache`.
@@ -257,13 +267,6 @@ pub fn scenario_no_cache_writes_nothing(repo: &Repo, cache: &Path, src: &Path) {
 pub fn scenario_unwritable_cache_warns_once(repo: &Repo, cache: &Path) {
     let ls = args!["ls", "latest", "--recursive", "--json"];
     let truth = repo.ok(&[args!["--no-cache"], ls].concat());
-    let warnings = |out: &Output| -> Vec<String> {
-        String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .filter(|l| l.starts_with("warning:"))
-            .map(str::to_owned)
-            .collect()
-    };
 
     // The cache root exists, read-only: the cache cannot be created.
     chmod(cache, 0o500);
@@ -383,4 +386,111 @@ fn cache_snapshots_json_matches_uncached() {
     let parse = |o: &Output| -> Value { serde_json::from_slice(&o.stdout).unwrap() };
     assert_eq!(parse(&through), parse(&truth));
     assert_eq!(parse(&again), parse(&truth));
+}
+
+/// Every file below `dir` with its content.
+fn contents(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    walk(dir)
+        .into_iter()
+        .map(|rel| {
+            let bytes = fs::read(dir.join(&rel)).unwrap_or_default();
+            (rel, bytes)
+        })
+        .collect()
+}
+
+/// A backed-up repository and a cache root made `mode` (and given to
+/// `owner`), which vault must refuse to use: `ls latest` is right, one
+/// warning says `why`, and nothing is written into the cache.
+#[track_caller]
+fn refused_cache(mode: u32, owner: Option<u32>, why: &str) {
+    let repo = Repo::new();
+    let (tmp, src) = source();
+    repo.backup(args![src]);
+    let cache = tmp.path().join("cache");
+    fs::create_dir(&cache).unwrap();
+    chmod(&cache, mode);
+    if let Some(uid) = owner {
+        chown_tree(&cache, uid);
+    }
+    let ls = args!["ls", "latest", "--recursive", "--json"];
+    let truth = repo.ok(&[args!["--no-cache"], ls].concat());
+    let out = repo.ok(&[args!["-v", "--cache-dir", &cache], ls].concat());
+    assert_eq!(out.stdout, truth.stdout);
+    let said = warnings(&out);
+    assert_eq!(said.len(), 1, "{}", describe(&out));
+    assert!(
+        said[0].contains("cannot use the cache") && said[0].contains(why),
+        "{}",
+        said[0]
+    );
+    assert_eq!(cache_lines(&out), Vec::<String>::new());
+    let written = fs::read_dir(&cache).unwrap().count();
+    assert_eq!(written, 0, "wrote into the cache");
+}
+
+/// A shared `--cache-dir` that every user can write (created 0777 by
+/// someone else, or by mistake) is not used: whoever can rename entries
+/// in it could lead vault's writes and removals to their files.
+#[test]
+fn regression_21_cache_root_writable_by_others_is_refused() {
+    refused_cache(0o777, None, "writable by other users");
+}
+
+/// A cache root that belongs to another user is not used.
+#[test]
+fn regression_21_cache_root_of_another_user_is_refused() {
+    if !is_root() {
+        cannot_run("giving the cache directory to another user needs root");
+        return;
+    }
+    refused_cache(0o700, Some(NOBODY), "belongs to another user");
+}
+
+/// A directory of the cache replaced by a link to somewhere else (the
+/// attack that, before, had root delete and write files there): the
+/// link is never followed, whatever the command.
+#[test]
+fn regression_21_cache_symlinked_directories_are_not_followed() {
+    let repo = Repo::new();
+    let (tmp, src) = source();
+    repo.backup(args![src]);
+    let cache = tmp.path().join("cache");
+    cached(&repo, &cache, args!["ls", "latest", "--recursive"]);
+    let dir = repo_dir(&cache);
+    let tree_dir = fs::read_dir(dir.join("trees"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .next()
+        .expect("a cached tree directory");
+    // Victims: files named as cache entries would be (ids) and not.
+    let mut outside = Vec::new();
+    for (i, link) in [dir.join("snapshots"), dir.join("index"), tree_dir]
+        .into_iter()
+        .enumerate()
+    {
+        let victim = tmp.path().join(format!("victim{i}"));
+        write(&victim.join("a".repeat(64)), b"not a cache entry");
+        write(&victim.join("notes.txt"), b"precious");
+        fs::remove_dir_all(&link).unwrap();
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        outside.push((victim.clone(), contents(&victim)));
+    }
+    write(&src.join("d0/new.txt"), b"a new file\n");
+    for command in [
+        args!["ls", "latest", "--recursive"],
+        args!["backup", src],
+        args!["snapshots"],
+        args!["ls", "latest", "--recursive"],
+    ] {
+        cached(&repo, &cache, command);
+        for (victim, before) in &outside {
+            assert_eq!(
+                &contents(victim),
+                before,
+                "{} changed through the cache",
+                victim.display()
+            );
+        }
+    }
 }

@@ -901,3 +901,232 @@ fn vault_toml_errors_name_the_line_and_column_and_change_nothing() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("no vault.toml found"));
     }
 }
+
+/// Another local user must not read what a drill restores: the scratch
+/// directory and each source's directory are 0700, a dump is 0600 (it
+/// is stored 0644), also where `--keep` leaves them; a `--target` that
+/// others can write is refused.
+#[test]
+fn regression_21_drill_scratch_and_dump_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let s = Setup::new();
+    assert_success(&s.vault(&["run"]));
+    let out = s.vault(&["drill", "--source", "db", "--keep"]);
+    assert_success(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let kept = PathBuf::from(
+        stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("restored files kept in "))
+            .unwrap_or_else(|| panic!("where the files are kept\n{}", describe(&out))),
+    );
+    let dump = kept.join("db").join("app.sql");
+    assert_eq!(mode(&kept), 0o700, "{}", kept.display());
+    assert_eq!(mode(&kept.join("db")), 0o700);
+    assert_eq!(mode(&dump), 0o600);
+    // What the other user tries: read it.
+    if crate::common::is_root() && crate::common::can_run_as_nobody() {
+        let read = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg("cat")
+            .arg(&dump)
+            .output()
+            .unwrap();
+        assert!(!read.status.success(), "nobody read the dump");
+    }
+
+    // --target: made 0700 when it is not there ...
+    let target = s.path("new-target");
+    let out = s.vault(&["drill", "--keep", "--target", target.to_str().unwrap()]);
+    assert_success(&out);
+    assert_eq!(mode(&target), 0o700);
+    assert_eq!(mode(&target.join("www")), 0o700);
+    assert_eq!(mode(&target.join("db").join("app.sql")), 0o600);
+    // ... and refused, in one line, when others can write it.
+    let shared = s.path("shared-target");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let out = s.vault(&["drill", "--target", shared.to_str().unwrap()]);
+    assert_error(&out, 1);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("is writable by other users"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(std::fs::read_dir(&shared).unwrap().count(), 0);
+}
+
+/// The words of an ExecStart= value as systemd reads them
+/// (systemd.service(5), "Command lines"; systemd.unit(5), "Specifiers"):
+/// double quotes group, `\` escapes, `%%` is `%`, `$$` is `$` in the
+/// arguments. An unescaped `%` or `$` (which systemd would expand) fails.
+fn systemd_words(value: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quoted = false;
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        let first = words.is_empty();
+        match c {
+            '"' => {
+                quoted = !quoted;
+                word.get_or_insert_with(String::new);
+            }
+            '\\' => {
+                let next = chars.next().expect("an escape at the end");
+                assert!(matches!(next, '\\' | '"'), "escape \\{next} in {value}");
+                word.get_or_insert_with(String::new).push(next);
+            }
+            '%' | '$' if c == '%' || !first => {
+                assert_eq!(chars.next(), Some(c), "{c} would be expanded: {value}");
+                word.get_or_insert_with(String::new).push(c);
+            }
+            ' ' if !quoted => words.extend(word.take()),
+            c => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    assert!(!quoted, "unbalanced quotes: {value}");
+    words.extend(word);
+    words
+}
+
+/// Paths and calendars that could break out of a unit file or a crontab
+/// line: control characters are refused in one line; `%`, `$`, quotes,
+/// backslashes and spaces reach vault exactly as given.
+#[test]
+fn regression_21_schedule_values_cannot_break_out_of_the_unit_or_crontab_line() {
+    let s = Setup::new();
+    let units = s.path("units");
+    let unit_dir = ["--unit-dir", units.to_str().unwrap()];
+    let odd = s.path("odd dir $HOME %h 'q' \"dq\" back\\slash ;");
+    std::fs::create_dir(&odd).unwrap();
+    let config = odd.join("vault.toml");
+    std::fs::copy(&s.config, &config).unwrap();
+    let log = odd.join("log 100% $USER \"x\" 'y'.log");
+    let install = |config: &Path, extra: &[&str]| {
+        let mut cmd = vault();
+        cmd.arg("--config")
+            .arg(config)
+            .args(["schedule", "install"])
+            .args(extra);
+        cmd.output().expect("run vault")
+    };
+
+    // Control characters: refused, nothing written.
+    let newline_dir = s.path("new\nline");
+    std::fs::create_dir(&newline_dir).unwrap();
+    std::fs::copy(&s.config, newline_dir.join("vault.toml")).unwrap();
+    let injected = format!("{}\nExecStartPre=/bin/touch /tmp/pwned", log.display());
+    for (config, extra) in [
+        (config.clone(), vec!["--log-file", injected.as_str()]),
+        (
+            config.clone(),
+            vec!["--on-calendar", "daily\rExecStartPre=/bin/id"],
+        ),
+        (newline_dir.join("vault.toml"), vec![]),
+    ] {
+        for target in [&unit_dir[..], &[]] {
+            let out = install(&config, &[target, &extra[..]].concat());
+            assert_error(&out, 1);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains("control character"), "{}", describe(&out));
+            assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+            assert!(!units.exists(), "{}", describe(&out));
+        }
+    }
+
+    let expected = [
+        crate::common::vault_bin().to_str().unwrap().to_owned(),
+        "--config".to_owned(),
+        config.to_str().unwrap().to_owned(),
+        "run".to_owned(),
+        "nightly".to_owned(),
+    ];
+    // systemd: one ExecStart whose words are exactly these; nothing else.
+    let log_arg = ["--log-file", log.to_str().unwrap()];
+    assert_success(&install(&config, &[&unit_dir[..], &log_arg].concat()));
+    let service_file = units.join("vault-run-nightly.service");
+    let service = std::fs::read_to_string(&service_file).unwrap();
+    let keys: Vec<&str> = service
+        .lines()
+        .skip_while(|l| *l != "[Service]")
+        .skip(1)
+        .map(|l| l.split_once('=').expect("key=value").0)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "Type",
+            "ExecStart",
+            "StandardOutput",
+            "StandardError",
+            "Nice",
+            "IOSchedulingClass"
+        ],
+        "{service}"
+    );
+    let value = |key: &str| {
+        service
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .expect(key)
+    };
+    assert_eq!(systemd_words(value("ExecStart=")), expected, "{service}");
+    for key in ["StandardOutput=", "StandardError="] {
+        let path = value(key).strip_prefix("append:").expect("append:");
+        assert_eq!(path.replace("%%", "%"), log.to_str().unwrap(), "{service}");
+    }
+    if Path::new("/usr/bin/systemd-analyze").exists() || Path::new("/bin/systemd-analyze").exists()
+    {
+        let out = Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(&service_file)
+            .output()
+            .unwrap();
+        assert_success(&out);
+    }
+
+    // cron: sh, after cron's own `%` handling, gets exactly these words
+    // and appends to exactly that log file.
+    if !Path::new("/run/systemd/system").exists() {
+        let out = install(
+            &config,
+            &["--on-calendar", "*-*-* 03:30", log_arg[0], log_arg[1]],
+        );
+        assert_success(&out);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("30 3 * * * "))
+            .unwrap_or_else(|| panic!("no crontab line\n{stdout}"));
+        // What cron gives sh: `\%` is `%`; an unescaped `%` ends the command.
+        let mut command = String::new();
+        let mut chars = line.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' if chars.peek() == Some(&'%') => command.push(chars.next().unwrap()),
+                '%' => panic!("cron would cut the line at a '%': {line}"),
+                c => command.push(c),
+            }
+        }
+        let args = s.path("args");
+        let script = format!(
+            "set -- {command}; printf '%s\\0' \"$@\" > '{}'",
+            args.display()
+        );
+        let out = Command::new("sh").arg("-c").arg(&script).output().unwrap();
+        assert_success(&out);
+        let got = std::fs::read_to_string(&args).unwrap();
+        let got: Vec<&str> = got.trim_end_matches('\0').split('\0').collect();
+        assert_eq!(got, expected, "{line}");
+        assert!(log.is_file(), "the log went elsewhere: {line}");
+    }
+}

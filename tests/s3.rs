@@ -281,3 +281,74 @@ fn s3_forget_and_prune_reclaim_packs_and_keep_the_rest_whole() {
     repo.ok(args!["check", "--read-data"]);
     assert_restores(&repo, "latest", &src);
 }
+
+/// The lines of `out`'s stderr that contain `text`.
+fn said(out: &std::process::Output, text: &str) -> usize {
+    String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.starts_with("warning: ") && l.contains(text))
+        .count()
+}
+
+/// `AWS_ALLOW_INVALID_CERTIFICATES=true` turns off the checks of the
+/// store's TLS certificate: vault says so once, before connecting (no S3
+/// server needed: the store here refuses connections), whether the
+/// variable comes from the environment or from a vault.toml `env`.
+#[test]
+fn regression_21_s3_unchecked_certificates_are_warned_once() {
+    let tmp = temp_dir();
+    let s3 = [
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ENDPOINT_URL", "https://127.0.0.1:9"),
+    ];
+    let warning = "AWS_ALLOW_INVALID_CERTIFICATES is set";
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = vault();
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("AWS_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.args(args)
+            .envs(s3.iter().chain(env).copied())
+            .env("VAULT_PASSWORD", PASSWORD)
+            .env("XDG_CACHE_HOME", tmp.path().join("cache"))
+            .output()
+            .unwrap()
+    };
+    let url = ["--retries", "0", "-r", "s3://bucket/repo", "snapshots"];
+    let out = run(&url, &[("AWS_ALLOW_INVALID_CERTIFICATES", "true")]);
+    assert_no_panic(&out);
+    assert_eq!(said(&out, warning), 1, "{}", describe(&out));
+    let out = run(&url, &[("AWS_ALLOW_INVALID_CERTIFICATES", "false")]);
+    assert_eq!(said(&out, warning), 0, "{}", describe(&out));
+    let out = run(&url, &[]);
+    assert_eq!(said(&out, warning), 0, "{}", describe(&out));
+
+    // The same variable in a vault.toml repository's `env`.
+    let config = tmp.path().join("vault.toml");
+    let password = tmp.path().join("password");
+    write(&password, PASSWORD.as_bytes());
+    let text = format!(
+        "[repositories.main]\nurl = \"s3://bucket/repo\"\npassword-file = \"{}\"\n\
+         env = {{ AWS_ALLOW_INVALID_CERTIFICATES = \"yes\" }}\n\n\
+         [sources.s]\npaths = [\"/nonexistent\"]\n\n\
+         [profiles.p]\nrepository = \"main\"\n",
+        password.display()
+    );
+    std::fs::write(&config, text).unwrap();
+    let out = run(
+        &[
+            "--retries",
+            "0",
+            "--config",
+            config.to_str().unwrap(),
+            "health",
+        ],
+        &[],
+    );
+    assert_no_panic(&out);
+    assert_eq!(said(&out, warning), 1, "{}", describe(&out));
+}

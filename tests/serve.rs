@@ -730,3 +730,26 @@ fn serve_append_only_replaces_heartbeats_and_a_monitor_reads_them() {
     assert_eq!(status, 403);
     assert!(beats[0].exists());
 }
+
+/// `vault+http://` sends the server password in clear text, by design (a
+/// loopback address too: a local user can hold the port while the server
+/// is down): every command says so, once, on stderr; `vault+https://` not.
+#[test]
+fn regression_21_serve_clear_text_http_is_warned_once() {
+    let server = Server::start(&[]);
+    let repo = server.repo("alice", ALICE_PW, "alice/plain");
+    let warning = "vault+http:// sends the server password in clear text";
+    let said = |out: &std::process::Output| {
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|l| l.starts_with("warning: ") && l.contains(warning))
+            .count()
+    };
+    // init opens the store twice (is one there? then create it).
+    let out = repo.run(args!["init"]);
+    assert_success(&out);
+    assert_eq!(said(&out), 1, "{}", describe(&out));
+    let out = repo.run(args!["snapshots"]);
+    assert_success(&out);
+    assert_eq!(said(&out), 1, "{}", describe(&out));
+}

@@ -183,7 +183,28 @@ pub fn store_options(g: &Global, env: BTreeMap<String, String>) -> Result<StoreO
 
 /// Open the store at `url` with the global options (nothing is created).
 pub fn open_backend(g: &Global, url: &str) -> Result<Backend> {
-    Ok(Backend::open_with(url, &backend_options(g)?)?)
+    open_store(url, &backend_options(g)?)
+}
+
+/// [`Backend::open_with`], after [`warn_transport`].
+pub fn open_store(url: &str, options: &StoreOptions) -> Result<Backend> {
+    warn_transport(url, options);
+    Ok(Backend::open_with(url, options)?)
+}
+
+/// Say on stderr, once per process and warning, what leaves the
+/// connection to `url` open to the network (clear text, unchecked
+/// certificates): before connecting, so that it is said even when the
+/// connection fails.
+pub fn warn_transport(url: &str, options: &StoreOptions) {
+    static SAID: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    if let Some(warning) = engine::store::transport_warning(url, options) {
+        let mut said = SAID.lock().unwrap_or_else(|p| p.into_inner());
+        if !said.contains(&warning) {
+            eprintln!("warning: {warning}");
+            said.push(warning);
+        }
+    }
 }
 
 /// The store named by the global options, and the password.

@@ -13,10 +13,10 @@
 //! [`is_symlink_on_the_way`]; it is never followed.
 
 use nix::errno::Errno;
-use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat, openat2};
-use nix::sys::stat::{FileStat, Mode, SFlag, fstatat, mkdirat};
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag, openat, openat2, renameat};
+use nix::sys::stat::{FileStat, Mode, SFlag, fstat, fstatat, mkdirat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -30,6 +30,7 @@ pub const NEW_FILE_MODE: u32 = 0o600;
 pub const NEW_DIR_MODE: u32 = 0o700;
 
 /// A directory handle and the paths below it.
+#[derive(Debug)]
 pub struct Beneath {
     root: OwnedFd,
     display: PathBuf,
@@ -286,6 +287,46 @@ impl Beneath {
             .map(File::from)
     }
 
+    /// The directory `rel` as a handle of its own, reached as every other
+    /// path is (no link followed).
+    pub fn below(&self, rel: &Path) -> io::Result<Beneath> {
+        let root = self.resolve(rel, OFlag::O_RDONLY | OFlag::O_DIRECTORY, Mode::empty())?;
+        Ok(Beneath {
+            root,
+            display: self.display(rel),
+            openat2: AtomicBool::new(self.openat2.load(Ordering::Relaxed)),
+        })
+    }
+
+    /// The owner (uid) and permission bits of the directory itself.
+    pub fn owner_and_mode(&self) -> io::Result<(u32, u32)> {
+        let st = fstat(&self.root).map_err(io::Error::from)?;
+        Ok((st.st_uid, st.st_mode & 0o7777))
+    }
+
+    /// Create the regular file `rel` (owner-only), failing if anything,
+    /// a link included, is there.
+    pub fn create_new(&self, rel: &Path) -> io::Result<File> {
+        self.resolve(
+            rel,
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL,
+            Mode::from_bits_truncate(NEW_FILE_MODE),
+        )
+        .map(File::from)
+    }
+
+    /// Rename `from` to `to`, replacing what `to` names (not following it).
+    pub fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let (from_dir, from_name) = self.parent(from)?;
+        let (to_dir, to_name) = self.parent(to)?;
+        renameat(&from_dir, from_name, &to_dir, to_name).map_err(refused)
+    }
+
+    /// The names in the directory `rel` (without `.` and `..`).
+    pub fn names(&self, rel: &Path) -> io::Result<Vec<OsString>> {
+        children(self.resolve(rel, OFlag::O_RDONLY | OFlag::O_DIRECTORY, Mode::empty())?)
+    }
+
     /// Remove whatever is at `rel`: a directory with everything below it
     /// (links below it are removed, not followed). Nothing there is fine.
     pub fn remove(&self, rel: &Path) -> io::Result<()> {
@@ -324,23 +365,27 @@ fn remove_all(parent: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
         Err(Errno::ENOENT) => return Ok(()),
         Err(e) => return Err(refused(e)),
     };
-    let mut dir = nix::dir::Dir::from_fd(fd.try_clone()?).map_err(io::Error::from)?;
-    let mut children = Vec::new();
-    for entry in dir.iter() {
-        let entry = entry.map_err(io::Error::from)?;
-        let child = entry.file_name().to_bytes();
-        if child != b"." && child != b".." {
-            children.push(<OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(child).to_owned());
-        }
-    }
-    drop(dir);
-    for child in &children {
+    for child in &children(fd.try_clone()?)? {
         remove_all(fd.as_fd(), child)?;
     }
     match unlinkat(parent, name, UnlinkatFlags::RemoveDir) {
         Ok(()) | Err(Errno::ENOENT) => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The names in the open directory `fd` (without `.` and `..`).
+fn children(fd: OwnedFd) -> io::Result<Vec<OsString>> {
+    let mut dir = nix::dir::Dir::from_fd(fd).map_err(io::Error::from)?;
+    let mut names = Vec::new();
+    for entry in dir.iter() {
+        let entry = entry.map_err(io::Error::from)?;
+        let name = entry.file_name().to_bytes();
+        if name != b"." && name != b".." {
+            names.push(<OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(name).to_owned());
+        }
+    }
+    Ok(names)
 }
 
 #[cfg(test)]
@@ -360,6 +405,7 @@ mod tests {
 
     #[test]
     fn a_symlinked_directory_on_the_way_is_refused_not_followed() {
+        // By every call: write, make, stat, open below, list, create, rename.
         both(|b| {
             let outside = tempfile::tempdir().unwrap();
             symlink(outside.path(), b.display.join("docs")).unwrap();
@@ -368,6 +414,17 @@ mod tests {
             let e = b.make_dir(Path::new("docs/sub"), true).unwrap_err();
             assert!(is_symlink_on_the_way(&e), "{e}");
             assert!(b.stat(Path::new("docs/x")).is_err());
+            let e = b.below(Path::new("docs")).unwrap_err();
+            assert!(is_symlink_on_the_way(&e), "{e}");
+            assert!(b.names(Path::new("docs")).is_err());
+            let e = b.create_new(Path::new("docs")).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::AlreadyExists, "{e}");
+            b.make_dir(Path::new("d"), false).unwrap();
+            let d = b.below(Path::new("d")).unwrap();
+            d.create_new(Path::new("t")).unwrap();
+            d.rename(Path::new("t"), Path::new("f")).unwrap();
+            assert_eq!(d.names(Path::new("")).unwrap(), [OsString::from("f")]);
+            assert!(d.rename(Path::new("f"), Path::new("../docs/f")).is_err());
             assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
         });
     }

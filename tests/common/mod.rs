@@ -118,7 +118,8 @@ pub fn assert_no_panic(out: &Output) {
 }
 
 /// Asserts the contract's shape of a failure: the exit code, and exactly one
-/// non-empty line on stderr, with no panic.
+/// non-empty line on stderr besides warnings (`warning: …` lines, such as
+/// the one every `vault+http://` command starts with), with no panic.
 #[track_caller]
 pub fn assert_error(out: &Output, code: i32) {
     assert_eq!(
@@ -129,7 +130,10 @@ pub fn assert_error(out: &Output, code: i32) {
     );
     assert_no_panic(out);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with("warning: "))
+        .collect();
     assert_eq!(
         lines.len(),
         1,

@@ -104,7 +104,9 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
         None => options,
     };
     let pw = super::password(g, true)?;
-    let backend = Backend::create_with(url, &super::backend_options(g)?)?;
+    let store_options = super::backend_options(g)?;
+    crate::session::warn_transport(url, &store_options);
+    let backend = Backend::create_with(url, &store_options)?;
     let repo = Repository::init(backend, pw.as_bytes(), &options)?;
     drop(from);
     let id = engine::repo_format::Id(repo.config().repository_id);

@@ -11,10 +11,12 @@ use crate::exit;
 use crate::output;
 use anyhow::{Context, Result, anyhow, bail};
 use engine::NoProgress;
+use engine::beneath::{Beneath, NEW_DIR_MODE, NEW_FILE_MODE};
 use engine::read::restore::{RestoreOptions, restore};
 use engine::repo_format::heartbeat::HeartbeatKind;
 use engine::repository::index::LoadMode;
 use serde_json::json;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -53,14 +55,11 @@ pub fn run(g: &Global, a: &DrillArgs) -> Result<u8> {
     repo.load_index(LoadMode::Tolerant)?;
     let snapshots = repo.snapshots()?;
     let scratch = match &a.target {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create {}", dir.display()))?;
-            Scratch::Given(dir.clone())
-        }
+        Some(dir) => Scratch::Given(private_target(dir)?),
         None => Scratch::Temp(
             tempfile::Builder::new()
                 .prefix("vault-drill-")
+                .permissions(std::fs::Permissions::from_mode(NEW_DIR_MODE))
                 .tempdir_in(scratch_root())
                 .context("cannot create a scratch directory (set TMPDIR, or give --target)")?,
         ),
@@ -87,12 +86,7 @@ pub fn run(g: &Global, a: &DrillArgs) -> Result<u8> {
                 .ok_or_else(|| anyhow!("no snapshot of this source to restore"))?;
             d.snapshot = Some(id.to_hex());
             let dir = scratch.path().join(source_name);
-            if dir.exists() && std::fs::read_dir(&dir)?.next().is_some() {
-                bail!(
-                    "{} is not empty: the drill restores only into an empty directory",
-                    dir.display()
-                );
-            }
+            private_source_dir(&dir)?;
             d.dir = Some(dir.clone());
             let restore_started = Instant::now();
             let snapshot = repo.load_snapshot(&id)?;
@@ -116,6 +110,20 @@ pub fn run(g: &Global, a: &DrillArgs) -> Result<u8> {
                     }
                 );
             }
+            // A dump is stored 0644 (it had no mode of its own); restored,
+            // it is for this user only, even where --keep leaves it.
+            let dump = source.command.is_some().then(|| {
+                source
+                    .filename
+                    .clone()
+                    .unwrap_or_else(|| (*source_name).to_owned())
+            });
+            if let Some(file) = &dump {
+                Beneath::open(&dir)
+                    .and_then(|b| b.read_file(Path::new(file)))
+                    .and_then(|f| f.set_permissions(std::fs::Permissions::from_mode(NEW_FILE_MODE)))
+                    .with_context(|| format!("cannot make {file} owner-only"))?;
+            }
             if let Some(command) = &source.drill_command {
                 let command_started = Instant::now();
                 let mut env: Vec<(&str, String)> = repo_config
@@ -129,11 +137,7 @@ pub fn run(g: &Global, a: &DrillArgs) -> Result<u8> {
                     ("VAULT_DRILL_SOURCE", (*source_name).to_owned()),
                     ("VAULT_PROFILE", name.to_owned()),
                 ]);
-                if source.command.is_some() {
-                    let file = source
-                        .filename
-                        .clone()
-                        .unwrap_or_else(|| (*source_name).to_owned());
+                if let Some(file) = &dump {
                     env.push(("VAULT_DRILL_FILE", dir.join(file).display().to_string()));
                 }
                 let result = shell(command, &env, Some(&dir));
@@ -253,6 +257,65 @@ impl Scratch {
     }
 }
 
+/// The `--target` directory, made owner-only if it is not there. One that
+/// is there must be ours and writable by us only: another user who could
+/// rename or replace what the drill makes in it would get the dumps.
+fn private_target(dir: &Path) -> Result<PathBuf> {
+    match std::fs::metadata(dir) {
+        Ok(meta) => {
+            owned_by_us_only(dir, &meta)?;
+            Ok(dir.to_owned())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(NEW_DIR_MODE)
+                .create(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            Ok(dir.to_owned())
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot open {}", dir.display())),
+    }
+}
+
+/// Refuse `dir` unless it is a directory of ours that only we can write.
+fn owned_by_us_only(dir: &Path, meta: &std::fs::Metadata) -> Result<()> {
+    let problem = if !meta.is_dir() {
+        "is not a directory"
+    } else if meta.uid() != nix::unistd::geteuid().as_raw() {
+        "belongs to another user"
+    } else if meta.mode() & 0o022 != 0 {
+        "is writable by other users"
+    } else {
+        return Ok(());
+    };
+    bail!(
+        "drill target {} {problem}: restored files (database dumps) would be open to them; give a directory only you can write",
+        dir.display()
+    )
+}
+
+/// Make a source's directory in the scratch directory, owner-only: the
+/// files restored below it keep their snapshot's modes, and no other user
+/// reaches them through it. One already there must be ours and empty.
+fn private_source_dir(dir: &Path) -> Result<()> {
+    match std::fs::DirBuilder::new().mode(NEW_DIR_MODE).create(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
+    }
+    let meta = std::fs::symlink_metadata(dir)?;
+    owned_by_us_only(dir, &meta)?;
+    if std::fs::read_dir(dir)?.next().is_some() {
+        bail!(
+            "{} is not empty: the drill restores only into an empty directory",
+            dir.display()
+        );
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(NEW_DIR_MODE))
+        .with_context(|| format!("cannot make {} owner-only", dir.display()))
+}
+
 /// $TMPDIR, else /var/tmp (a drill restores whole dumps: a tmpfs /tmp
 /// would hold them in memory).
 fn scratch_root() -> PathBuf {
@@ -265,7 +328,6 @@ fn scratch_root() -> PathBuf {
 
 /// Remove restored files; read-only directories are made writable first.
 fn remove(dir: &Path) {
-    use std::os::unix::fs::PermissionsExt;
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
         if let Ok(meta) = std::fs::symlink_metadata(&d)

@@ -51,7 +51,7 @@ pub fn run(g: &Global, a: &HealthArgs) -> Result<u8> {
             })?;
         let key = HeartbeatVerifyingKey::from_hex(key_text).context("--heartbeat-key")?;
         let options = crate::session::store_options(g, super::profile::environment(repo_config))?;
-        let backend = engine::Backend::open_with(&repo_config.url, &options)?;
+        let backend = crate::session::open_store(&repo_config.url, &options)?;
         if !backend.exists(&engine::repo_format::layout::ObjectName::CONFIG)? {
             return Err(engine::Error::RepositoryNotFound {
                 url: repo_config.url.clone(),

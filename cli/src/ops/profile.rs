@@ -7,9 +7,9 @@ use crate::config::{self, Config, Source};
 use crate::output;
 use crate::password;
 use anyhow::{Context, Result, anyhow};
+use engine::Repository;
 use engine::repo_format::SnapshotId;
 use engine::repo_format::snapshot::Snapshot;
-use engine::{Backend, Repository};
 use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::sync::Arc;
@@ -68,7 +68,7 @@ impl<'a> Target<'a> {
     pub fn open(&self, g: &Global) -> Result<Arc<Repository>> {
         let password = self.password.as_ref().map_err(|e| anyhow!("{e}"))?;
         let options = crate::session::store_options(g, environment(self.repo))?;
-        let backend = Backend::open_with(&self.repo.url, &options)?;
+        let backend = crate::session::open_store(&self.repo.url, &options)?;
         let mut repo = password::open(backend, password)?;
         crate::session::equip(g, &mut repo);
         crate::session::limit_memory(g, &repo)?;

@@ -57,13 +57,31 @@ impl Plan {
         format!("vault-run-{}", self.profile)
     }
 
+    /// The command a schedule runs, word by word: exactly these reach
+    /// `vault`, whatever they hold, or the schedule is refused.
+    fn words(&self) -> Result<Vec<String>> {
+        Ok(vec![
+            text("vault's own path", &self.exe)?,
+            "--config".to_owned(),
+            text("the vault.toml path", &self.config)?,
+            "run".to_owned(),
+            one_line("the profile name", &self.profile)?.to_owned(),
+        ])
+    }
+
+    /// The command for a message (`remove`, `status`), as sh reads it.
     fn command_line(&self) -> String {
-        format!(
-            "{} --config {} run {}",
-            quote(&self.exe.display().to_string()),
-            quote(&self.config.display().to_string()),
-            self.profile
-        )
+        let exe = self.exe.display().to_string();
+        let config = self.config.display().to_string();
+        [
+            exe.as_str(),
+            "--config",
+            config.as_str(),
+            "run",
+            &self.profile,
+        ]
+        .map(quote)
+        .join(" ")
     }
 
     fn systemctl(&self, args: &[&str]) -> Result<()> {
@@ -88,28 +106,110 @@ fn user_unit_dir() -> Result<PathBuf> {
     Ok(base.join("systemd").join("user"))
 }
 
-/// Quote for systemd's ExecStart and for sh: single quotes unless plain.
-fn quote(text: &str) -> String {
-    if !text.is_empty()
-        && text
+/// `value`, unless it holds a control character (a newline, a carriage
+/// return, any byte below 0x20, DEL): no unit file or crontab line keeps
+/// one as it is, and a newline would start a line of the attacker's.
+fn one_line<'a>(what: &str, value: &'a str) -> Result<&'a str> {
+    if let Some(c) = value.chars().find(char::is_ascii_control) {
+        bail!(
+            "{what} {value:?} holds the control character {c:?}: refused, a unit file or crontab line cannot hold it"
+        );
+    }
+    Ok(value)
+}
+
+/// `path` as text for a unit file or crontab line: UTF-8 and one line.
+fn text(what: &str, path: &Path) -> Result<String> {
+    let Some(t) = path.to_str() else {
+        bail!("{what} {} is not UTF-8: refused", path.display());
+    };
+    Ok(one_line(what, t)?.to_owned())
+}
+
+/// Whether `word` needs no quoting for sh or systemd.
+fn plain(word: &str) -> bool {
+    !word.is_empty()
+        && word
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "/._-+:@".contains(c))
-    {
-        text.to_owned()
+}
+
+/// Quote for sh: single quotes unless plain.
+fn quote(word: &str) -> String {
+    if plain(word) {
+        word.to_owned()
     } else {
-        format!("'{}'", text.replace('\'', "'\\''"))
+        format!("'{}'", word.replace('\'', "'\\''"))
     }
 }
 
-fn service_text(plan: &Plan, log: Option<&Path>) -> String {
+/// `%` doubled: systemd expands specifiers in unit file values.
+fn specifiers_escaped(value: &str) -> String {
+    value.replace('%', "%%")
+}
+
+/// An ExecStart= line's value for `words` (systemd.service(5), "Command
+/// lines"): each word that is not plain in double quotes with `\` and `"`
+/// escaped, `%` doubled, and `$` doubled in the arguments (systemd expands
+/// variables there; the program's path it takes as written).
+fn exec_start(words: &[String]) -> String {
+    words
+        .iter()
+        .enumerate()
+        .map(|(i, word)| {
+            let mut escaped = String::new();
+            for c in word.chars() {
+                match c {
+                    '\\' | '"' => {
+                        escaped.push('\\');
+                        escaped.push(c);
+                    }
+                    '$' if i > 0 => escaped.push_str("$$"),
+                    c => escaped.push(c),
+                }
+            }
+            let escaped = specifiers_escaped(&escaped);
+            if plain(word) {
+                escaped
+            } else {
+                format!("\"{escaped}\"")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The path of `StandardOutput=append:PATH`, which systemd takes as written
+/// (no quotes, no escapes) but for specifiers and the blanks and line
+/// continuation at the end of a line.
+fn unit_path(log: &str) -> Result<String> {
+    if log.ends_with(|c: char| c.is_whitespace() || c == '\\') {
+        bail!(
+            "--log-file {log:?} ends with a blank or a backslash: refused, a unit file cannot hold it"
+        );
+    }
+    Ok(specifiers_escaped(log))
+}
+
+/// A crontab command: cron ends the command at an unescaped `%` (the rest
+/// becomes its input), so each is written `\%`; cron keeps a backslash
+/// before anything else, so a `\` before a `%` cannot be written at all.
+fn cron_escaped(command: &str) -> Result<String> {
+    if command.contains("\\%") {
+        bail!("a backslash before a '%' cannot be written in a crontab line: refused ({command})");
+    }
+    Ok(command.replace('%', "\\%"))
+}
+
+fn service_text(plan: &Plan, log: Option<&str>) -> Result<String> {
     let output = match log {
         Some(f) => format!(
             "StandardOutput=append:{f}\nStandardError=append:{f}\n",
-            f = f.display()
+            f = unit_path(f)?
         ),
         None => "StandardOutput=journal\nStandardError=journal\n".to_owned(),
     };
-    format!(
+    Ok(format!(
         "# Written by `vault schedule install`; `vault schedule remove` removes it.\n\
          [Unit]\n\
          Description=vault run {profile}: back up, forget, copy off-site, check\n\
@@ -122,9 +222,9 @@ fn service_text(plan: &Plan, log: Option<&Path>) -> String {
          {output}\
          Nice=10\n\
          IOSchedulingClass=idle\n",
-        profile = plan.profile,
-        command = plan.command_line(),
-    )
+        profile = specifiers_escaped(&plan.profile),
+        command = exec_start(&plan.words()?),
+    ))
 }
 
 fn timer_text(plan: &Plan, on_calendar: &str, delay_secs: u64) -> String {
@@ -140,7 +240,8 @@ fn timer_text(plan: &Plan, on_calendar: &str, delay_secs: u64) -> String {
          \n\
          [Install]\n\
          WantedBy=timers.target\n",
-        profile = plan.profile,
+        profile = specifiers_escaped(&plan.profile),
+        on_calendar = specifiers_escaped(on_calendar),
     )
 }
 
@@ -168,15 +269,15 @@ fn cron_fields(on_calendar: &str) -> Option<String> {
 fn install(g: &Global, a: &ScheduleInstallArgs) -> Result<u8> {
     let plan = Plan::new(g, &a.target)?;
     let delay = crate::duration::parse("--randomized-delay", &a.randomized_delay)?;
-    if a.on_calendar.contains('\n') {
-        bail!("--on-calendar must be one line");
-    }
+    one_line("--on-calendar", &a.on_calendar)?;
     let log = a
         .log_file
         .as_deref()
         .map(std::path::absolute)
         .transpose()
-        .context("--log-file")?;
+        .context("--log-file")?
+        .map(|f| text("--log-file", &f))
+        .transpose()?;
     let Some(dir) = &plan.dir else {
         // No systemd: the crontab line.
         let Some(fields) = cron_fields(&a.on_calendar) else {
@@ -186,13 +287,16 @@ fn install(g: &Global, a: &ScheduleInstallArgs) -> Result<u8> {
             );
         };
         let sink = match &log {
-            Some(f) => format!(">> {} 2>&1", quote(&f.display().to_string())),
-            None => format!("2>&1 | logger -t {}", plan.unit()),
+            Some(f) => format!(">> {} 2>&1", quote(f)),
+            None => format!("2>&1 | logger -t {}", quote(&plan.unit())),
         };
+        let words = plan.words()?;
+        let command = words.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ");
+        let line = cron_escaped(&format!("{command} {sink}"))?;
         out!(
             "# systemd is not running: add this line with `crontab -e` (as the user whose backups these are)"
         );
-        out!("{fields} {} {sink}", plan.command_line());
+        out!("{fields} {line}");
         return Ok(exit::OK);
     };
     if which("systemd-analyze")
@@ -208,11 +312,14 @@ fn install(g: &Global, a: &ScheduleInstallArgs) -> Result<u8> {
             a.on_calendar
         );
     }
+    // Made in full before anything is written: a refused value leaves nothing.
+    let service_text = service_text(&plan, log.as_deref())?;
+    let timer_text = timer_text(&plan, &a.on_calendar, delay.as_secs());
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let service = dir.join(format!("{}.service", plan.unit()));
     let timer = dir.join(format!("{}.timer", plan.unit()));
-    write(&service, &service_text(&plan, log.as_deref()))?;
-    write(&timer, &timer_text(&plan, &a.on_calendar, delay.as_secs()))?;
+    write(&service, &service_text)?;
+    write(&timer, &timer_text)?;
     out!("wrote {}", service.display());
     out!("wrote {}", timer.display());
     let timer_name = format!("{}.timer", plan.unit());
@@ -326,6 +433,28 @@ mod tests {
         assert_eq!(cron_fields("*-*-* 03:30:00").unwrap(), "30 3 * * *");
         assert!(cron_fields("Mon *-*-* 03:30").is_none());
         assert!(cron_fields("*-*-* 25:00").is_none());
+    }
+
+    #[test]
+    fn exec_start_quotes_escapes_and_doubles_what_systemd_would_expand() {
+        let words = [
+            "/opt/my $bin/vault",
+            "--config",
+            "/a \"b\" 100% $HOME\\x",
+            "run",
+            "p",
+        ];
+        let words = words.map(str::to_owned);
+        assert_eq!(
+            exec_start(&words),
+            r#""/opt/my $bin/vault" --config "/a \"b\" 100%% $$HOME\\x" run p"#
+        );
+        assert_eq!(cron_escaped("'/a 100%'").unwrap(), r"'/a 100\%'");
+        assert!(cron_escaped(r"'/a\%'").is_err());
+        assert!(one_line("x", "a\rb").is_err());
+        assert!(one_line("x", "a\u{7f}").is_err());
+        assert!(unit_path("/var/log/x ").is_err());
+        assert_eq!(unit_path("/var/log/100%").unwrap(), "/var/log/100%%");
     }
 
     #[test]

@@ -17,17 +17,24 @@
 //! names them; tree blobs by the repository, by opening them with the key,
 //! which authenticates the blob id) and a file that fails is replaced with
 //! a fresh copy from the store.
+//! The root, the repository's directory and its kind directories must be
+//! this user's and writable by it only ([`Cache::open`] refuses others),
+//! and no link inside the cache is followed: every file is opened, made,
+//! renamed and removed relative to the repository directory's handle
+//! ([`Beneath`]). Another user who could change the cache could otherwise
+//! lead vault's removals and writes to files of theirs choosing.
 //! Files are written under a temporary name and renamed, so a crash leaves
 //! no half file under a real name. A cache that cannot be written never
 //! fails a command: the first error is kept for the caller to report
 //! ([`Cache::write_error`]) and the cache is written no more.
 
 use super::{Listing, ObjectMeta, Put, PutOutcome, Store, StoreInfo};
+use crate::beneath::{Beneath, Kind, NEW_DIR_MODE};
 use crate::error::{Error, Result};
 use repo_format::Id;
 use repo_format::layout::{FileKind, ObjectName};
 use std::fs;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::ops::Range;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -93,6 +100,9 @@ pub struct CacheStats {
 #[derive(Debug)]
 pub struct Cache {
     dir: PathBuf,
+    /// `dir`, opened once: every file is named relative to it, with no
+    /// link followed.
+    beneath: Beneath,
     hits: AtomicU64,
     misses: AtomicU64,
     damaged: AtomicU64,
@@ -102,27 +112,43 @@ pub struct Cache {
 
 impl Cache {
     /// Open (creating if needed, mode 0700) the cache of the repository
-    /// `repository_id` below `root`.
+    /// `repository_id` below `root`. The root, the repository's directory
+    /// and its kind directories must belong to this user and be writable
+    /// by it only, else the cache is refused: another user who can change
+    /// them could lead vault's writes and removals elsewhere. A link or
+    /// a file where a kind directory belongs is replaced by a directory.
     pub fn open(root: &Path, repository_id: &[u8; 32]) -> Result<Cache> {
         let dir = Cache::dir_for(root, repository_id);
-        let mut builder = fs::DirBuilder::new();
-        builder.recursive(true).mode(0o700);
-        builder
+        let refused = |path: &Path, e: std::io::Error| Error::io("use cache directory", path, e);
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(NEW_DIR_MODE)
             .create(root)
             .map_err(|e| Error::io("create cache directory", root, e))?;
-        let tag = root.join("CACHEDIR.TAG");
-        if !tag.exists() {
-            write_atomically(&tag, CACHEDIR_TAG.as_bytes())
-                .map_err(|e| Error::io("write", &tag, e))?;
+        // The root is the caller's choice: a link to it is followed.
+        let top = Beneath::open(root).map_err(|e| refused(root, e))?;
+        private(&top).map_err(|e| refused(root, e))?;
+        let tag = Path::new("CACHEDIR.TAG");
+        if top.stat(tag).map_err(|e| refused(root, e))?.is_none() {
+            write_atomically(&top, tag, CACHEDIR_TAG.as_bytes())
+                .map_err(|e| Error::io("write", top.display(tag), e))?;
         }
+        let hex = Path::new(dir.file_name().unwrap_or_default());
+        top.make_dir(hex, true).map_err(|e| refused(&dir, e))?;
+        let beneath = top.below(hex).map_err(|e| refused(&dir, e))?;
+        private(&beneath).map_err(|e| refused(&dir, e))?;
         for kind in CacheKind::ALL {
-            let sub = dir.join(kind.dir());
-            builder
-                .create(&sub)
-                .map_err(|e| Error::io("create cache directory", &sub, e))?;
+            let sub = Path::new(kind.dir());
+            let shown = beneath.display(sub);
+            beneath
+                .make_dir(sub, true)
+                .map_err(|e| Error::io("create cache directory", &shown, e))?;
+            let opened = beneath.below(sub).map_err(|e| refused(&shown, e))?;
+            private(&opened).map_err(|e| refused(&shown, e))?;
         }
         Ok(Cache {
             dir,
+            beneath,
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             damaged: AtomicU64::new(0),
@@ -156,10 +182,16 @@ impl Cache {
         self.write_error.lock().ok()?.take()
     }
 
-    /// The file of an entry.
+    /// The file of an entry, for tests (never opened by it).
+    #[cfg(test)]
     pub(crate) fn path(&self, kind: CacheKind, id: &Id) -> PathBuf {
+        self.dir.join(Cache::relative(kind, id))
+    }
+
+    /// The file of an entry, relative to [`Cache::dir`].
+    fn relative(kind: CacheKind, id: &Id) -> PathBuf {
         let hex = id.to_hex();
-        let dir = self.dir.join(kind.dir());
+        let dir = Path::new(kind.dir());
         match kind {
             CacheKind::Tree => dir.join(&hex[..2]).join(hex),
             CacheKind::Index | CacheKind::Snapshot => dir.join(hex),
@@ -175,20 +207,24 @@ impl Cache {
         id: &Id,
         verify: impl FnOnce(&[u8]) -> Option<T>,
     ) -> Option<T> {
-        let path = self.path(kind, id);
-        let found = match fs::read(&path) {
+        let rel = Cache::relative(kind, id);
+        let read = self.beneath.read_file(&rel).and_then(|mut f| {
+            let mut bytes = Vec::new();
+            f.read_to_end(&mut bytes).map(|_| bytes)
+        });
+        let found = match read {
             Ok(bytes) => {
                 let verified = verify(&bytes);
                 if verified.is_none() {
                     self.damaged.fetch_add(1, Ordering::Relaxed);
-                    let _ = fs::remove_file(&path);
+                    let _ = self.beneath.remove(&rel);
                 }
                 verified
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(_) => {
                 self.damaged.fetch_add(1, Ordering::Relaxed);
-                let _ = fs::remove_file(&path);
+                let _ = self.beneath.remove(&rel);
                 None
             }
         };
@@ -207,90 +243,119 @@ impl Cache {
         if self.writes_failed.load(Ordering::Relaxed) {
             return;
         }
-        let path = self.path(kind, id);
+        let rel = Cache::relative(kind, id);
         let written = (|| {
             if kind == CacheKind::Tree
-                && let Some(parent) = path.parent()
+                && let Some(parent) = rel.parent()
             {
-                fs::DirBuilder::new()
-                    .recursive(true)
-                    .mode(0o700)
-                    .create(parent)?;
+                self.beneath.make_dirs(parent, true)?;
             }
-            write_atomically(&path, bytes)
+            write_atomically(&self.beneath, &rel, bytes)
         })();
         if let Err(e) = written {
             self.writes_failed.store(true, Ordering::Relaxed);
             if let Ok(mut slot) = self.write_error.lock() {
-                slot.get_or_insert(Error::io("write cache file", &path, e));
+                slot.get_or_insert(Error::io("write cache file", self.dir.join(&rel), e));
             }
         }
     }
 
     /// Remove an entry (the object left the repository).
     pub(crate) fn remove(&self, kind: CacheKind, id: &Id) {
-        let _ = fs::remove_file(self.path(kind, id));
+        let _ = self.beneath.remove(&Cache::relative(kind, id));
     }
 
     /// Remove every entry of `kind` that `keep` rejects, and temporary
     /// files that a crashed process left behind. Best effort: a file that
     /// cannot be removed stays, and is verified when read like any other.
     pub(crate) fn retain(&self, kind: CacheKind, keep: impl Fn(&Id) -> bool) {
-        let dir = self.dir.join(kind.dir());
+        let dir = Path::new(kind.dir());
         match kind {
-            CacheKind::Index | CacheKind::Snapshot => retain_in(&dir, &keep),
+            CacheKind::Index | CacheKind::Snapshot => self.retain_in(dir, &keep),
             CacheKind::Tree => {
-                let Ok(entries) = fs::read_dir(&dir) else {
+                let Ok(names) = self.beneath.names(dir) else {
                     return;
                 };
-                for entry in entries.flatten() {
-                    if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                        retain_in(&entry.path(), &keep);
+                for name in names {
+                    let sub = dir.join(name);
+                    if self
+                        .beneath
+                        .stat(&sub)
+                        .is_ok_and(|e| e.is_some_and(|e| e.kind == Kind::Dir))
+                    {
+                        self.retain_in(&sub, &keep);
                     }
                 }
             }
         }
     }
-}
 
-fn retain_in(dir: &Path, keep: &impl Fn(&Id) -> bool) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        let remove = if name.starts_with(TEMP_PREFIX) {
-            entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > TEMP_MAX_AGE)
-        } else {
-            // A name that is not an id is no entry of ours either.
-            Id::from_hex(&name).map_or(true, |id| !keep(&id))
+    fn retain_in(&self, dir: &Path, keep: &impl Fn(&Id) -> bool) {
+        let Ok(names) = self.beneath.names(dir) else {
+            return;
         };
-        if remove {
-            let _ = fs::remove_file(entry.path());
+        for name in names {
+            let rel = dir.join(&name);
+            let name = name.to_string_lossy();
+            let remove = if name.starts_with(TEMP_PREFIX) {
+                self.beneath.stat(&rel).ok().flatten().is_some_and(|e| {
+                    let modified = std::time::UNIX_EPOCH
+                        + std::time::Duration::from_secs(u64::try_from(e.mtime.0).unwrap_or(0));
+                    modified.elapsed().is_ok_and(|age| age > TEMP_MAX_AGE)
+                })
+            } else {
+                // A name that is not an id is no entry of ours either.
+                Id::from_hex(&name).map_or(true, |id| !keep(&id))
+            };
+            if remove {
+                let _ = self.beneath.remove(&rel);
+            }
         }
     }
 }
 
-/// Write `bytes` to a temporary file beside `path` (0600, created
-/// exclusively under a random name), then rename it into place: readers
-/// see the old file, the new one, or none.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path
+/// Refuse a cache directory that another user owns or can write.
+fn private(dir: &Beneath) -> std::io::Result<()> {
+    let (owner, mode) = dir.owner_and_mode()?;
+    let problem = if owner != nix::unistd::geteuid().as_raw() {
+        format!("it belongs to another user (uid {owner})")
+    } else if mode & 0o022 != 0 {
+        format!("it is writable by other users (mode {mode:04o})")
+    } else {
+        return Ok(());
+    };
+    Err(std::io::Error::new(
+        std::io::ErrorKind::PermissionDenied,
+        format!("{problem}, who could lead vault's writes and removals elsewhere"),
+    ))
+}
+
+/// Temporary names made by this process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Write `bytes` to a temporary file beside `rel` below `dir` (0600,
+/// created exclusively), then rename it into place: readers see the old
+/// file, the new one, or none.
+fn write_atomically(dir: &Beneath, rel: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = rel
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut temp = tempfile::Builder::new()
-        .prefix(&format!("{TEMP_PREFIX}{name}-"))
-        .tempfile_in(dir)?;
-    temp.write_all(bytes)?;
-    temp.persist(path).map(drop).map_err(|e| e.error)
+    let parent = rel.parent().unwrap_or(Path::new(""));
+    let (temp, mut file) = loop {
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let temp = parent.join(format!("{TEMP_PREFIX}{name}-{}-{n}", std::process::id()));
+        match dir.create_new(&temp) {
+            Ok(file) => break (temp, file),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    let written = file.write_all(bytes).and_then(|()| dir.rename(&temp, rel));
+    if written.is_err() {
+        let _ = dir.remove(&temp);
+    }
+    written
 }
 
 /// A store whose index files and snapshots are kept in a [`Cache`]: read
@@ -423,6 +488,42 @@ mod tests {
             assert!(!cache.path(kind, &b).exists(), "{kind:?}");
         }
         assert!(fresh_temp.exists(), "another process may be writing it");
+    }
+
+    #[test]
+    fn cache_open_refuses_a_shared_root_and_replaces_linked_directories() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("shared");
+        fs::create_dir(&root).unwrap();
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o777)).unwrap();
+        let e = Cache::open(&root, &[5; 32]).unwrap_err();
+        assert!(e.to_string().contains("writable by other users"), "{e}");
+        assert_eq!(fs::read_dir(&root).unwrap().count(), 0);
+
+        let root = tmp.path().join("own");
+        let cache = Cache::open(&root, &[5; 32]).unwrap();
+        let outside = tmp.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        let id = Id([0xcc; 32]);
+        fs::write(outside.join(id.to_hex()), b"theirs").unwrap();
+        let snapshots = cache.dir().join("snapshots");
+        fs::remove_dir(&snapshots).unwrap();
+        std::os::unix::fs::symlink(&outside, &snapshots).unwrap();
+        // Open or not, nothing reaches through the link.
+        assert_eq!(cache.get(CacheKind::Snapshot, &id, by_hash(&id)), None);
+        cache.retain(CacheKind::Snapshot, |_| false);
+        cache.put(CacheKind::Snapshot, &id, b"ours");
+        assert_eq!(fs::read(outside.join(id.to_hex())).unwrap(), b"theirs");
+        // Opened again, the link is a directory of ours.
+        drop(cache);
+        let cache = Cache::open(&root, &[5; 32]).unwrap();
+        assert!(fs::symlink_metadata(&snapshots).unwrap().is_dir());
+        cache.put(CacheKind::Snapshot, &id, b"ours");
+        assert_eq!(
+            fs::read(cache.path(CacheKind::Snapshot, &id)).unwrap(),
+            b"ours"
+        );
+        assert_eq!(fs::read_dir(&outside).unwrap().count(), 1);
     }
 
     #[test]

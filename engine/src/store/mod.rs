@@ -115,6 +115,41 @@ impl StoreOptions {
     }
 }
 
+/// What leaves the connection to `url` open to the network, in one line
+/// for the user, or `None`: a `vault+http://` URL (the server password,
+/// in HTTP basic authentication, and every object go in clear text, also
+/// to a loopback address, where a local user may hold the port while the
+/// server is down), or a cloud store whose `*_ALLOW_INVALID_CERTIFICATES`
+/// variable turns off TLS certificate checks (whoever is on the network
+/// path can then pose as the store and take the credentials it is sent).
+/// Pure: nothing is contacted.
+pub fn transport_warning(url: &str, options: &StoreOptions) -> Option<String> {
+    match Location::parse(url).ok()? {
+        Location::Http { scheme: "http", .. } => Some(
+            "vault+http:// sends the server password in clear text (whoever is on the network \
+             path, or a local user holding the port while the server is down, can read it; the \
+             objects stay encrypted): use vault+https://"
+                .to_owned(),
+        ),
+        Location::Remote { scheme, .. } => {
+            let prefix = match scheme {
+                "s3" => "AWS",
+                "gs" => "GOOGLE",
+                _ => "AZURE",
+            };
+            let name = format!("{prefix}_ALLOW_INVALID_CERTIFICATES");
+            let value = options.variables().get(&name)?.to_ascii_lowercase();
+            matches!(value.as_str(), "1" | "true" | "on" | "yes" | "y").then(|| {
+                format!(
+                    "{name} is set: the {scheme}:// store's TLS certificate is not checked, so anyone \
+                     on the network path can pose as it and take the credentials; unset it"
+                )
+            })
+        }
+        _ => None,
+    }
+}
+
 /// This process's environment variables whose names and values are
 /// UTF-8 (every one a store is configured from is); the others, such as a
 /// binary `VAULT_PASSWORD`, are left out rather than a panic.
@@ -461,6 +496,34 @@ pub(crate) mod tests {
 
     fn name(kind: FileKind, byte: u8) -> ObjectName {
         ObjectName::new(kind, Id([byte; 32]))
+    }
+
+    #[test]
+    fn transport_warning_names_clear_text_and_unchecked_certificates_only() {
+        let with = |vars: &[(&str, &str)]| StoreOptions {
+            environment: Some(
+                vars.iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ),
+            ..StoreOptions::default()
+        };
+        let none = with(&[]);
+        assert!(transport_warning("vault+http://127.0.0.1:8000/r", &none).is_some());
+        assert!(transport_warning("vault+https://h/r", &none).is_none());
+        assert!(transport_warning("s3://b/p", &none).is_none());
+        assert!(transport_warning("/srv/repo", &none).is_none());
+        for (url, var) in [
+            ("s3://b/p", "AWS_ALLOW_INVALID_CERTIFICATES"),
+            ("gs://b/p", "GOOGLE_ALLOW_INVALID_CERTIFICATES"),
+            ("az://c/p", "AZURE_ALLOW_INVALID_CERTIFICATES"),
+        ] {
+            let said = transport_warning(url, &with(&[(var, "True")])).expect(var);
+            assert!(said.starts_with(var), "{said}");
+            assert!(transport_warning(url, &with(&[(var, "false")])).is_none());
+        }
+        let other = with(&[("GOOGLE_ALLOW_INVALID_CERTIFICATES", "true")]);
+        assert!(transport_warning("s3://b/p", &other).is_none());
     }
 
     /// The conformance suite every store passes.

@@ -126,14 +126,12 @@ impl<'a> PackReader<'a> {
 
     /// Open `sealed` as `blob` of `pack`.
     fn open(&self, pack: &PackId, blob: &BlobRef, sealed: &[u8]) -> Result<Vec<u8>> {
-        self.key
-            .open_blob(blob.kind, &blob.id, sealed, blob.raw_length as usize)
-            .map_err(|e| {
-                Error::format(
-                    format!("blob {} in pack {}", blob.id.short(), pack.short()),
-                    e,
-                )
-            })
+        open_exact(self.key, blob, sealed).map_err(|e| {
+            Error::format(
+                format!("blob {} in pack {}", blob.id.short(), pack.short()),
+                e,
+            )
+        })
     }
 
     /// Read one blob of `pack`.
@@ -223,9 +221,7 @@ impl<'a> PackReader<'a> {
                 .and_then(|(start, end)| bytes.get(start..end));
             let outcome = match sealed {
                 None => Err("it lies beyond the end of the pack".to_owned()),
-                Some(sealed) => self
-                    .key
-                    .open_blob(r.kind, &r.id, sealed, r.raw_length as usize)
+                Some(sealed) => open_exact(self.key, &r, sealed)
                     .map(drop)
                     .map_err(|e| e.to_string()),
             };
@@ -337,6 +333,29 @@ pub fn content_length(index: &Index, content: &[BlobId]) -> Result<u64> {
     })
 }
 
+/// Open a sealed blob whose plaintext must be exactly `raw_length` bytes
+/// (SPEC.md §6): readers place content by these lengths (restore's
+/// offsets, the size `dump` writes in a tar header), so a plaintext
+/// shorter than the index or header says is damage, not a short read.
+fn open_exact(
+    key: &MasterKey,
+    blob: &BlobRef,
+    sealed: &[u8],
+) -> std::result::Result<Vec<u8>, repo_format::FormatError> {
+    let plain = key.open_blob(blob.kind, &blob.id, sealed, blob.raw_length as usize)?;
+    if plain.len() != blob.raw_length as usize {
+        return Err(repo_format::FormatError::Malformed {
+            what: "blob",
+            detail: format!(
+                "its plaintext is {} bytes, not the {} its entry says",
+                plain.len(),
+                blob.raw_length
+            ),
+        });
+    }
+    Ok(plain)
+}
+
 /// A reader over a file's content in the repository, one chunk at a time
 /// (`dump`, `mount`): never more than a chunk in memory.
 pub struct ContentReader<'a> {
@@ -412,5 +431,31 @@ mod tests {
         let blobs = [at(0, big - 10), at(big - 10, 20)];
         assert_eq!(coalesce(&blobs, |b| *b).len(), 2, "no read over MAX_READ");
         assert!(coalesce(&[] as &[BlobRef], |b| *b).is_empty());
+    }
+
+    /// An index or pack header that claims a longer plaintext than the
+    /// blob holds (whoever holds the key can write one) would shift every
+    /// offset restore places content at, and let `dump` write fewer bytes
+    /// than its tar header says: the blob is refused as damaged.
+    #[test]
+    fn a_blob_shorter_than_its_entry_says_does_not_open() {
+        let key = MasterKey::from_random(&[9u8; 72]);
+        let data = b"ten bytes!".to_vec();
+        let id = key.blob_id(&data);
+        let sealed = key.seal_blob(BlobKind::Data, &id, &data, 3, [1; 24]);
+        let blob = |raw_length| BlobRef {
+            kind: BlobKind::Data,
+            id,
+            offset: 0,
+            length: sealed.len() as u32,
+            raw_length,
+        };
+        assert_eq!(open_exact(&key, &blob(10), &sealed).unwrap(), data);
+        let err = open_exact(&key, &blob(2048), &sealed).unwrap_err();
+        assert!(err.to_string().contains("not the 2048"), "{err}");
+        assert!(
+            open_exact(&key, &blob(5), &sealed).is_err(),
+            "longer than its entry"
+        );
     }
 }

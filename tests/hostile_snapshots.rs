@@ -112,6 +112,11 @@ fn a_file_whose_size_disagrees_with_its_content_smuggles_no_tar_entry() {
         stderr.contains("/site/x: its size is recorded as 0 bytes but its content holds 2048"),
         "{stderr}"
     );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("restored 1 files and 1 directories (15 B)"),
+        "only what was restored is counted: {stdout}"
+    );
     let site = target.path().join("site");
     assert_eq!(
         std::fs::read(site.join("a.txt")).unwrap(),

@@ -5,13 +5,15 @@
 //!
 //! What a length prefix can make the decoder allocate before the bytes are
 //! there: bincode allocates a string or byte string at its claimed length,
-//! then reads it, and counts every such claim against the limit; serde
-//! preallocates any other sequence (a tree's nodes, a file's chunk ids) to
-//! at most 1 MiB whatever its prefix claims, and grows it only as elements
-//! decode. The limit therefore follows the input ([`limit_for`]): valid
-//! input never claims more than its own length, and a few bytes claiming a
-//! 2^60-byte name or 2^60 nodes are refused after allocating at most 16
-//! times the input (or 64 KiB) plus that 1 MiB.
+//! then reads it, and counts every claim against the limit — for a
+//! sequence, its length times the size of an element *in memory*, which
+//! is larger than its encoding: a pack header or index entry is 48 bytes
+//! in memory and about 38 encoded, a tree node some 300 in memory and as
+//! few as 22 encoded. The limit therefore follows the input with room for
+//! that ([`limit_for`]: at least [`EXPANSION`] times its length, and at
+//! least 1 MiB), so valid input is never refused, while a dozen bytes
+//! claiming a 2^60-byte name or 2^60 nodes are refused before more than
+//! 1 MiB is allocated.
 
 use crate::error::{FormatError, Result};
 use serde::{Serialize, de::DeserializeOwned};
@@ -26,20 +28,27 @@ fn config<const LIMIT: usize>() -> impl bincode::config::Config {
         .with_limit::<LIMIT>()
 }
 
-/// The decode limits below [`DECODE_LIMIT`], smallest first; each is 16
+/// How many times its encoded length a valid structure may claim in
+/// memory: the largest ratio of the formats is a tree node's (about 300
+/// bytes in memory for as few as 22 encoded, under 14), with room to
+/// spare. (A test of each format holds its ratio below this.)
+pub const EXPANSION: usize = 64;
+
+/// The decode limits below [`DECODE_LIMIT`], smallest first; each is 4
 /// times the one before.
-const LIMIT_64K: usize = 64 << 10;
-const LIMIT_1M: usize = LIMIT_64K << 4;
-const LIMIT_16M: usize = LIMIT_1M << 4;
-const LIMITS: [usize; 4] = [LIMIT_64K, LIMIT_1M, LIMIT_16M, DECODE_LIMIT];
+const LIMIT_1M: usize = 1 << 20;
+const LIMIT_4M: usize = LIMIT_1M << 2;
+const LIMIT_16M: usize = LIMIT_4M << 2;
+const LIMIT_64M: usize = LIMIT_16M << 2;
+const LIMITS: [usize; 5] = [LIMIT_1M, LIMIT_4M, LIMIT_16M, LIMIT_64M, DECODE_LIMIT];
 
 /// The limit for an input of `len` bytes: the smallest of [`LIMITS`] at
-/// least `len` (the last one for longer inputs). Strings and byte strings
-/// are read from the input, so valid input claims at most `len` bytes.
+/// least [`EXPANSION`] times `len` (the last one for longer inputs).
 pub fn limit_for(len: usize) -> usize {
+    let room = len.saturating_mul(EXPANSION);
     LIMITS
         .into_iter()
-        .find(|l| *l >= len)
+        .find(|l| *l >= room)
         .unwrap_or(DECODE_LIMIT)
 }
 
@@ -55,9 +64,10 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 /// Decode a value; every byte of `bytes` must be consumed.
 pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T> {
     let decoded = match limit_for(bytes.len()) {
-        LIMIT_64K => bincode::serde::decode_from_slice(bytes, config::<LIMIT_64K>()),
         LIMIT_1M => bincode::serde::decode_from_slice(bytes, config::<LIMIT_1M>()),
+        LIMIT_4M => bincode::serde::decode_from_slice(bytes, config::<LIMIT_4M>()),
         LIMIT_16M => bincode::serde::decode_from_slice(bytes, config::<LIMIT_16M>()),
+        LIMIT_64M => bincode::serde::decode_from_slice(bytes, config::<LIMIT_64M>()),
         _ => bincode::serde::decode_from_slice(bytes, config::<DECODE_LIMIT>()),
     };
     let (value, used) = decoded.map_err(|e| FormatError::Malformed {
@@ -71,4 +81,48 @@ pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T
         });
     }
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::BlobKind;
+    use crate::id::{BlobId, Id};
+    use crate::pack::PackEntry;
+    use crate::tree::{Node, NodeKind, Tree};
+
+    /// Decode `bytes` under a limit of exactly 1 MiB.
+    fn within_1m<T: DeserializeOwned>(bytes: &[u8]) -> bool {
+        bincode::serde::decode_from_slice::<T, _>(bytes, config::<LIMIT_1M>()).is_ok()
+    }
+
+    /// The densest valid encodings of the formats whose elements are
+    /// largest in memory against their encoding: each, encoded in a
+    /// sixteenth of 1 MiB or more, decodes under a 1 MiB limit, so its
+    /// claims stay below 16 times its length and [`EXPANSION`] leaves
+    /// room four times over. (Pack headers and index files are the case
+    /// the first version of the tiered limit refused: their entries are
+    /// 48 bytes in memory for about 38 encoded.)
+    #[test]
+    fn valid_structures_claim_well_within_the_expansion() {
+        let nodes: Vec<Node> = (0..3000u32)
+            .map(|i| Node::new(format!("{i:04}").into_bytes(), NodeKind::Fifo))
+            .collect();
+        let tree = encode(&Tree { nodes });
+        assert!(tree.len() >= LIMIT_1M / 16, "{}", tree.len());
+        assert!(within_1m::<Tree>(&tree));
+
+        let entries: Vec<PackEntry> = (0..20_000u32)
+            .map(|i| PackEntry {
+                kind: BlobKind::Data,
+                id: BlobId(Id([7; 32])),
+                offset: i,
+                length: 1,
+                raw_length: 0,
+            })
+            .collect();
+        let header = encode(&entries);
+        assert!(header.len() >= LIMIT_1M / 2, "{}", header.len());
+        assert!(within_1m::<Vec<PackEntry>>(&header));
+    }
 }

@@ -236,10 +236,10 @@ mod tests {
 
     #[test]
     fn tree_name_claiming_more_than_the_input_is_refused_before_allocation() {
-        // One node whose name claims 1 MiB (then 2^60 bytes), in a blob of
+        // One node whose name claims 2 MiB (then 2^60 bytes), in a blob of
         // a dozen bytes: refused by the limit that follows the input
-        // (64 KiB here), not allocated and then found short.
-        for claim in [1u64 << 20, 1 << 60] {
+        // (1 MiB here), not allocated and then found short.
+        for claim in [2u64 << 20, 1 << 60] {
             let mut bytes = vec![TREE_VERSION, 1, 253];
             bytes.extend_from_slice(&claim.to_le_bytes());
             let decoded = Tree::decode(&bytes);
@@ -248,8 +248,8 @@ mod tests {
                 "{claim}: {decoded:?}"
             );
         }
-        assert_eq!(codec::limit_for(12), 64 << 10);
-        assert_eq!(codec::limit_for((64 << 10) + 1), 1 << 20);
+        assert_eq!(codec::limit_for(12), 1 << 20);
+        assert_eq!(codec::limit_for((16 << 10) + 1), 4 << 20);
         assert_eq!(codec::limit_for(usize::MAX), codec::DECODE_LIMIT);
     }
 }

@@ -598,10 +598,7 @@ fn write_contents(ctx: &Ctx<'_>, jobs: &[FileJob]) -> Result<()> {
                             .and_then(|target| target.write_file(&job.rel))
                             .and_then(|f| write_sparse(&f, t.file_offset, &plain));
                         match written {
-                            Ok(()) => {
-                                ctx.bytes.fetch_add(plain.len() as u64, Ordering::Relaxed);
-                                ctx.progress.bytes_processed(plain.len() as u64);
-                            }
+                            Ok(()) => ctx.progress.bytes_processed(plain.len() as u64),
                             Err(e) => fail_job(t.job, format!("write failed: {e}")),
                         }
                     }
@@ -625,7 +622,9 @@ fn write_contents(ctx: &Ctx<'_>, jobs: &[FileJob]) -> Result<()> {
                 ctx.fail(&job.path, e.to_string());
                 return;
             }
+            // Counted once complete: a file that failed is not restored.
             ctx.files.fetch_add(1, Ordering::Relaxed);
+            ctx.bytes.fetch_add(job.node.size, Ordering::Relaxed);
             ctx.progress.file_processed(&job.path);
         });
     Ok(())

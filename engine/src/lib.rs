@@ -65,50 +65,7 @@ pub use progress::{NoProgress, Progress};
 pub use repo_format;
 pub use repository::{InitOptions, Repository};
 pub use store::{Backend, Cache};
-
-/// The stack of every thread that may walk trees: the command's own and
-/// rayon's. A walk by path recurses once per directory level, up to
-/// [`read::tree_walk::MAX_DEPTH`] levels, and the same walk may continue
-/// on a worker that stole part of it; 8 MiB (the main thread's) ran out
-/// at 2000 levels in a debug build. Only what is touched is ever
-/// committed: the rest is address space.
-pub const STACK_SIZE: usize = 256 << 20;
-
-/// Give rayon's global pool threads of [`STACK_SIZE`]; call once, before
-/// any parallel work (the `vault` binary does, first thing).
-pub fn configure_threads() {
-    // Fails only when the pool exists already, which then keeps its own.
-    let _ = rayon::ThreadPoolBuilder::new()
-        .stack_size(STACK_SIZE)
-        .build_global();
-}
-
-/// Run `f` on a thread of [`STACK_SIZE`] (the `vault` binary runs each
-/// command so), or on this thread when no such thread can be started (an
-/// address-space limit): what `f` returns, and a panic in it goes on here.
-pub fn with_stack<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    let once = std::sync::Mutex::new(Some(f));
-    let run = || {
-        let f = once
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take()
-            .expect("the command is taken once");
-        f()
-    };
-    std::thread::scope(|scope| {
-        let spawned = std::thread::Builder::new()
-            .name("vault".to_owned())
-            .stack_size(STACK_SIZE)
-            .spawn_scoped(scope, run);
-        match spawned {
-            Ok(thread) => thread
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Err(_) => run(),
-        }
-    })
-}
+pub use workers::{STACK_SIZE, configure_threads, with_stack};
 
 /// A fresh random nonce for an envelope.
 pub fn random_nonce() -> [u8; repo_format::crypto::NONCE_LEN] {

@@ -23,11 +23,11 @@
 
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::read::tree_walk::check_depth;
 use crate::repository::Repository;
 use crate::repository::index::BlobLocation;
 use crate::repository::lock::LockHandle;
 use crate::repository::pack_reader::BlobRef;
+use crate::repository::reachable::check_depth;
 use crate::repository::reachable::walk_trees;
 use crate::repository::saver::BlobSaver;
 use rayon::prelude::*;

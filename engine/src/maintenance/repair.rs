@@ -22,10 +22,10 @@
 
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::read::tree_walk::check_depth;
 use crate::repository::Repository;
 use crate::repository::index::{IndexedPack, LoadMode, index_files};
 use crate::repository::pack_reader::BlobRef;
+use crate::repository::reachable::check_depth;
 use crate::repository::saver::BlobSaver;
 use rayon::prelude::*;
 use repo_format::crypto::{BlobKind, ObjectKind};

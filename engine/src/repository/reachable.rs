@@ -15,12 +15,65 @@
 
 use super::Repository;
 use super::index::{BlobSet, Index};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use rayon::prelude::*;
 use repo_format::BlobId;
 use repo_format::crypto::BlobKind;
 use repo_format::tree::Tree;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+
+/// The deepest nesting of directories any reader follows. Linux paths are
+/// at most 4096 bytes (`PATH_MAX`), so no path a backup reads has more
+/// than 2048 components; a snapshot nesting deeper was forged, and each
+/// level deeper is another frame of a recursive walk, which a chain of
+/// 100,000 trees overflowed (SPEC.md §10).
+pub const MAX_DEPTH: usize = 2048;
+
+/// Refuse to go below `depth` levels of directories.
+pub fn check_depth(depth: usize) -> Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(Error::TooDeep { limit: MAX_DEPTH });
+    }
+    Ok(())
+}
+
+/// Compute a value for `root` and every tree below it from the values of
+/// its subtrees, children before parents, each tree once (`memo` keeps
+/// the values, across calls too). Without recursion: a chain of 100,000
+/// directories must not exhaust the stack. `subtrees` gives a tree's
+/// subtrees, None for a tree not known (which gets no value and is left
+/// out of its parent's).
+pub fn fold_up<'a, T: Copy>(
+    root: &BlobId,
+    memo: &mut HashMap<BlobId, T>,
+    subtrees: impl Fn(&BlobId) -> Option<&'a [BlobId]>,
+    value: impl Fn(&BlobId, &mut dyn Iterator<Item = T>) -> T,
+) -> Option<T> {
+    let mut stack = vec![(*root, false)];
+    while let Some((id, children_done)) = stack.pop() {
+        if memo.contains_key(&id) {
+            continue;
+        }
+        let Some(below) = subtrees(&id) else {
+            continue;
+        };
+        if children_done {
+            let done = value(&id, &mut below.iter().filter_map(|s| memo.get(s).copied()));
+            memo.insert(id, done);
+            continue;
+        }
+        stack.push((id, true));
+        // A tree cannot name itself (its id is the hash of its content),
+        // so every child here is finished before its parent.
+        stack.extend(
+            below
+                .iter()
+                .filter(|s| !memo.contains_key(*s))
+                .map(|s| (*s, false)),
+        );
+    }
+    memo.get(root).copied()
+}
 
 /// Trees read and inspected at once (bounds decoded trees in memory).
 pub const TREE_BATCH: usize = 256;

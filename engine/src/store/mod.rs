@@ -471,7 +471,7 @@ impl Backend {
         match rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|n| format!("vault-io-{n}"))
-            .stack_size(crate::STACK_SIZE)
+            .stack_size(crate::workers::STACK_SIZE)
             .build()
         {
             Ok(pool) => pool.install(f),

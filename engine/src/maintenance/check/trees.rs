@@ -6,10 +6,10 @@
 
 use super::report::{Affected, CheckReport, Info, PATHS_PER_SNAPSHOT, Problem};
 use crate::error::Result;
-use crate::read::tree_walk::{MAX_DEPTH, fold_up};
 use crate::repository::Repository;
 use crate::repository::index::{BlobSet, IndexedPack};
 use crate::repository::reachable::walk_trees;
+use crate::repository::reachable::{MAX_DEPTH, fold_up};
 use repo_format::crypto::BlobKind;
 use repo_format::snapshot::Snapshot;
 use repo_format::tree::NodeKind;

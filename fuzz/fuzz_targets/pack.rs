@@ -128,9 +128,10 @@ fuzz_target!(|data: &[u8]| {
                     Ok(read) => {
                         let at = e.offset as usize..e.end() as usize;
                         assert_eq!(read.sealed, &pack[at], "blob bytes not at their offset");
-                        assert!(
-                            read.plain.len() <= e.raw_length as usize,
-                            "over the raw length"
+                        assert_eq!(
+                            read.plain.len(),
+                            e.raw_length as usize,
+                            "not the raw length"
                         );
                         assert_eq!(key().blob_id(&read.plain), e.id, "opened under another id");
                         if e.kind == repo_format::crypto::BlobKind::Tree {

@@ -302,13 +302,15 @@ impl PackInput {
             } else {
                 seal_blob_frame(b.kind, &id, &b.bytes)
             };
-            // Opening decompresses to at most raw_length, then checks the id.
+            // Opening decompresses to at most raw_length, checks the id,
+            // and then the length: exactly raw_length (SPEC §4.3 step 5).
             let expected = if b.verbatim {
                 None
             } else {
                 unframe("blob", &b.bytes, raw_length as usize)
                     .ok()
                     .filter(|plain| key().blob_id(plain) == id)
+                    .filter(|plain| plain.len() == raw_length as usize)
             };
             let entry = PackEntry {
                 kind: b.kind,

@@ -180,8 +180,9 @@ impl<'a> Copier<'a> {
     /// is one: the snapshot itself, a copy of it (whose `original` is `id`),
     /// or, when the source snapshot is itself a copy or a rewrite, the
     /// snapshot it names or a copy of that. Each must also be the same
-    /// backup ([`same_backup`]). The destination's `original`s were written
-    /// by copies that read the snapshot they name, so a source's claim can
+    /// backup (same time, host, user and paths, and with equal id keys the
+    /// same tree). The destination's `original`s were written by copies
+    /// that read the snapshot they name, so a source's claim can
     /// only ever match the source's own snapshot to what the destination
     /// holds, never suppress another source's snapshot (SPEC.md §8).
     pub fn copy_of(&self, id: SnapshotId, snapshot: &Snapshot) -> Option<SnapshotId> {

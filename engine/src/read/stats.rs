@@ -16,9 +16,10 @@
 //! of snapshots.
 
 use crate::error::{Error, Result};
-use crate::read::tree_walk::{EntryLimit, check_depth};
+use crate::read::tree_walk::EntryLimit;
 use crate::repository::Repository;
 use crate::repository::index::{BlobSet, BlobTotals};
+use crate::repository::reachable::check_depth;
 use crate::repository::reachable::walk_trees;
 use repo_format::BlobId;
 use repo_format::crypto::BlobKind;

@@ -13,7 +13,7 @@
 
 use crate::error::{Error, Result};
 use crate::repository::Repository;
-pub use crate::repository::reachable::{MAX_DEPTH, check_depth};
+use crate::repository::reachable::check_depth;
 use crate::repository::reachable::{fold_up, walk_trees};
 use repo_format::BlobId;
 use repo_format::tree::{Node, NodeKind};
@@ -99,7 +99,7 @@ impl EntryCount {
     }
 
     /// Refuse a walk below `root` that would visit more than `limit`
-    /// entries or nest deeper than [`MAX_DEPTH`].
+    /// entries or nest deeper than [`crate::repository::reachable::MAX_DEPTH`].
     pub fn check(&mut self, repo: &Repository, root: &BlobId, limit: EntryLimit) -> Result<()> {
         let (entries, depth) = self.below(repo, root)?;
         check_depth(depth)?;

@@ -309,8 +309,12 @@ fn pg_dump_backups_restore_into_a_new_database_with_the_same_rows() {
     ));
     let second = summary(&check(output_with_stdin(backup, None), "backup --command"));
     let added = second["data_added"].as_u64().unwrap();
+    // The changed rows are scattered, so each costs a chunk or two; the
+    // chunker is keyed per repository, so that share varies from one
+    // repository to the next: 8 to 27 % of the dump in 13 runs. Without
+    // deduplication it is all of it.
     assert!(
-        added < dump_bytes / 4,
+        added < dump_bytes / 2,
         "the second dump added {added} of {dump_bytes} bytes: no deduplication"
     );
     assert_eq!(second["streams"].as_array().unwrap().len(), 2);

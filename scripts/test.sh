@@ -143,7 +143,7 @@ install_cargo_deny() {
 
 # The scenarios that run a second time with every fixture repository on the
 # S3 server (tests that read or damage repository files stay local).
-S3_MATRIX='test(/^(roundtrip|restore|incremental|stdin|excludes|inspect|forget|prune|check|keys|locks|errors|copy|cache|races)::/)'
+S3_MATRIX='test(/^(roundtrip|restore|incremental|stdin|excludes|inspect|forget|prune|check|keys|locks|errors|copy|cache|races|put_only)::/)'
 
 
 section "toolchain"
@@ -289,7 +289,7 @@ else
     section "tests again, every repository on S3 (cargo test)"
     VAULT_TEST_BACKEND=s3 cargo test -p vault-cli --test integration --no-fail-fast -- \
         roundtrip:: restore:: incremental:: stdin:: excludes:: inspect:: forget:: prune:: \
-        check:: keys:: locks:: errors:: copy:: cache:: races::
+        check:: keys:: locks:: errors:: copy:: cache:: races:: put_only::
 fi
 
 # The tests whose paths depend on who runs them (unreadable sources,

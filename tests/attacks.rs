@@ -79,8 +79,14 @@ impl Scene {
     /// Seal `file` with the repository's key and plant it.
     fn plant_index(&self, repo: &Repository, file: &IndexFile) {
         let sealed = repo
-            .key()
-            .seal_object(ObjectKind::Index, &file.encode(), 0, [7; 24]);
+            .keyring()
+            .seal_object(
+                ObjectKind::Index,
+                &file.encode(repo.config().version),
+                0,
+                &engine::fresh(),
+            )
+            .unwrap();
         self.plant(
             &ObjectName::new(FileKind::Index, Id::hash(&sealed)),
             &sealed,
@@ -215,19 +221,19 @@ fn attack_forged_pack_of_garbage_named_first_deletes_nothing() {
         });
         body.extend(random_bytes(u64::from(e.offset), e.length as usize));
     }
-    let header = repo.key().seal_object(
-        ObjectKind::PackHeader,
-        &pack::encode_header(&entries),
-        0,
-        [9; 24],
-    );
+    let key = repo.keyring().new_pack_key(&engine::fresh()).unwrap();
+    let header = key.seal_header(&pack::encode_header(&entries), 0, [9; 24]);
     body.extend_from_slice(&header);
-    body.extend_from_slice(&pack::encode_trailer(header.len() as u32));
+    body.extend_from_slice(&pack::encode_trailer_with(
+        key.capsule().as_ref(),
+        header.len() as u32,
+    ));
     let garbage = PackId(Id::hash(&body));
     s.plant(&ObjectName::new(FileKind::Pack, garbage.0), &body);
     let mut forged_packs = vec![IndexPack {
         id: garbage,
         size: body.len() as u64,
+        capsule: key.capsule(),
         blobs: entries,
     }];
     forged_packs.extend(packs.iter().cloned());
@@ -519,8 +525,9 @@ fn attack_forged_deletion_notice_and_empty_index_lose_nothing() {
         sessions: Vec::new(),
     };
     let sealed = repo
-        .key()
-        .seal_object(ObjectKind::Deletion, &notice.encode(), 0, [5; 24]);
+        .keyring()
+        .seal_object(ObjectKind::Deletion, &notice.encode(), 0, &engine::fresh())
+        .unwrap();
     s.plant(
         &ObjectName::new(FileKind::Deletion, Id::hash(&sealed)),
         &sealed,

@@ -36,10 +36,11 @@ fn key_list_shows_the_contract_fields() {
     let list = keys(&repo, None);
     assert_eq!(list.len(), 1);
     let k = &list[0];
-    for field in ["id", "current", "created", "hostname", "username"] {
+    for field in ["id", "current", "kind", "created", "hostname", "username"] {
         assert!(k.get(field).is_some(), "key list --json lacks {field}: {k}");
     }
     assert_eq!(k["current"], true);
+    assert_eq!(k["kind"], "full");
     assert_eq!(k["id"].as_str().unwrap().len(), 64);
     chrono_like(k["created"].as_str().unwrap());
     let human = repo.ok(args!["key", "list"]);
@@ -119,6 +120,56 @@ fn key_remove_refuses_the_key_in_use_and_the_last_key() {
         &repo.run(args!["--password-file", file, "key", "remove", last]),
         1,
     );
+}
+
+/// A put-only key beside the one full key: `key list` names each key's
+/// kind, and the full key cannot be removed, neither through itself (in
+/// use) nor through the put-only key (which changes no key): without it
+/// nothing could be read again. The put-only key can go.
+#[test]
+fn key_list_names_the_kind_and_the_last_full_key_stays_beside_a_put_only_key() {
+    let repo = Repo::local();
+    let full = current(&keys(&repo, None));
+    let file = password_file(&repo, "put-only", "a put-only password");
+    let out = repo.ok(args![
+        "key",
+        "add",
+        "--put-only",
+        "--new-password-file",
+        file,
+        "--json"
+    ]);
+    let added = &json_values(&out.stdout)[0];
+    assert_eq!(added["kind"], "put-only", "{added}");
+    let put_only = added["added"].as_str().unwrap().to_owned();
+    let list = keys(&repo, None);
+    let kind = |id: &str| {
+        list.iter()
+            .find(|k| k["id"] == id)
+            .map(|k| k["kind"].clone())
+    };
+    assert_eq!(kind(&full), Some(Value::from("full")), "{list:?}");
+    assert_eq!(kind(&put_only), Some(Value::from("put-only")), "{list:?}");
+    let human = repo.ok(args!["key", "list"]);
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains("Kind") && text.contains("put-only"), "{text}");
+
+    let before = repo.file_listing();
+    assert_error(&repo.run(args!["key", "remove", full]), 1);
+    let out = repo.run(args!["--password-file", file, "key", "remove", full]);
+    assert_error(&out, 1);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("put-only key"),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        repo.file_listing() == before,
+        "a refused key remove changed the repository"
+    );
+    repo.ok(args!["key", "remove", put_only]);
+    assert_eq!(keys(&repo, None).len(), 1);
+    repo.ok(args!["snapshots"]);
 }
 
 #[test]

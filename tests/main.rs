@@ -26,6 +26,7 @@ mod mount;
 mod postgres;
 mod profiles;
 mod prune;
+mod put_only;
 mod races;
 mod restore;
 mod restore_safety;

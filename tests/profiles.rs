@@ -1130,3 +1130,311 @@ fn regression_21_schedule_values_cannot_break_out_of_the_unit_or_crontab_line() 
         assert!(log.is_file(), "the log went elsewhere: {line}");
     }
 }
+
+/// The put-only key's password in
+/// [`a_put_only_key_runs_its_backups_and_heartbeats_and_nothing_else`].
+const PUT_ONLY_PW: &str = "the web host's put-only password";
+
+/// What a put-only key is told by every command but `backup` and `key
+/// heartbeat` (after `vault: `), and by each step of a run it cannot do.
+const PUT_ONLY_REFUSAL: &str = "this password opens a put-only key, which can only add backups; \
+                                use the password of a full key to read or change the repository";
+
+/// A host that holds only a put-only key (issue 22) runs its profile:
+/// both sources (files, and a command's output) are backed up and their
+/// heartbeats written, which `health --heartbeats` verifies with the key
+/// `key heartbeat` prints (the same with either key); a second run reads
+/// no unchanged file. A profile that also forgets (and prunes), copies
+/// off-site and checks still backs up, reports forget, copy and check as
+/// failed steps with the put-only refusal (prune does not start: nothing
+/// was forgotten) and exits 1, and removes nothing. `drill` is refused in
+/// one line.
+#[test]
+fn a_put_only_key_runs_its_backups_and_heartbeats_and_nothing_else() {
+    use std::collections::BTreeSet;
+    let repo = Repo::local();
+    let offsite = Repo::local();
+    let dir = temp_dir();
+    let path = |name: &str| dir.path().join(name);
+    write(&path("put-password"), format!("{PUT_ONLY_PW}\n").as_bytes());
+    write(&path("full-password"), PASSWORD.as_bytes());
+    let out = repo.ok(args![
+        "key",
+        "add",
+        "--put-only",
+        "--new-password-file",
+        path("put-password"),
+        "--json"
+    ]);
+    let added = &crate::common::json_values(&out.stdout)[0];
+    assert_eq!(added["kind"], "put-only", "{added}");
+    let www = path("www");
+    write(&www.join("index.html"), b"<h1>put-only host</h1>\n");
+    write(&www.join("app/data.txt"), &b"row\n".repeat(5000));
+    let dump = b"INSERT INTO t VALUES (1);\nINSERT INTO t VALUES (2);\nINSERT INTO t VALUES (3);\n";
+    let config = path("vault.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[repositories.main]
+url = "{main}"
+password-file = "{put}"
+
+[repositories.offsite]
+url = "{offsite}"
+password-file = "{full}"
+
+[sources.www]
+paths = ["{www}"]
+host = "{HOST}"
+max-age = "1h"
+
+[sources.db]
+command = "printf 'INSERT INTO t VALUES (%s);\\n' 1 2 3"
+filename = "app.sql"
+host = "{HOST}"
+max-age = "1h"
+
+[profiles.nightly]
+repository = "main"
+check = {{ enabled = false }}
+
+[profiles.everything]
+repository = "main"
+copy-to = ["offsite"]
+retention = {{ keep-last = 1 }}
+check = {{ read-data-subset = "100%" }}
+"#,
+            main = repo.path.display(),
+            offsite = offsite.path.display(),
+            put = path("put-password").display(),
+            full = path("full-password").display(),
+            www = www.display(),
+        ),
+    )
+    .unwrap();
+    // The put-only host's record of what it sent is in its cache.
+    let host_vault = |args: &[&str]| {
+        let mut cmd = vault();
+        cmd.arg("--config")
+            .arg(&config)
+            .args(args)
+            .env("TMPDIR", dir.path())
+            .env("XDG_CACHE_HOME", path("xdg-cache"));
+        cmd.output().expect("run vault")
+    };
+    let run_json = |profile: &str| {
+        let out = host_vault(&["run", profile, "--json"]);
+        assert_no_panic(&out);
+        let summary: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "run --json is not one JSON document ({e})\n{}",
+                describe(&out)
+            )
+        });
+        (out, summary)
+    };
+    let backup_output = |summary: &Value, source: &str| {
+        summary["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == "backup" && s["source"] == source)
+            .unwrap_or_else(|| panic!("no backup of {source}: {summary:#}"))["output"]
+            .clone()
+    };
+
+    // The backups and their heartbeats.
+    let (out, first) = run_json("nightly");
+    assert_success(&out);
+    assert_eq!(first["success"], true, "{first:#}");
+    let st = steps(&first);
+    assert_eq!(status_of(&st, "backup", "www"), ["ok"], "{first:#}");
+    assert_eq!(status_of(&st, "backup", "db"), ["ok"], "{first:#}");
+    assert_eq!(st.len(), 2, "only the backups ran: {first:#}");
+    assert_eq!(tags_of(&repo), ["source:db", "source:www"]);
+    let dumped = repo.ok(args!["dump", "latest", "/app.sql", "--tag", "source:db"]);
+    assert_eq!(dumped.stdout, dump);
+    let target = temp_dir();
+    repo.ok(args![
+        "restore",
+        "latest",
+        "--tag",
+        "source:www",
+        "--target",
+        target.path()
+    ]);
+    crate::common::assert_same_tree(&www, &crate::common::restored(target.path(), &www), false);
+
+    let heartbeat_key = |password: &str| {
+        let mut cmd = repo.cmd();
+        cmd.env("VAULT_PASSWORD", password)
+            .args(["key", "heartbeat"])
+            .env("XDG_CACHE_HOME", path("xdg-cache"));
+        let out = cmd.output().unwrap();
+        assert_success(&out);
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let key = heartbeat_key(PASSWORD);
+    assert_eq!(key.len(), 64, "{key}");
+    assert_eq!(
+        heartbeat_key(PUT_ONLY_PW),
+        key,
+        "either key prints the same"
+    );
+    let monitor = path("monitor.toml");
+    std::fs::write(
+        &monitor,
+        format!(
+            "[repositories.main]\nurl = \"{}\"\nheartbeat-key = \"{key}\"\n\n\
+             [sources.www]\npaths = [\"/var/www\"]\nmax-age = \"1h\"\n\n\
+             [sources.db]\ncommand = \"x\"\nmax-age = \"1h\"\n\n\
+             [profiles.nightly]\nrepository = \"main\"\n",
+            repo.path.display()
+        ),
+    )
+    .unwrap();
+    let out = vault()
+        .arg("--config")
+        .arg(&monitor)
+        .args(["health", "--heartbeats", "--json"])
+        .output()
+        .unwrap();
+    assert_success(&out);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["healthy"], true, "{report:#}");
+    let sources = report["sources"].as_array().expect("sources");
+    assert_eq!(sources.len(), 2, "{report:#}");
+    for source in sources {
+        assert_eq!(source["host"], HOST, "{report:#}");
+    }
+    let www_health = sources.iter().find(|s| s["source"] == "www").unwrap();
+    assert_eq!(www_health["files"], 2, "{report:#}");
+    let db_health = sources.iter().find(|s| s["source"] == "db").unwrap();
+    assert_eq!(db_health["bytes"], dump.len(), "{report:#}");
+
+    // A second run reads no unchanged file: the record stands in for the
+    // parent snapshot the key cannot read.
+    let (out, second) = run_json("nightly");
+    assert_success(&out);
+    let again = backup_output(&second, "www");
+    assert_eq!(again["files_unmodified"], 2, "{again:#}");
+    assert_eq!(again["files_new"], 0, "{again:#}");
+    assert_eq!(again["files_changed"], 0, "{again:#}");
+    assert_eq!(again["data_blobs"], 0, "{again:#}");
+    assert_eq!(
+        again["parent"],
+        backup_output(&first, "www")["snapshot_id"],
+        "{again:#}"
+    );
+    let db_again = backup_output(&second, "db");
+    assert_eq!(db_again["data_blobs"], 0, "{db_again:#}");
+    assert_eq!(
+        tags_of(&repo),
+        ["source:db", "source:db", "source:www", "source:www"]
+    );
+    let written: BTreeSet<String> = repo
+        .snapshots()
+        .iter()
+        .filter(|s| s["id"] == again["snapshot_id"])
+        .map(|s| s["parent"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(
+        written,
+        BTreeSet::from([backup_output(&first, "www")["snapshot_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()]),
+        "the snapshot records its parent"
+    );
+
+    // Forget, copy and check: refused, each a failed step; the backups
+    // still land and nothing is removed.
+    let objects = repo.objects();
+    let (out, third) = run_json("everything");
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(third["success"], false, "{third:#}");
+    // Every step, in order: the backups; forget on main, refused (so no
+    // prune follows: nothing was forgotten); the copies, refused (so the
+    // off-site forgets are skipped); check on main refused, off-site ok.
+    let every: Vec<(String, String, String, String)> = third["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let text = |key: &str| s[key].as_str().unwrap_or("").to_owned();
+            (
+                text("step"),
+                text("source"),
+                text("repository"),
+                text("status"),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String, String, String)> = [
+        ("backup", "db", "main", "ok"),
+        ("backup", "www", "main", "ok"),
+        ("forget", "db", "main", "failed"),
+        ("forget", "www", "main", "failed"),
+        ("copy", "db", "main → offsite", "failed"),
+        ("copy", "www", "main → offsite", "failed"),
+        ("forget", "db", "offsite", "skipped"),
+        ("forget", "www", "offsite", "skipped"),
+        ("check", "", "main", "failed"),
+        ("check", "", "offsite", "ok"),
+    ]
+    .iter()
+    .map(|(a, b, c, d)| (a.to_string(), b.to_string(), c.to_string(), d.to_string()))
+    .collect();
+    assert_eq!(every, expected, "{third:#}");
+    for s in third["steps"].as_array().unwrap() {
+        if s["status"] == "failed" {
+            assert_eq!(s["message"], PUT_ONLY_REFUSAL, "{s:#}");
+        }
+    }
+    assert_eq!(third["failed"], 5, "{third:#}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr.trim_end().lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("vault: run everything: ") && last.contains(PUT_ONLY_REFUSAL),
+        "{stderr}"
+    );
+    for (kind, before) in &objects {
+        let now = repo.list(kind);
+        assert!(
+            before.is_subset(&now),
+            "{kind} removed: {:?}",
+            before.difference(&now).collect::<Vec<_>>()
+        );
+    }
+    assert_eq!(
+        tags_of(&repo),
+        [
+            "source:db",
+            "source:db",
+            "source:db",
+            "source:www",
+            "source:www",
+            "source:www"
+        ]
+    );
+    assert!(offsite.snapshots().is_empty(), "nothing was copied");
+    assert_success(&repo.run(args!["check", "--read-data"]));
+
+    // drill: refused in one line.
+    let out = host_vault(&[
+        "drill",
+        "nightly",
+        "--target",
+        path("drill").to_str().unwrap(),
+    ]);
+    assert_error(&out, 1);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim_end(),
+        format!("vault: {PUT_ONLY_REFUSAL}"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!path("drill").exists() || std::fs::read_dir(path("drill")).unwrap().count() == 0);
+}

@@ -42,7 +42,7 @@ fn non_test_code(text: &str) -> &str {
 /// The engine's layers, lowest first: what each top-level module of
 /// `engine/src` is. A module may use its own layer's shared vocabulary
 /// (0), the layers below it, and within the top layer only itself.
-const LAYERS: [(&str, u8); 18] = [
+const LAYERS: [(&str, u8); 19] = [
     ("beneath", 0),
     ("error", 0),
     ("exclude", 0),
@@ -53,6 +53,7 @@ const LAYERS: [(&str, u8); 18] = [
     ("units", 0),
     ("workers", 0),
     ("random_nonce", 0),
+    ("fresh", 0),
     ("store", 1),
     ("repository", 2),
     ("backup", 3),

@@ -117,6 +117,7 @@ pub fn index_packs(seed: u64, blobs: usize, per_pack: usize) -> impl Iterator<It
         IndexPack {
             id: PackId(Id(rng.random())),
             size: u64::from(offset),
+            capsule: Some(rng.random()),
             blobs,
         }
     })

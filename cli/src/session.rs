@@ -278,17 +278,18 @@ pub fn uncached(g: &Global) -> Global {
     }
 }
 
-/// The cache directory for the repository at `backend`: `--cache-dir`
-/// for any repository, else the per-user default for a remote store (a
-/// local repository would only be copied to the same kind of disk).
-fn cache_root(g: &Global, backend: &Backend) -> Option<PathBuf> {
+/// The cache directory for `repo`: `--cache-dir` for any repository,
+/// else the per-user default for a remote store (a local repository would
+/// only be copied to the same kind of disk) or a put-only key (whose
+/// record of its backups lives there, see `engine::backup::record`).
+fn cache_root(g: &Global, repo: &Repository) -> Option<PathBuf> {
     if g.no_cache {
         return None;
     }
     if let Some(dir) = &g.cache_dir {
         return Some(dir.clone());
     }
-    if !backend.is_remote() {
+    if !repo.backend().is_remote() && !repo.is_put_only() {
         return None;
     }
     default_cache_root(std::env::var_os("XDG_CACHE_HOME"), std::env::var_os("HOME"))
@@ -317,7 +318,7 @@ pub fn equip(g: &Global, repo: &mut Repository) {
 /// Give `repo` the cache the global options ask for. A cache that cannot
 /// be opened is said once and done without: it never fails a command.
 pub fn attach_cache(g: &Global, repo: &mut Repository) {
-    let Some(root) = cache_root(g, repo.backend()) else {
+    let Some(root) = cache_root(g, repo) else {
         return;
     };
     let mut caches = CACHES.lock().unwrap_or_else(|p| p.into_inner());
@@ -363,10 +364,18 @@ fn report_caches(g: &Global) {
 /// Open the repository and lock it for `command` as `access` requires,
 /// waiting up to `--retry-lock` for conflicting locks.
 pub fn open(g: &Global, access: Access, command: &str) -> Result<Session> {
-    let repo = Arc::new(open_unlocked(g)?);
+    let repo = open_unlocked(g)?;
+    if !PUT_ONLY_COMMANDS.contains(&command) {
+        repo.require_full_key()?;
+    }
+    let repo = Arc::new(repo);
     let lock = lock(g, &repo, access, command)?;
     Ok(Session { repo, lock })
 }
+
+/// What a put-only key may run (SPEC.md §5.5): everything else is refused
+/// in one line before it reads anything.
+const PUT_ONLY_COMMANDS: [&str; 2] = ["backup", "key heartbeat"];
 
 /// Open a second repository (`copy --to`, `init --from`) at `url` with its
 /// own password sources, and lock it as [`open`] does.
@@ -380,6 +389,7 @@ pub fn open_second(
     let backend = open_backend(g, url)?;
     let pw = password::get(sources, false)?;
     let mut repo = password::open(backend, &pw)?;
+    repo.require_full_key()?;
     equip(g, &mut repo);
     limit_memory(g, &repo)?;
     let repo = Arc::new(repo);

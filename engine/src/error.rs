@@ -64,6 +64,13 @@ pub enum Error {
     /// No key file opens with the password.
     #[error("wrong password: no key in the repository opens with it")]
     WrongPassword,
+    /// The password opened a put-only key, which can add backups and
+    /// nothing else (SPEC.md §5.5).
+    #[error(
+        "this password opens a put-only key, which can only add backups; \
+         use the password of a full key to read or change the repository"
+    )]
+    PutOnly,
     /// No key file opened with the password, and one was not tried because
     /// its KDF asks for more than a reader spends (SPEC.md §5).
     #[error("no key opened with this password; key file {key} was not tried: {detail}")]
@@ -300,6 +307,9 @@ fn waited_suffix(waited: &std::time::Duration) -> String {
 impl Error {
     /// Wrap a format error with the name of the object it came from.
     pub fn format(object: impl Into<String>, source: FormatError) -> Self {
+        if let FormatError::NeedsFullKey { .. } = source {
+            return Error::PutOnly;
+        }
         Error::Format {
             object: object.into(),
             source,

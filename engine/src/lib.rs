@@ -73,3 +73,14 @@ pub fn random_nonce() -> [u8; repo_format::crypto::NONCE_LEN] {
     rand::fill(&mut n);
     n
 }
+
+/// A fresh nonce and ephemeral secret for sealing one thing (see
+/// [`repo_format::keyring::Fresh`]).
+pub fn fresh() -> repo_format::keyring::Fresh {
+    let mut ephemeral = [0u8; repo_format::crypto::KEY_LEN];
+    rand::fill(&mut ephemeral);
+    repo_format::keyring::Fresh {
+        nonce: random_nonce(),
+        ephemeral,
+    }
+}

@@ -37,6 +37,7 @@ fn pack(rng: &mut StdRng) -> IndexPack {
     IndexPack {
         id: PackId(Id(rng.random())),
         size: BLOBS_PER_PACK as u64 * 8192,
+        capsule: Some(rng.random()),
         blobs,
     }
 }

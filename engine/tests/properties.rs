@@ -385,6 +385,7 @@ fn any_batches() -> impl Strategy<Value = Vec<Vec<IndexPack>>> {
     let pack = (0u8..30, prop::collection::vec(entry, 0..20)).prop_map(|(n, blobs)| IndexPack {
         id: pack_id(n),
         size: 1 << 22,
+        capsule: Some([n; 32]),
         blobs,
     });
     prop::collection::vec(prop::collection::vec(pack, 0..6), 0..5)
@@ -460,6 +461,7 @@ fn any_pack_files() -> impl Strategy<Value = (Vec<IndexPack>, Vec<Vec<usize>>)> 
             .map(|(n, blobs)| IndexPack {
                 id: pack_id(n as u8),
                 size: 1 << 22,
+                capsule: Some([n as u8; 32]),
                 blobs,
             })
             .collect::<Vec<_>>()

@@ -280,6 +280,7 @@ fn phase_two_does_not_trust_an_index_forged_between_the_phases() {
         packs: vec![IndexPack {
             id: engine::repo_format::PackId(garbage_id),
             size: garbage.len() as u64,
+            capsule: Some([9; 32]),
             blobs: x_entries,
         }],
         supersedes: Vec::new(),

@@ -17,12 +17,16 @@ use engine::{Backend, Repository};
 use repo_format::codec;
 use repo_format::compress::{self, AUTO_LEVEL};
 use repo_format::crypto::{BlobKind, ObjectKind};
+use repo_format::keyring::{FORMAT_1, FORMAT_2};
 use repo_format::layout::{FileKind, ObjectName};
 use repo_format::pack::{self, PackEntry};
 use repo_format::{BlobId, Id};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use vault_fuzz::{BlobInput, HeaderMode, NONCE, OBJECT_KINDS, PackInput, key};
+use vault_fuzz::{
+    BlobInput, HeaderMode, NONCE, OBJECT_KINDS, PackInput, PackSealer, key, keyring,
+    put_only_keyring, record_salt,
+};
 
 /// Seeds larger than this are left out: a seed corpus is committed.
 const MAX_SEED: usize = 4096;
@@ -52,6 +56,23 @@ impl Seeds {
             let mut input = vec![selector, repo_format::crypto::OBJECT_VERSION];
             input.extend_from_slice(&compress::frame(level, payload));
             self.add("object_open", &format!("{name}-{level}"), &input, MAX_SEED);
+        }
+    }
+
+    /// Seeds of `sealed_object`: the payload framed raw and zstd, as an
+    /// object of `kind` sealed as format 2 seals it (the vectors' snapshot
+    /// capsule).
+    fn sealed_object(&mut self, kind: ObjectKind, name: &str, payload: &[u8]) {
+        let selector = OBJECT_KINDS.iter().position(|k| *k == kind).unwrap() as u8;
+        for level in [0, AUTO_LEVEL] {
+            let mut input = vec![selector, repo_format::crypto::OBJECT_VERSION];
+            input.extend_from_slice(&compress::frame(level, payload));
+            self.add(
+                "sealed_object",
+                &format!("{name}-{level}"),
+                &input,
+                MAX_SEED,
+            );
         }
     }
 
@@ -108,7 +129,11 @@ impl Seeds {
             header: key().seal_object(ObjectKind::PackHeader, &header, 0, NONCE),
             ..built.clone()
         };
-        for (suffix, input) in [("built", built), ("plaintext", given), ("sealed", sealed)] {
+        for (suffix, input) in [
+            ("built", built.clone()),
+            ("plaintext", given.clone()),
+            ("sealed", sealed),
+        ] {
             assert_eq!(PackInput::parse(&input.encode()), input);
             assert_eq!(input.build().blobs.len(), entries.len());
             self.add(
@@ -117,6 +142,39 @@ impl Seeds {
                 &input.encode(),
                 4 * MAX_SEED,
             );
+        }
+        self.pack_v2(name, &built, &given);
+    }
+
+    /// Seeds of `pack_v2` from the `pack` seeds of one pack: format 1
+    /// (selector 0), format 2 under the vectors' pack capsule (1), and
+    /// format 2 under a given capsule, another key's (3).
+    fn pack_v2(&mut self, name: &str, built: &PackInput, given: &PackInput) {
+        let other = vault_fuzz::capsule_of(&[0x07; 32]);
+        for (prefix, selector, capsule) in [
+            ("f1", 0u8, None),
+            ("f2", 1, None),
+            ("f2-capsule", 3, Some(other)),
+        ] {
+            let sealer = if selector == 0 {
+                PackSealer::format_1()
+            } else {
+                PackSealer::format_2(capsule)
+            };
+            for (suffix, input) in [("built", built), ("plaintext", given)] {
+                assert!(input.build_with(&sealer).entries.is_some() || suffix == "plaintext");
+                let mut seed = vec![selector];
+                if let Some(capsule) = &capsule {
+                    seed.extend_from_slice(capsule);
+                }
+                seed.extend_from_slice(&input.encode());
+                self.add(
+                    "pack_v2",
+                    &format!("{name}-{prefix}-{suffix}"),
+                    &seed,
+                    4 * MAX_SEED,
+                );
+            }
         }
     }
 }
@@ -132,16 +190,23 @@ fn hex_file(dir: &Path, name: &str) -> Vec<u8> {
 
 /// The blobs of a pack sealed under the fixed key: kind and plaintext.
 fn open_pack(pack: &[u8]) -> Vec<(BlobKind, Vec<u8>)> {
-    let (range, blobs_len) =
-        pack::header_range(pack.len() as u64, &pack[pack.len() - 4..]).unwrap();
-    let sealed = &pack[range.start as usize..range.end as usize];
-    let payload = key().open_object(ObjectKind::PackHeader, sealed).unwrap();
-    pack::decode_header(&payload, blobs_len)
+    open_pack_of(FORMAT_1, pack)
+}
+
+/// The blobs of a pack of `format` sealed under the fixed key (in format
+/// 2, the key of its capsule).
+fn open_pack_of(format: u32, pack: &[u8]) -> Vec<(BlobKind, Vec<u8>)> {
+    let tail = pack.len() - pack::trailer_len(format);
+    let trailer = pack::parse_trailer(format, pack.len() as u64, &pack[tail..]).unwrap();
+    let pack_key = keyring(format).pack_key(trailer.capsule.as_ref()).unwrap();
+    let sealed = &pack[trailer.header.start as usize..trailer.header.end as usize];
+    let payload = pack_key.open_header(sealed).unwrap();
+    pack::decode_header(&payload, trailer.blobs_len)
         .unwrap()
         .iter()
         .map(|e| {
             let sealed = &pack[e.offset as usize..e.end() as usize];
-            let plain = key()
+            let plain = pack_key
                 .open_blob(e.kind, &e.id, sealed, e.raw_length as usize)
                 .unwrap();
             (e.kind, plain)
@@ -189,6 +254,162 @@ fn vectors(seeds: &mut Seeds, dir: &Path) {
         .open_blob(BlobKind::Data, &id, &v("data-blob-raw"), 1 << 20)
         .unwrap();
     seeds.blob(BlobKind::Data, "vector-data", &data);
+    format_2_vectors(seeds, dir);
+}
+
+/// Seeds of the format-2 targets from the golden vectors' `f2-*` files.
+fn format_2_vectors(seeds: &mut Seeds, dir: &Path) {
+    let v = |name| hex_file(dir, name);
+    let with = |mode: u8, bytes: &[u8]| [&[mode][..], bytes].concat();
+    // put_only_key: key files (mode 0), the put-only key encoding (mode 1,
+    // and 3: also sealed as a full key's file, which must not open).
+    seeds.add(
+        "put_only_key",
+        "vector-put-only-key-file",
+        &with(0, &v("f2-put-only-key-file")),
+        MAX_SEED,
+    );
+    seeds.add(
+        "put_only_key",
+        "vector-key-file",
+        &with(0, &v("key-file")),
+        MAX_SEED,
+    );
+    seeds.add(
+        "put_only_key",
+        "vector-put-only-key",
+        &with(1, &v("f2-put-only-key")),
+        MAX_SEED,
+    );
+    seeds.add(
+        "put_only_key",
+        "vector-put-only-key-kind",
+        &with(3, &v("f2-put-only-key")),
+        MAX_SEED,
+    );
+
+    // sealed_object: every kind's vector payload, and a snapshot under a
+    // capsule of low order (all zeros), which must not open.
+    let payloads = [
+        (ObjectKind::Config, "f2-config-payload"),
+        (ObjectKind::Index, "f2-index-payload"),
+        (ObjectKind::Snapshot, "snapshot-payload"),
+        (ObjectKind::PackHeader, "pack-header-payload"),
+        (ObjectKind::Lock, "lock-payload"),
+        (ObjectKind::Ledger, "ledger-payload"),
+        (ObjectKind::Deletion, "deletion-payload"),
+    ];
+    for (kind, file) in payloads {
+        seeds.sealed_object(kind, &format!("vector-{file}"), &v(file));
+    }
+    let selector = OBJECT_KINDS
+        .iter()
+        .position(|k| *k == ObjectKind::Snapshot)
+        .unwrap() as u8;
+    let mut low_order = vec![selector | 8];
+    low_order.extend_from_slice(&[0; 32]);
+    low_order.push(repo_format::crypto::OBJECT_VERSION);
+    low_order.extend_from_slice(&compress::frame(0, &v("snapshot-payload")));
+    seeds.add(
+        "sealed_object",
+        "vector-snapshot-low-order-capsule",
+        &low_order,
+        MAX_SEED,
+    );
+
+    // index_v2: both formats' vector payloads.
+    seeds.add(
+        "index_v2",
+        "vector-index-payload",
+        &with(0, &v("index-payload")),
+        MAX_SEED,
+    );
+    seeds.add(
+        "index_v2",
+        "vector-f2-index-payload",
+        &with(1, &v("f2-index-payload")),
+        MAX_SEED,
+    );
+
+    // pack_v2: the format-2 vector pack (its blobs; as the `pack` seeds),
+    // and under a capsule of low order.
+    let blobs: Vec<BlobInput> = open_pack_of(FORMAT_2, &v("f2-pack"))
+        .into_iter()
+        .map(|(kind, plain)| BlobInput {
+            kind,
+            verbatim: false,
+            id: None,
+            raw_length: None,
+            bytes: compress::frame(AUTO_LEVEL, &plain),
+        })
+        .collect();
+    let input = PackInput {
+        header_mode: HeaderMode::BuiltZstd,
+        trailer: None,
+        blobs,
+        header: Vec::new(),
+    };
+    // The vector pack again, but for the nonces: the same as the
+    // `vector-f2-built` seed that pack_parts writes, so only the one under
+    // a capsule of low order is added here.
+    let rebuilt = input.build_with(&PackSealer::format_2(None));
+    assert_eq!(rebuilt.bytes.len(), v("f2-pack").len());
+    let mut seed = vec![3];
+    seed.extend_from_slice(&[0; 32]);
+    seed.extend_from_slice(&input.encode());
+    seeds.add(
+        "pack_v2",
+        "vector-f2-pack-low-order-capsule",
+        &seed,
+        4 * MAX_SEED,
+    );
+
+    // record: the record tree's frame under its id, the head's payload
+    // under its name.
+    let record_key = put_only_keyring().record_key(&record_salt()).unwrap();
+    let tree_id = v("tree-blob-id");
+    let frame = repo_format::crypto::open(
+        &record_key,
+        &[b"vault record tree\0".as_slice(), &tree_id].concat(),
+        &v("f2-record-tree"),
+        "record tree",
+    )
+    .unwrap();
+    seeds.add(
+        "record",
+        "vector-tree",
+        &[&[0][..], &tree_id, &frame].concat(),
+        MAX_SEED,
+    );
+    let plain = v("tree-plain");
+    let raw = compress::frame(0, &plain);
+    seeds.add(
+        "record",
+        "vector-tree-raw",
+        &[&[0][..], &tree_id, &raw].concat(),
+        MAX_SEED,
+    );
+    let name = v("f2-record-head-name");
+    let head = repo_format::crypto::open(
+        &record_key,
+        &[b"vault record head\0".as_slice(), &name].concat(),
+        &v("f2-record-head"),
+        "record head",
+    )
+    .unwrap();
+    seeds.add(
+        "record",
+        "vector-head",
+        &[&[1][..], &name, &head].concat(),
+        MAX_SEED,
+    );
+    let host_paths = b"vectorhost\0/home/alice";
+    seeds.add(
+        "record",
+        "vector-head-name",
+        &[&[1][..], &name, host_paths].concat(),
+        MAX_SEED,
+    );
 }
 
 fn repository(seeds: &mut Seeds, url: &str, password: &str) {
@@ -206,7 +427,7 @@ fn repository(seeds: &mut Seeds, url: &str, password: &str) {
     seeds.add(
         "key_file",
         "repo-master-key",
-        &repo.key().encode(),
+        &repo.master().unwrap().encode(),
         MAX_SEED,
     );
     let config = repo.config().encode();
@@ -228,8 +449,20 @@ fn repository(seeds: &mut Seeds, url: &str, password: &str) {
         {
             let payload = repo.load_object(file, kind, &id).unwrap();
             let name = format!("repo-{}", id.short());
-            seeds.add(target, &name, &payload, MAX_SEED);
+            if kind == ObjectKind::Index {
+                // The index target reads format 1; index_v2 both.
+                let format = repo.config().version;
+                let selector = u8::from(format == FORMAT_2);
+                let mut input = vec![selector];
+                input.extend_from_slice(&payload);
+                seeds.add("index_v2", &name, &input, MAX_SEED);
+                let index = repo_format::index::IndexFile::decode(format, &payload).unwrap();
+                seeds.add(target, &name, &index.encode(FORMAT_1), MAX_SEED);
+            } else {
+                seeds.add(target, &name, &payload, MAX_SEED);
+            }
             seeds.object(kind, &format!("repo-{target}-{}", id.short()), &payload);
+            seeds.sealed_object(kind, &format!("repo-{target}-{}", id.short()), &payload);
         }
     }
     for id in repo

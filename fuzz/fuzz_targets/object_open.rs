@@ -20,7 +20,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(payload.len() <= codec::DECODE_LIMIT);
         let _ = match kind {
             ObjectKind::Config => config::Config::decode(&payload).map(drop),
-            ObjectKind::Index => index::IndexFile::decode(&payload).map(drop),
+            ObjectKind::Index => {
+                index::IndexFile::decode(repo_format::keyring::FORMAT_1, &payload).map(drop)
+            }
             ObjectKind::Snapshot => snapshot::Snapshot::decode(&payload).map(drop),
             ObjectKind::PackHeader => {
                 codec::decode::<Vec<PackEntry>>("pack header", &payload).map(drop)

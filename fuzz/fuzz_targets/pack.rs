@@ -15,78 +15,26 @@
 //! content's id that unframes within its raw length opens to that content,
 //! and any other sealed blob (wrong id, over the length, bad frame) is an
 //! error; `verify` reports damaged exactly the blobs that did not open, and
-//! a wrong pack name only when none is damaged.
+//! a wrong pack name only when none is damaged. (Format 1; `pack_v2`
+//! reads format 2's packs.)
 #![no_main]
-use engine::Backend;
-use engine::repository::pack_reader::{BlobRef, PackReader};
-use engine::store::{Listing, ObjectMeta, Put, PutOutcome, Store, StoreInfo};
+use engine::repository::pack_reader::BlobRef;
 use libfuzzer_sys::fuzz_target;
-use repo_format::layout::{FileKind, ObjectName};
+use repo_format::keyring::FORMAT_1;
 use repo_format::pack::{HEADER_LEN_LEN, PackEntry, header_range};
 use repo_format::tree::Tree;
 use repo_format::{Id, PackId};
-use std::ops::Range;
-use std::sync::Arc;
-use vault_fuzz::{PackInput, key};
-
-/// A store holding one pack, whatever its name, with object_store's range
-/// semantics (a range may end past the object; it may not start past it).
-struct OnePack {
-    bytes: bytes::Bytes,
-    info: StoreInfo,
-}
-
-impl Store for OnePack {
-    fn put(&self, _: &ObjectName, _: bytes::Bytes, _: Put) -> engine::Result<PutOutcome> {
-        Ok(PutOutcome::AlreadyExists)
-    }
-
-    fn get(&self, name: &ObjectName, range: Option<Range<u64>>) -> engine::Result<bytes::Bytes> {
-        let Some(range) = range else {
-            return Ok(self.bytes.clone());
-        };
-        let len = self.bytes.len() as u64;
-        if range.start > len || range.start > range.end {
-            return Err(engine::Error::NotFound { path: name.path() });
-        }
-        Ok(self
-            .bytes
-            .slice(range.start as usize..range.end.min(len) as usize))
-    }
-
-    fn head(&self, _: &ObjectName) -> engine::Result<ObjectMeta> {
-        Ok(ObjectMeta {
-            size: self.bytes.len() as u64,
-            modified: Default::default(),
-        })
-    }
-
-    fn list(&self, _: FileKind) -> engine::Result<Listing> {
-        Ok(Listing::default())
-    }
-
-    fn delete(&self, _: &ObjectName) -> engine::Result<()> {
-        Ok(())
-    }
-
-    fn info(&self) -> &StoreInfo {
-        &self.info
-    }
-}
+use vault_fuzz::{PackInput, PackRepository, key};
 
 fuzz_target!(|data: &[u8]| {
     let built = PackInput::parse(data).build();
     let pack = &built.bytes;
     let size = pack.len() as u64;
-    let backend = Backend::wrap(Arc::new(OnePack {
-        bytes: bytes::Bytes::copy_from_slice(pack),
-        info: StoreInfo {
-            url: "memory://fuzz".to_owned(),
-            remote: false,
-            connections: 1,
-        },
-    }));
-    let reader = PackReader::new(&backend, key());
+    // A format-1 repository of the fixed key whose store holds this pack
+    // (`vault_fuzz::PackRepository`, opened once).
+    let repository = PackRepository::get(FORMAT_1);
+    repository.set_pack(pack);
+    let reader = repository.repository().pack_reader();
     let name = PackId(Id::hash(pack));
 
     let header = reader.header(&name, size);

@@ -4,8 +4,14 @@ use crate::codec;
 use crate::error::{FormatError, Result};
 use serde::{Deserialize, Serialize};
 
-/// The repository format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The repository format version new repositories get. This build also
+/// reads and writes format 1 (SPEC.md §11).
+pub const FORMAT_VERSION: u32 = crate::keyring::FORMAT_2;
+
+/// Whether this build reads and writes repositories of `version`.
+pub fn supported(version: u32) -> bool {
+    (crate::keyring::FORMAT_1..=crate::keyring::FORMAT_2).contains(&version)
+}
 
 /// FastCDC (2020) parameters. The gear-table seed is in the master key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,7 +104,7 @@ impl Config {
     /// Parse and validate a config payload.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
         let config: Config = codec::decode("config", bytes)?;
-        if config.version != FORMAT_VERSION {
+        if !supported(config.version) {
             return Err(FormatError::UnsupportedVersion {
                 what: "repository format",
                 version: config.version,

@@ -131,7 +131,7 @@ pub enum ObjectKind {
 }
 
 impl ObjectKind {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             ObjectKind::Config => "config",
             ObjectKind::Index => "index",
@@ -270,15 +270,7 @@ impl MasterKey {
         sealed: &[u8],
         max_len: usize,
     ) -> Result<Vec<u8>> {
-        let framed = open(&self.data_key, &blob_aad(kind, id), sealed, "blob")?;
-        let plain = compress::unframe("blob", &framed, max_len)?;
-        if self.blob_id(&plain) != *id {
-            return Err(FormatError::IdMismatch {
-                what: "blob",
-                expected: id.to_hex(),
-            });
-        }
-        Ok(plain)
+        open_blob_with(&self.data_key, &self.id_key, kind, id, sealed, max_len)
     }
 
     /// Seal an object's payload: `version || frame(payload)` in an envelope.
@@ -289,34 +281,76 @@ impl MasterKey {
         level: i32,
         nonce: [u8; NONCE_LEN],
     ) -> Vec<u8> {
-        let mut out = Vec::with_capacity(payload.len() + ENVELOPE_OVERHEAD + 2);
-        out.extend_from_slice(&nonce);
-        out.push(OBJECT_VERSION);
-        compress::frame_into(level, payload, &mut out);
-        seal_in_place(&self.data_key, &object_aad(kind), &mut out);
-        out
+        seal_object_with(&self.data_key, kind, payload, level, nonce)
     }
 
     /// Open an object sealed by [`MasterKey::seal_object`] and return its payload.
     pub fn open_object(&self, kind: ObjectKind, sealed: &[u8]) -> Result<Vec<u8>> {
-        let what = kind.name();
-        let plain = open(&self.data_key, &object_aad(kind), sealed, what)?;
-        let (version, framed) = plain.split_first().ok_or(FormatError::Truncated {
-            what,
-            needed: 1,
-            got: 0,
-        })?;
-        if *version != OBJECT_VERSION {
-            return Err(FormatError::UnsupportedVersion {
-                what,
-                version: u32::from(*version),
-            });
-        }
-        compress::unframe(what, framed, crate::codec::DECODE_LIMIT)
+        open_object_with(&self.data_key, kind, sealed)
     }
 }
 
-fn blob_aad(kind: BlobKind, id: &BlobId) -> Vec<u8> {
+/// Open a blob sealed under `key` (§4.3 steps 1 to 4): its plaintext,
+/// decompressed to at most `max_len` bytes, must hash to `id` under
+/// `id_key`.
+pub(crate) fn open_blob_with(
+    key: &[u8; KEY_LEN],
+    id_key: &[u8; KEY_LEN],
+    kind: BlobKind,
+    id: &BlobId,
+    sealed: &[u8],
+    max_len: usize,
+) -> Result<Vec<u8>> {
+    let framed = open(key, &blob_aad(kind, id), sealed, "blob")?;
+    let plain = compress::unframe("blob", &framed, max_len)?;
+    if *blake3::keyed_hash(id_key, &plain).as_bytes() != id.0.0 {
+        return Err(FormatError::IdMismatch {
+            what: "blob",
+            expected: id.to_hex(),
+        });
+    }
+    Ok(plain)
+}
+
+/// Seal an object's payload under `key` (§4.4): `version || frame(payload)`.
+pub(crate) fn seal_object_with(
+    key: &[u8; KEY_LEN],
+    kind: ObjectKind,
+    payload: &[u8],
+    level: i32,
+    nonce: [u8; NONCE_LEN],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + ENVELOPE_OVERHEAD + 2);
+    out.extend_from_slice(&nonce);
+    out.push(OBJECT_VERSION);
+    compress::frame_into(level, payload, &mut out);
+    seal_in_place(key, &object_aad(kind), &mut out);
+    out
+}
+
+/// Open an object sealed by [`seal_object_with`] under `key`.
+pub(crate) fn open_object_with(
+    key: &[u8; KEY_LEN],
+    kind: ObjectKind,
+    sealed: &[u8],
+) -> Result<Vec<u8>> {
+    let what = kind.name();
+    let plain = open(key, &object_aad(kind), sealed, what)?;
+    let (version, framed) = plain.split_first().ok_or(FormatError::Truncated {
+        what,
+        needed: 1,
+        got: 0,
+    })?;
+    if *version != OBJECT_VERSION {
+        return Err(FormatError::UnsupportedVersion {
+            what,
+            version: u32::from(*version),
+        });
+    }
+    compress::unframe(what, framed, crate::codec::DECODE_LIMIT)
+}
+
+pub(crate) fn blob_aad(kind: BlobKind, id: &BlobId) -> Vec<u8> {
     let mut aad = Vec::with_capacity(BLOB_AAD_PREFIX.len() + 1 + ID_LEN);
     aad.extend_from_slice(BLOB_AAD_PREFIX);
     aad.push(kind.as_u8());
@@ -324,7 +358,7 @@ fn blob_aad(kind: BlobKind, id: &BlobId) -> Vec<u8> {
     aad
 }
 
-fn object_aad(kind: ObjectKind) -> Vec<u8> {
+pub(crate) fn object_aad(kind: ObjectKind) -> Vec<u8> {
     let mut aad = OBJECT_AAD_PREFIX.to_vec();
     aad.push(kind as u8);
     aad

@@ -81,6 +81,13 @@ pub enum FormatError {
         /// What zstd said.
         detail: String,
     },
+    /// Opening this needs the repository's private key, which a put-only
+    /// key does not hold (SPEC.md §5.5).
+    #[error("a put-only key cannot open a {what}: it can only add backups")]
+    NeedsFullKey {
+        /// What was to be opened.
+        what: &'static str,
+    },
     /// An id in hex was malformed.
     #[error("invalid id {0:?}: expected 64 hex digits")]
     InvalidId(String),

@@ -158,10 +158,21 @@ impl HeartbeatSigningKey {
     /// The repository's heartbeat key: the Ed25519 secret whose seed is
     /// BLAKE3 in derive-key mode over the data key.
     pub fn of(master: &MasterKey) -> Self {
-        let mut seed = blake3::derive_key(SIGNING_CONTEXT, &master.data_key);
-        let key = SigningKey::from_bytes(&seed);
+        let mut seed = Self::seed_of(master);
+        let key = Self::from_seed(&seed);
         zeroize::Zeroize::zeroize(&mut seed);
-        HeartbeatSigningKey(key)
+        key
+    }
+
+    /// The signing key's 32-byte seed, which a put-only key file holds
+    /// (SPEC.md §5.5) so that its host signs heartbeats too.
+    pub fn seed_of(master: &MasterKey) -> [u8; 32] {
+        blake3::derive_key(SIGNING_CONTEXT, &master.data_key)
+    }
+
+    /// The signing key of a seed from [`HeartbeatSigningKey::seed_of`].
+    pub fn from_seed(seed: &[u8; 32]) -> Self {
+        HeartbeatSigningKey(SigningKey::from_bytes(seed))
     }
 
     /// Magic, `payload` as given, and the signature over both: what

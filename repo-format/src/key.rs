@@ -4,20 +4,67 @@
 //! ```text
 //! +----------------+---------+---------------------------------------+
 //! | magic 8        | version | bincode(KeyFileBody)                  |
-//! | "VAULTKEY"     | u8 = 1  |                                       |
+//! | "VAULTKEY"     | 1 or 2  |                                       |
 //! +----------------+---------+---------------------------------------+
 //! ```
 
 use crate::codec;
 use crate::crypto::{self, KEY_LEN, MASTER_KEY_AAD, MasterKey, NONCE_LEN};
 use crate::error::{FormatError, Result};
+use crate::keyring::{PUT_ONLY_AAD, PutOnlyKey};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 /// Magic at the start of a key file.
 pub const KEY_MAGIC: &[u8; 8] = b"VAULTKEY";
-/// Current key file version.
+/// Key file version of a full key: it seals the master key.
 pub const KEY_VERSION: u8 = 1;
+/// Key file version of a put-only key: it seals a [`PutOnlyKey`]
+/// (SPEC.md §5.5). Same body; the byte says the kind without a password.
+pub const PUT_ONLY_KEY_VERSION: u8 = 2;
+
+/// What a key file gives whoever knows its password.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KeyKind {
+    /// The master key: reads and writes everything.
+    #[default]
+    Full,
+    /// Adds backups; reads nothing but index files and locks.
+    PutOnly,
+}
+
+impl KeyKind {
+    /// How `key list` names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyKind::Full => "full",
+            KeyKind::PutOnly => "put-only",
+        }
+    }
+
+    fn version(self) -> u8 {
+        match self {
+            KeyKind::Full => KEY_VERSION,
+            KeyKind::PutOnly => PUT_ONLY_KEY_VERSION,
+        }
+    }
+
+    fn aad(self) -> &'static [u8] {
+        match self {
+            KeyKind::Full => MASTER_KEY_AAD,
+            KeyKind::PutOnly => PUT_ONLY_AAD,
+        }
+    }
+}
+
+/// An opened key file.
+#[derive(Debug)]
+pub enum OpenedKey {
+    /// A full key's master key.
+    Full(MasterKey),
+    /// A put-only key.
+    PutOnly(PutOnlyKey),
+}
 /// Salt length.
 pub const SALT_LEN: usize = 32;
 
@@ -123,6 +170,9 @@ impl KdfParams {
 /// The decoded body of a key file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyFile {
+    /// Full or put-only: the version byte before the body, not in it.
+    #[serde(skip)]
+    pub kind: KeyKind,
     /// How the key-encryption key is derived.
     pub kdf: KdfParams,
     /// Salt of the KDF.
@@ -133,7 +183,8 @@ pub struct KeyFile {
     pub hostname: String,
     /// User that created the key.
     pub username: String,
-    /// The master key, sealed under the derived key (envelope, see SPEC.md §3).
+    /// The master key (or, in a put-only key file, the put-only key),
+    /// sealed under the derived key (envelope, see SPEC.md §5.1).
     #[serde(with = "serde_bytes")]
     pub sealed_master_key: Vec<u8>,
 }
@@ -151,9 +202,61 @@ impl KeyFile {
         hostname: String,
         username: String,
     ) -> Result<Self> {
+        Self::seal(
+            KeyKind::Full,
+            &master.encode(),
+            password,
+            kdf,
+            salt,
+            nonce,
+            created,
+            hostname,
+            username,
+        )
+    }
+
+    /// Seal a put-only key under `password` and build a key file of the
+    /// put-only kind.
+    #[allow(clippy::too_many_arguments)]
+    pub fn create_put_only(
+        key: &PutOnlyKey,
+        password: &[u8],
+        kdf: KdfParams,
+        salt: [u8; SALT_LEN],
+        nonce: [u8; NONCE_LEN],
+        created: i64,
+        hostname: String,
+        username: String,
+    ) -> Result<Self> {
+        Self::seal(
+            KeyKind::PutOnly,
+            &key.encode(),
+            password,
+            kdf,
+            salt,
+            nonce,
+            created,
+            hostname,
+            username,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn seal(
+        kind: KeyKind,
+        secret: &[u8],
+        password: &[u8],
+        kdf: KdfParams,
+        salt: [u8; SALT_LEN],
+        nonce: [u8; NONCE_LEN],
+        created: i64,
+        hostname: String,
+        username: String,
+    ) -> Result<Self> {
         let kek = kdf.derive(password, &salt)?;
-        let sealed_master_key = crypto::seal(&kek, nonce, MASTER_KEY_AAD, &master.encode());
+        let sealed_master_key = crypto::seal(&kek, nonce, kind.aad(), secret);
         Ok(KeyFile {
+            kind,
             kdf,
             salt,
             created,
@@ -165,21 +268,28 @@ impl KeyFile {
 
     /// Derive the key from `password` and open the master key.
     /// A wrong password is [`FormatError::AuthenticationFailed`].
-    pub fn open(&self, password: &[u8]) -> Result<MasterKey> {
+    pub fn open(&self, password: &[u8]) -> Result<OpenedKey> {
         let kek = self.kdf.derive(password, &self.salt)?;
+        let what = match self.kind {
+            KeyKind::Full => "master key",
+            KeyKind::PutOnly => "put-only key",
+        };
         let plain = Zeroizing::new(crypto::open(
             &kek,
-            MASTER_KEY_AAD,
+            self.kind.aad(),
             &self.sealed_master_key,
-            "master key",
+            what,
         )?);
-        MasterKey::decode(&plain)
+        match self.kind {
+            KeyKind::Full => MasterKey::decode(&plain).map(OpenedKey::Full),
+            KeyKind::PutOnly => PutOnlyKey::decode(&plain).map(OpenedKey::PutOnly),
+        }
     }
 
     /// The key file's bytes.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = KEY_MAGIC.to_vec();
-        out.push(KEY_VERSION);
+        out.push(self.kind.version());
         out.extend_from_slice(&codec::encode(self));
         out
     }
@@ -203,12 +313,18 @@ impl KeyFile {
             needed: header,
             got: bytes.len(),
         })?;
-        if *version != KEY_VERSION {
-            return Err(FormatError::UnsupportedVersion {
-                what: "key file",
-                version: u32::from(*version),
-            });
-        }
-        codec::decode("key file", body)
+        let kind = match *version {
+            KEY_VERSION => KeyKind::Full,
+            PUT_ONLY_KEY_VERSION => KeyKind::PutOnly,
+            other => {
+                return Err(FormatError::UnsupportedVersion {
+                    what: "key file",
+                    version: u32::from(other),
+                });
+            }
+        };
+        let mut file: KeyFile = codec::decode("key file", body)?;
+        file.kind = kind;
+        Ok(file)
     }
 }

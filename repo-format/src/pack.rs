@@ -13,6 +13,7 @@ use crate::codec;
 use crate::crypto::BlobKind;
 use crate::error::{FormatError, Result};
 use crate::id::BlobId;
+use crate::keyring::{CAPSULE_LEN, Capsule, FORMAT_1};
 use serde::{Deserialize, Serialize};
 
 /// Length of the trailing header-length field.
@@ -77,20 +78,65 @@ pub fn encode_trailer(sealed_header_len: u32) -> [u8; HEADER_LEN_LEN] {
 }
 
 /// From a pack's size and its last four bytes, the byte range of the sealed
-/// header and the length of the blob region before it.
+/// header and the length of the blob region before it (format 1).
 pub fn header_range(pack_size: u64, trailer: &[u8]) -> Result<(std::ops::Range<u64>, u64)> {
-    let bytes: [u8; HEADER_LEN_LEN] = trailer.try_into().map_err(|_| FormatError::Truncated {
-        what: "pack trailer",
-        needed: HEADER_LEN_LEN,
-        got: trailer.len(),
-    })?;
+    parse_trailer(FORMAT_1, pack_size, trailer).map(|t| (t.header, t.blobs_len))
+}
+
+/// Length of a pack's trailer in `format`: the header length, after the
+/// pack key's capsule in format 2 (SPEC.md §6).
+pub fn trailer_len(format: u32) -> usize {
+    if format == FORMAT_1 {
+        HEADER_LEN_LEN
+    } else {
+        CAPSULE_LEN + HEADER_LEN_LEN
+    }
+}
+
+/// A pack's trailer: in format 2 the capsule of its key, then the sealed
+/// header's length.
+pub fn encode_trailer_with(capsule: Option<&Capsule>, sealed_header_len: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(CAPSULE_LEN + HEADER_LEN_LEN);
+    if let Some(capsule) = capsule {
+        out.extend_from_slice(capsule);
+    }
+    out.extend_from_slice(&encode_trailer(sealed_header_len));
+    out
+}
+
+/// What a pack's trailer says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trailer {
+    /// The capsule of the pack's key (format 2).
+    pub capsule: Option<Capsule>,
+    /// Where the sealed header lies.
+    pub header: std::ops::Range<u64>,
+    /// Length of the blob region, which starts the pack.
+    pub blobs_len: u64,
+}
+
+/// From a pack's size and its last [`trailer_len`] bytes, the capsule,
+/// the byte range of the sealed header and the length of the blob region.
+pub fn parse_trailer(format: u32, pack_size: u64, trailer: &[u8]) -> Result<Trailer> {
+    let trailer_len = trailer_len(format);
+    if trailer.len() != trailer_len {
+        return Err(FormatError::Truncated {
+            what: "pack trailer",
+            needed: trailer_len,
+            got: trailer.len(),
+        });
+    }
+    let (capsule, len) = trailer.split_at(trailer_len - HEADER_LEN_LEN);
+    let capsule = <Capsule>::try_from(capsule).ok();
+    let mut bytes = [0u8; HEADER_LEN_LEN];
+    bytes.copy_from_slice(len);
     let header_len = u64::from(u32::from_le_bytes(bytes));
     let end = pack_size
-        .checked_sub(HEADER_LEN_LEN as u64)
+        .checked_sub(trailer_len as u64)
         .ok_or(FormatError::Truncated {
             what: "pack",
-            needed: HEADER_LEN_LEN,
-            got: pack_size as usize,
+            needed: trailer_len,
+            got: usize::try_from(pack_size).unwrap_or(usize::MAX),
         })?;
     let start = end
         .checked_sub(header_len)
@@ -99,7 +145,11 @@ pub fn header_range(pack_size: u64, trailer: &[u8]) -> Result<(std::ops::Range<u
             expected: end,
             got: header_len,
         })?;
-    Ok((start..end, start))
+    Ok(Trailer {
+        capsule,
+        header: start..end,
+        blobs_len: start,
+    })
 }
 
 /// How a pack's header and what an index file claims the pack holds
@@ -134,6 +184,7 @@ pub fn compare_entries(header: &[PackEntry], claims: &[PackEntry]) -> (usize, us
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
     use crate::id::Id;
 
@@ -175,5 +226,22 @@ mod tests {
         assert!(header_range(10, &encode_trailer(10)).is_err());
         assert!(header_range(3, &encode_trailer(0)).is_err());
         assert!(header_range(100, &[1, 2]).is_err());
+    }
+
+    #[test]
+    fn format_2_trailer_carries_the_capsule() {
+        let trailer = encode_trailer_with(Some(&[7; 32]), 10);
+        assert_eq!(trailer.len(), trailer_len(2));
+        assert_eq!(
+            parse_trailer(2, 100, &trailer),
+            Ok(Trailer {
+                capsule: Some([7; 32]),
+                header: 54..64,
+                blobs_len: 54
+            })
+        );
+        assert!(parse_trailer(2, 40, &trailer).is_err());
+        assert!(parse_trailer(2, 100, &trailer[1..]).is_err());
+        assert!(parse_trailer(1, 100, &trailer).is_err());
     }
 }

@@ -269,12 +269,14 @@ fn any_pack_entries() -> impl Strategy<Value = (Vec<PackEntry>, u64)> {
 }
 
 fn any_index() -> impl Strategy<Value = IndexFile> {
-    let pack =
-        (any_id(), any::<u64>(), any_pack_entries()).prop_map(|(id, size, (blobs, _))| IndexPack {
+    let pack = (any_id(), any::<u64>(), any_id(), any_pack_entries()).prop_map(
+        |(id, size, capsule, (blobs, _))| IndexPack {
             id: PackId(id),
             size,
+            capsule: Some(capsule.0),
             blobs,
-        });
+        },
+    );
     (
         prop::collection::vec(any_id().prop_map(IndexId), 0..3),
         prop::collection::vec(pack, 0..3),
@@ -348,6 +350,7 @@ fn any_key_file() -> impl Strategy<Value = KeyFile> {
                 sealed_master_key,
             )| {
                 KeyFile {
+                    kind: repo_format::key::KeyKind::Full,
                     kdf: KdfParams {
                         algorithm,
                         memory_kib,
@@ -400,7 +403,10 @@ fn flip_bit(bytes: &mut [u8], bit: prop::sample::Index) {
 fn decode_everything(bytes: &[u8], key: &MasterKey, id: &BlobId, max_len: usize) {
     let _ = Tree::decode(bytes);
     let _ = Snapshot::decode(bytes);
-    let _ = IndexFile::decode(bytes);
+    let _ = IndexFile::decode(1, bytes);
+    let _ = IndexFile::decode(2, bytes);
+    let _ = repo_format::keyring::PutOnlyKey::decode(bytes);
+    let _ = repo_format::pack::parse_trailer(2, bytes.len() as u64, bytes);
     let _ = Ledger::decode(bytes);
     let _ = Config::decode(bytes);
     let _ = KeyFile::decode(bytes);
@@ -463,7 +469,10 @@ proptest! {
 
     #[test]
     fn index_round_trip_is_identity(index in any_index()) {
-        prop_assert_eq!(IndexFile::decode(&index.encode()), Ok(index));
+        prop_assert_eq!(IndexFile::decode(2, &index.encode(2)), Ok(index.clone()));
+        let mut format_1 = index;
+        format_1.packs.iter_mut().for_each(|p| p.capsule = None);
+        prop_assert_eq!(IndexFile::decode(1, &format_1.encode(1)), Ok(format_1));
     }
 
     #[test]
@@ -484,12 +493,12 @@ proptest! {
     fn config_decode_accepts_exactly_the_valid_ranges(
         config in config_with(
             prop_oneof![valid_chunker_params(), any_chunker_params()],
-            prop_oneof![Just(FORMAT_VERSION), any::<u32>()],
+            prop_oneof![Just(1u32), Just(FORMAT_VERSION), any::<u32>()],
             prop_oneof![0i32..=22, any::<i32>()],
         )
     ) {
         let c = config.chunker;
-        let valid = config.version == 1
+        let valid = (1..=2).contains(&config.version)
             && (64..=1 << 20).contains(&c.min_size)
             && (256..=4 << 20).contains(&c.avg_size)
             && (1024..=16 << 20).contains(&c.max_size)
@@ -604,7 +613,7 @@ proptest! {
         for valid in [
             tree.encode(),
             snapshot.encode(),
-            index.encode(),
+            index.encode(2),
             key_file.encode(),
             config.encode(),
             pack::encode_header(&entries),

@@ -1,4 +1,8 @@
 //! Golden vectors: every object kind built from fixed inputs (SPEC.md §12).
+//! Format 1's (§12.2 to §12.12) and format 2's (`f2-*`, §12.13 to §12.20:
+//! derived keys, put-only key, objects sealed with the metadata key or to
+//! the repository key, a pack with its capsule, a put-only host's record),
+//! all from the same master key.
 //!
 //! The committed files in `tests/vectors/*.hex` are the contract: a change
 //! to any of them is a format change and ships with a SPEC.md edit, a
@@ -32,17 +36,20 @@
 )]
 
 use repo_format::compress::{AUTO_LEVEL, FLAG_RAW, FLAG_ZSTD};
-use repo_format::config::{ChunkerParams, Config, FORMAT_VERSION};
+use repo_format::config::{ChunkerParams, Config};
 use repo_format::crypto::{BlobKind, MasterKey, ObjectKind};
 use repo_format::deletion::Deletion;
 use repo_format::heartbeat::{
     Heartbeat, HeartbeatKind, HeartbeatSigningKey, HeartbeatVerifyingKey,
 };
 use repo_format::index::{IndexFile, IndexPack};
+use repo_format::key::OpenedKey;
 use repo_format::key::{KDF_ARGON2ID, KdfParams, KeyFile};
+use repo_format::keyring::{FORMAT_1, FORMAT_2, Fresh, Keyring, PutOnlyKey};
 use repo_format::ledger::{Ledger, LedgerEntry};
 use repo_format::lock::{Lock, LockKind};
 use repo_format::pack::{self, PackEntry};
+use repo_format::record::{self, RecordHead};
 use repo_format::snapshot::{Snapshot, SnapshotSummary};
 use repo_format::tree::{ExtendedAttribute, Node, NodeKind, Timestamp, Tree};
 use repo_format::{BlobId, Id, IndexId, KeyId, PackId, SnapshotId};
@@ -78,6 +85,40 @@ const VECTOR_KDF: KdfParams = KdfParams {
 
 const CREATED: i64 = 1_700_000_000;
 
+/// Format 2: the random secret of the put-only key file, bytes 0xc0..0xdf.
+fn record_secret() -> [u8; 32] {
+    std::array::from_fn(|i| 0xc0 + i as u8)
+}
+
+/// Format 2: the salt of the put-only host's record, bytes 0xe0..0xff.
+fn record_salt() -> [u8; 32] {
+    std::array::from_fn(|i| 0xe0 + i as u8)
+}
+
+/// Format 2: an ephemeral X25519 secret, one byte repeated 32 times (used
+/// as is: X25519 clamps it).
+fn ephemeral(byte: u8) -> [u8; 32] {
+    [byte; 32]
+}
+
+/// What a format-2 writer draws for one sealing: a nonce and an ephemeral
+/// secret (the latter unused by symmetric keys).
+fn fresh(nonce_byte: u8, ephemeral_byte: u8) -> Fresh {
+    Fresh {
+        nonce: nonce(nonce_byte),
+        ephemeral: ephemeral(ephemeral_byte),
+    }
+}
+
+/// The BLAKE3 derive-key contexts of format 2 (SPEC.md §5.3), written out
+/// here so that the vectors check the derivations independently of the
+/// library's constants.
+const METADATA_CONTEXT: &str = "vault 2026-12-07 metadata key";
+const PRIVATE_CONTEXT: &str = "vault 2026-12-07 repository private key";
+const SEALED_CONTEXT: &str = "vault 2026-12-07 sealed to the repository key";
+const GEAR_CONTEXT: &str = "vault 2026-12-07 chunker gear table";
+const RECORD_CONTEXT: &str = "vault 2026-12-07 put-only record key";
+
 /// Compressible file content: one line repeated 16 times (1056 bytes).
 fn data_text() -> Vec<u8> {
     b"vault golden vector: the quick brown fox jumps over the lazy dog.\n".repeat(16)
@@ -101,8 +142,20 @@ struct Vectors {
     lock: Lock,
     ledger: Ledger,
     heartbeat: Heartbeat,
+    f2: Format2,
     /// (file name without `.hex`, bytes), in SPEC order.
     files: Vec<(&'static str, Vec<u8>)>,
+}
+
+/// The format-2 vectors' structures (SPEC.md §12.13 to §12.20).
+struct Format2 {
+    keyring: Keyring,
+    config: Config,
+    put_only: PutOnlyKey,
+    put_only_file: KeyFile,
+    index: IndexFile,
+    record_head: RecordHead,
+    record_head_name: Id,
 }
 
 fn build() -> Vectors {
@@ -132,7 +185,7 @@ fn build() -> Vectors {
 
     // Config.
     let config = Config {
-        version: FORMAT_VERSION,
+        version: FORMAT_1,
         repository_id: std::array::from_fn(|i| 0xa0 + i as u8),
         chunker: ChunkerParams::DEFAULT,
         compression_level: AUTO_LEVEL,
@@ -212,10 +265,11 @@ fn build() -> Vectors {
         packs: vec![IndexPack {
             id: pack_id,
             size: pack_bytes.len() as u64,
+            capsule: None,
             blobs: entries.clone(),
         }],
     };
-    let index_payload = index.encode();
+    let index_payload = index.encode(FORMAT_1);
     let index_sealed =
         master.seal_object(ObjectKind::Index, &index_payload, AUTO_LEVEL, nonce(0x07));
     files.push(("index-payload", index_payload));
@@ -285,6 +339,8 @@ fn build() -> Vectors {
     files.push(("heartbeat-name", heartbeat.path().into_bytes()));
     files.push(("heartbeat", heartbeat.seal(&signing_key)));
 
+    let f2 = build_format_2(&master, &mut files);
+
     Vectors {
         master,
         key_file,
@@ -300,8 +356,218 @@ fn build() -> Vectors {
         lock,
         ledger,
         heartbeat,
+        f2,
         files,
     }
+}
+
+/// The format-2 vectors, from the same master key: appended to `files`.
+fn build_format_2(master: &MasterKey, files: &mut Vec<(&'static str, Vec<u8>)>) -> Format2 {
+    files.push(("input-record-secret", record_secret().to_vec()));
+    files.push(("input-record-salt", record_salt().to_vec()));
+
+    // The keys format 2 derives from the master key.
+    let keyring = Keyring::full(master, FORMAT_2);
+    let metadata_key = blake3::derive_key(METADATA_CONTEXT, &master.data_key);
+    let private_key = blake3::derive_key(PRIVATE_CONTEXT, &master.data_key);
+    let heartbeat_seed = HeartbeatSigningKey::seed_of(master);
+    files.push(("f2-metadata-key", metadata_key.to_vec()));
+    files.push(("f2-private-key", private_key.to_vec()));
+    files.push(("f2-public-key", keyring.public_key().to_vec()));
+    files.push(("f2-heartbeat-seed", heartbeat_seed.to_vec()));
+    let gear = keyring.gear().unwrap();
+    let gear_bytes: Vec<u8> = gear.gear.iter().flat_map(|g| g.to_le_bytes()).collect();
+    files.push(("f2-gear-table", gear_bytes));
+
+    // The config of a format-2 repository, sealed with the data key.
+    let config = Config {
+        version: FORMAT_2,
+        repository_id: std::array::from_fn(|i| 0xa0 + i as u8),
+        chunker: ChunkerParams::DEFAULT,
+        compression_level: AUTO_LEVEL,
+        pack_size: 16 << 20,
+    };
+    let config_payload = config.encode();
+    let config_sealed = keyring
+        .seal_object(
+            ObjectKind::Config,
+            &config_payload,
+            AUTO_LEVEL,
+            &fresh(0x11, 0x00),
+        )
+        .unwrap();
+    files.push(("f2-config-payload", config_payload));
+    files.push(("f2-config-sealed", config_sealed));
+
+    // A put-only key of the repository and its key file.
+    let put_only = keyring.put_only_key(&config, record_secret()).unwrap();
+    files.push(("f2-put-only-key", put_only.encode().to_vec()));
+    let put_only_file = KeyFile::create_put_only(
+        &put_only,
+        PASSWORD,
+        VECTOR_KDF,
+        salt(),
+        nonce(0x10),
+        CREATED,
+        "vectorhost".to_owned(),
+        "alice".to_owned(),
+    )
+    .unwrap();
+    let put_only_bytes = put_only_file.encode();
+    let put_only_id = Id::hash(&put_only_bytes);
+    files.push(("f2-put-only-key-id", put_only_id.0.to_vec()));
+    files.push(("f2-put-only-key-file", put_only_bytes));
+
+    // The snapshot of §12.8 sealed to the repository key.
+    let snapshot_sealed = keyring
+        .seal_object(
+            ObjectKind::Snapshot,
+            &vector_file(files, "snapshot-payload"),
+            AUTO_LEVEL,
+            &fresh(0x12, 0xe1),
+        )
+        .unwrap();
+    let snapshot_id = Id::hash(&snapshot_sealed);
+    files.push(("f2-snapshot-sealed", snapshot_sealed));
+    files.push(("f2-snapshot-id", snapshot_id.0.to_vec()));
+
+    // A pack of the same two blobs under a fresh pack key.
+    // (A pack key uses only the ephemeral secret of its Fresh; each blob
+    // and the header take their own nonce.)
+    let pack_key = keyring.new_pack_key(&fresh(0x00, 0xe2)).unwrap();
+    let capsule = pack_key.capsule().unwrap();
+    files.push(("f2-pack-capsule", capsule.to_vec()));
+    files.push((
+        "f2-pack-key",
+        pack_key_of(&ephemeral(0xe2), &keyring.public_key()).to_vec(),
+    ));
+    let data = data_text();
+    let data_id = master.blob_id(&data);
+    let data_sealed = pack_key.seal_blob(BlobKind::Data, &data_id, &data, AUTO_LEVEL, nonce(0x13));
+    let tree_plain = vector_file(files, "tree-plain");
+    let tree_id = master.blob_id(&tree_plain);
+    let tree_sealed = pack_key.seal_blob(
+        BlobKind::Tree,
+        &tree_id,
+        &tree_plain,
+        AUTO_LEVEL,
+        nonce(0x14),
+    );
+    let entries = vec![
+        PackEntry {
+            kind: BlobKind::Data,
+            id: data_id,
+            offset: 0,
+            length: u32::try_from(data_sealed.len()).unwrap(),
+            raw_length: u32::try_from(data.len()).unwrap(),
+        },
+        PackEntry {
+            kind: BlobKind::Tree,
+            id: tree_id,
+            offset: u32::try_from(data_sealed.len()).unwrap(),
+            length: u32::try_from(tree_sealed.len()).unwrap(),
+            raw_length: u32::try_from(tree_plain.len()).unwrap(),
+        },
+    ];
+    let header_payload = pack::encode_header(&entries);
+    assert_eq!(header_payload, vector_file(files, "pack-header-payload"));
+    let sealed_header = pack_key.seal_header(&header_payload, AUTO_LEVEL, nonce(0x15));
+    files.push(("f2-data-blob", data_sealed.clone()));
+    files.push(("f2-tree-blob", tree_sealed.clone()));
+    files.push(("f2-pack-header-sealed", sealed_header.clone()));
+    let mut pack_bytes = data_sealed;
+    pack_bytes.extend_from_slice(&tree_sealed);
+    pack_bytes.extend_from_slice(&sealed_header);
+    pack_bytes.extend_from_slice(&pack::encode_trailer_with(
+        Some(&capsule),
+        u32::try_from(sealed_header.len()).unwrap(),
+    ));
+    let pack_id = PackId(Id::hash(&pack_bytes));
+    files.push(("f2-pack-id", pack_id.as_bytes().to_vec()));
+    files.push(("f2-pack", pack_bytes.clone()));
+
+    // Its index file, with the capsule, sealed with the metadata key.
+    let index = IndexFile {
+        supersedes: vec![IndexId(Id([0x22; 32]))],
+        packs: vec![IndexPack {
+            id: pack_id,
+            size: pack_bytes.len() as u64,
+            capsule: Some(capsule),
+            blobs: entries,
+        }],
+    };
+    let index_payload = index.encode(FORMAT_2);
+    let index_sealed = keyring
+        .seal_object(
+            ObjectKind::Index,
+            &index_payload,
+            AUTO_LEVEL,
+            &fresh(0x16, 0x00),
+        )
+        .unwrap();
+    files.push(("f2-index-payload", index_payload));
+    files.push(("f2-index-id", Id::hash(&index_sealed).0.to_vec()));
+    files.push(("f2-index-sealed", index_sealed));
+
+    // The lock of §12.9 sealed with the metadata key.
+    let lock_sealed = keyring
+        .seal_object(
+            ObjectKind::Lock,
+            &vector_file(files, "lock-payload"),
+            AUTO_LEVEL,
+            &fresh(0x17, 0x00),
+        )
+        .unwrap();
+    files.push(("f2-lock-id", Id::hash(&lock_sealed).0.to_vec()));
+    files.push(("f2-lock-sealed", lock_sealed));
+
+    // The put-only host's record: the root tree and the head of its last
+    // backup (the snapshot above), under the record key of its salt.
+    let put_keyring = Keyring::put_only(&put_only);
+    let record_key = put_keyring.record_key(&record_salt()).unwrap();
+    files.push(("f2-record-key", record_key.to_vec()));
+    files.push((
+        "f2-record-tree",
+        record::seal_tree(&record_key, &tree_id, &tree_plain, AUTO_LEVEL, nonce(0x18)),
+    ));
+    let record_head_name =
+        record::head_name(&put_only_id, "vectorhost", &["/home/alice".to_owned()]);
+    let record_head = RecordHead {
+        snapshot: SnapshotId(snapshot_id),
+        tree: tree_id,
+        time: ts(1_700_000_100, 5),
+    };
+    files.push(("f2-record-head-name", record_head_name.0.to_vec()));
+    files.push((
+        "f2-record-head",
+        record_head.seal(&record_key, &record_head_name, nonce(0x19)),
+    ));
+
+    Format2 {
+        keyring,
+        config,
+        put_only,
+        put_only_file,
+        index,
+        record_head,
+        record_head_name,
+    }
+}
+
+/// A vector built earlier.
+fn vector_file(files: &[(&'static str, Vec<u8>)], name: &str) -> Vec<u8> {
+    let (_, bytes) = files.iter().find(|(n, _)| *n == name).unwrap();
+    bytes.clone()
+}
+
+/// The key of something sealed to the repository key `public` with the
+/// ephemeral secret `ephemeral` (SPEC.md §4.5), derived here step by step.
+fn pack_key_of(ephemeral: &[u8; 32], public: &[u8; 32]) -> [u8; 32] {
+    let secret = x25519_dalek::StaticSecret::from(*ephemeral);
+    let capsule = x25519_dalek::PublicKey::from(&secret);
+    let shared = secret.diffie_hellman(&x25519_dalek::PublicKey::from(*public));
+    let material = [shared.as_bytes().as_slice(), capsule.as_bytes(), public].concat();
+    blake3::derive_key(SEALED_CONTEXT, &material)
 }
 
 fn snapshot_id_of(files: &[(&'static str, Vec<u8>)]) -> [u8; 32] {
@@ -642,7 +908,9 @@ fn key_vector_decodes_and_opens_with_the_password() {
     );
     assert_eq!(key_file.sealed_master_key.len(), 24 + 73 + 16);
     assert_eq!(&key_file.sealed_master_key[..24], &nonce(0x01));
-    let master = key_file.open(PASSWORD).unwrap();
+    let Ok(OpenedKey::Full(master)) = key_file.open(PASSWORD) else {
+        panic!("the vector's key file is a full key");
+    };
     assert_eq!(master, v.master);
     assert_eq!(master.encode().to_vec(), read_vector("master-key"));
     assert_eq!(
@@ -741,7 +1009,7 @@ fn pack_vector_reads_back_as_a_reader_would() {
 fn index_vector_decodes_to_the_index() {
     let v = build();
     let payload = read_vector("index-payload");
-    assert_eq!(IndexFile::decode(&payload).unwrap(), v.index);
+    assert_eq!(IndexFile::decode(FORMAT_1, &payload).unwrap(), v.index);
     let sealed = read_vector("index-sealed");
     assert_eq!(Id::hash(&sealed).0.to_vec(), read_vector("index-id"));
     assert_eq!(
@@ -840,5 +1108,385 @@ fn sealed_object_vectors_refuse_another_kind() {
         let sealed = read_vector(name);
         assert!(v.master.open_object(kind, &sealed).is_ok(), "{name}");
         assert!(v.master.open_object(wrong, &sealed).is_err(), "{name}");
+    }
+}
+
+// ---- format 2 ----------------------------------------------------------------
+
+fn id32(name: &str) -> [u8; 32] {
+    read_vector(name).try_into().unwrap()
+}
+
+fn object_aad(kind: ObjectKind) -> Vec<u8> {
+    [b"vault object\0".as_slice(), &[kind as u8]].concat()
+}
+
+#[test]
+fn format_2_keys_derive_from_the_master_key() {
+    let v = build();
+    let keys = &v.f2.keyring;
+    assert_eq!(keys.format(), FORMAT_2);
+    assert!(keys.is_full());
+    // The private key's X25519 public key is the repository's.
+    let private = x25519_dalek::StaticSecret::from(id32("f2-private-key"));
+    let public = *x25519_dalek::PublicKey::from(&private).as_bytes();
+    assert_eq!(public, id32("f2-public-key"));
+    assert_eq!(keys.public_key(), public);
+    assert_eq!(v.f2.put_only.public_key, public);
+    // The metadata key is what a put-only key holds, not the data key.
+    assert_eq!(v.f2.put_only.metadata_key, id32("f2-metadata-key"));
+    assert_ne!(id32("f2-metadata-key"), v.master.data_key);
+    // The heartbeat seed is format 1's signing key's.
+    assert_eq!(v.f2.put_only.heartbeat_seed, id32("f2-heartbeat-seed"));
+    assert_eq!(
+        HeartbeatSigningKey::from_seed(&id32("f2-heartbeat-seed"))
+            .verifying_key()
+            .to_bytes()
+            .to_vec(),
+        read_vector("heartbeat-verifying-key")
+    );
+    // The gear table: BLAKE3's XOF keyed with derive_key(ctx, id key ‖
+    // seed LE), 2048 bytes, entry i the u64 LE at byte 8·i.
+    let table = read_vector("f2-gear-table");
+    assert_eq!(table.len(), 2048);
+    let gear_key = blake3::derive_key(
+        GEAR_CONTEXT,
+        &[
+            v.master.id_key.as_slice(),
+            &v.master.chunker_seed.to_le_bytes(),
+        ]
+        .concat(),
+    );
+    let mut xof = vec![0u8; 2048];
+    blake3::Hasher::new_keyed(&gear_key)
+        .finalize_xof()
+        .fill(&mut xof);
+    assert_eq!(xof, table);
+    let gear = keys.gear().unwrap();
+    for (i, entry) in table.chunks_exact(8).enumerate() {
+        let entry = u64::from_le_bytes(entry.try_into().unwrap());
+        assert_eq!(gear.gear[i], entry);
+        assert_eq!(gear.gear_ls[i], entry << 1);
+    }
+    assert_eq!(
+        gear.gear,
+        repo_format::keyring::gear_tables(&v.master.id_key, v.master.chunker_seed).gear
+    );
+    // Format 1 has none of these: its metadata key is the data key.
+    let f1 = Keyring::full(&v.master, FORMAT_1);
+    assert!(f1.gear().is_none());
+    assert!(f1.put_only_key(&v.f2.config, record_secret()).is_err());
+}
+
+#[test]
+fn put_only_key_vector_decodes_and_opens_with_the_password() {
+    let v = build();
+    let encoding = read_vector("f2-put-only-key");
+    let key = PutOnlyKey::decode(&encoding).unwrap();
+    assert_eq!(key, v.f2.put_only);
+    assert_eq!(key.version, 1);
+    assert_eq!(key.id_key, v.master.id_key);
+    assert_eq!(key.chunker_seed, v.master.chunker_seed);
+    assert_eq!(key.record_secret, record_secret());
+    assert_eq!(key.config, v.f2.config);
+    assert_eq!(key.encode().to_vec(), encoding);
+
+    let bytes = read_vector("f2-put-only-key-file");
+    assert_eq!(&bytes[..9], b"VAULTKEY\x02");
+    assert_eq!(
+        Id::hash(&bytes).0.to_vec(),
+        read_vector("f2-put-only-key-id")
+    );
+    let file = KeyFile::decode(&bytes).unwrap();
+    assert_eq!(file, v.f2.put_only_file);
+    assert_eq!(file.kind, repo_format::key::KeyKind::PutOnly);
+    assert_eq!(file.encode(), bytes);
+    assert_eq!(file.sealed_master_key.len(), 24 + encoding.len() + 16);
+    assert_eq!(&file.sealed_master_key[..24], &nonce(0x10));
+    // The same KEK as the full key file (same password, salt and KDF),
+    // under the put-only associated data.
+    let kek: [u8; 32] = id32("kek");
+    let inside = repo_format::crypto::open(
+        &kek,
+        b"vault put-only key\0",
+        &file.sealed_master_key,
+        "put-only key",
+    )
+    .unwrap();
+    assert_eq!(inside, encoding);
+    let Ok(OpenedKey::PutOnly(opened)) = file.open(PASSWORD) else {
+        panic!("the put-only key file opens to a put-only key");
+    };
+    assert_eq!(opened, v.f2.put_only);
+    assert!(matches!(
+        file.open(b"Tr0ub4dor&3"),
+        Err(repo_format::FormatError::AuthenticationFailed { .. })
+    ));
+    // The kind byte is bound: read as a full key file, it does not open.
+    let mut as_full = bytes.clone();
+    as_full[8] = 1;
+    let as_full = KeyFile::decode(&as_full).unwrap();
+    assert!(matches!(
+        as_full.open(PASSWORD),
+        Err(repo_format::FormatError::AuthenticationFailed { .. })
+    ));
+}
+
+#[test]
+fn format_2_config_vector_is_sealed_with_the_data_key() {
+    let v = build();
+    let payload = read_vector("f2-config-payload");
+    assert_eq!(Config::decode(&payload).unwrap(), v.f2.config);
+    assert_eq!(payload[0], 2);
+    assert_eq!(payload[1..], read_vector("config-payload")[1..]);
+    let sealed = read_vector("f2-config-sealed");
+    assert_eq!(
+        v.f2.keyring
+            .open_object(ObjectKind::Config, &sealed)
+            .unwrap(),
+        payload
+    );
+    assert_eq!(
+        v.master.open_object(ObjectKind::Config, &sealed).unwrap(),
+        payload
+    );
+    let put = Keyring::put_only(&v.f2.put_only);
+    assert_eq!(
+        put.open_object(ObjectKind::Config, &sealed),
+        Err(repo_format::FormatError::NeedsFullKey { what: "config" })
+    );
+}
+
+#[test]
+fn format_2_snapshot_vector_opens_with_the_private_key_only() {
+    let v = build();
+    let sealed = read_vector("f2-snapshot-sealed");
+    assert_eq!(Id::hash(&sealed).0.to_vec(), read_vector("f2-snapshot-id"));
+    let payload = read_vector("snapshot-payload");
+    assert_eq!(
+        v.f2.keyring
+            .open_object(ObjectKind::Snapshot, &sealed)
+            .unwrap(),
+        payload
+    );
+    // capsule ‖ envelope under the key agreed with the ephemeral secret.
+    let capsule = x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(ephemeral(0xe1)));
+    assert_eq!(&sealed[..32], capsule.as_bytes());
+    let key = pack_key_of(&ephemeral(0xe1), &id32("f2-public-key"));
+    let plain = repo_format::crypto::open(
+        &key,
+        &object_aad(ObjectKind::Snapshot),
+        &sealed[32..],
+        "snapshot",
+    )
+    .unwrap();
+    assert_eq!(plain[0], 1);
+    assert_eq!(&sealed[32..56], &nonce(0x12));
+    // A put-only key wrote it and cannot read it; nor can format 1's reading.
+    let put = Keyring::put_only(&v.f2.put_only);
+    assert_eq!(
+        put.open_object(ObjectKind::Snapshot, &sealed),
+        Err(repo_format::FormatError::NeedsFullKey { what: "snapshot" })
+    );
+    assert!(v.master.open_object(ObjectKind::Snapshot, &sealed).is_err());
+    assert!(
+        v.master
+            .open_object(ObjectKind::Snapshot, &sealed[32..])
+            .is_err()
+    );
+}
+
+#[test]
+fn format_2_pack_vector_reads_back_from_its_capsule() {
+    let v = build();
+    let pack_bytes = read_vector("f2-pack");
+    assert_eq!(Id::hash(&pack_bytes).0.to_vec(), read_vector("f2-pack-id"));
+    let size = pack_bytes.len() as u64;
+    let tail = pack_bytes.len() - pack::trailer_len(FORMAT_2);
+    assert_eq!(pack::trailer_len(FORMAT_2), 36);
+    let trailer = pack::parse_trailer(FORMAT_2, size, &pack_bytes[tail..]).unwrap();
+    let capsule = trailer.capsule.unwrap();
+    assert_eq!(capsule.to_vec(), read_vector("f2-pack-capsule"));
+    assert_eq!(v.f2.index.packs[0].capsule, Some(capsule));
+    let sealed_header = &pack_bytes[trailer.header.start as usize..trailer.header.end as usize];
+    assert_eq!(
+        sealed_header,
+        read_vector("f2-pack-header-sealed").as_slice()
+    );
+    let key = v.f2.keyring.pack_key(Some(&capsule)).unwrap();
+    let payload = key.open_header(sealed_header).unwrap();
+    assert_eq!(payload, read_vector("pack-header-payload"));
+    let entries = pack::decode_header(&payload, trailer.blobs_len).unwrap();
+    assert_eq!(entries, v.f2.index.packs[0].blobs);
+    // The pack key, derived step by step, opens the header as object kind 4.
+    let pack_key = id32("f2-pack-key");
+    assert_eq!(
+        pack_key,
+        pack_key_of(&ephemeral(0xe2), &id32("f2-public-key"))
+    );
+    assert!(
+        repo_format::crypto::open(
+            &pack_key,
+            &object_aad(ObjectKind::PackHeader),
+            sealed_header,
+            "pack header"
+        )
+        .is_ok()
+    );
+    let expected = [
+        (read_vector("f2-data-blob"), data_text()),
+        (read_vector("f2-tree-blob"), read_vector("tree-plain")),
+    ];
+    for (entry, (stored, plain)) in entries.iter().zip(expected) {
+        let sealed = &pack_bytes[entry.offset as usize..entry.end() as usize];
+        assert_eq!(sealed, stored.as_slice());
+        let opened = key
+            .open_blob(entry.kind, &entry.id, sealed, entry.raw_length as usize)
+            .unwrap();
+        assert_eq!(opened, plain);
+        let aad = [
+            b"vault blob\0".as_slice(),
+            &[entry.kind.as_u8()],
+            entry.id.as_bytes(),
+        ]
+        .concat();
+        assert!(repo_format::crypto::open(&pack_key, &aad, sealed, "blob").is_ok());
+        // Not with the data key (format 1's pack key).
+        assert!(
+            v.master
+                .open_blob(entry.kind, &entry.id, sealed, entry.raw_length as usize)
+                .is_err()
+        );
+    }
+    // Same blob sizes as format 1's pack, so the same header payload; the
+    // pack is 32 bytes longer (the capsule in the trailer).
+    assert_eq!(pack_bytes.len(), read_vector("pack").len() + 32);
+    // A put-only key cannot derive the pack key again.
+    let put = Keyring::put_only(&v.f2.put_only);
+    assert!(put.pack_key(Some(&capsule)).is_err());
+}
+
+#[test]
+fn format_2_index_vector_carries_the_capsule_under_the_metadata_key() {
+    let v = build();
+    let payload = read_vector("f2-index-payload");
+    assert_eq!(IndexFile::decode(FORMAT_2, &payload).unwrap(), v.f2.index);
+    assert_eq!(v.f2.index.encode(FORMAT_2), payload);
+    // Format 1's payload is format 2's without the capsule.
+    let mut without = v.f2.index.clone();
+    without.packs[0].capsule = None;
+    assert_eq!(
+        payload.len(),
+        without.encode(FORMAT_1).len() + 32,
+        "one capsule per pack"
+    );
+    assert_eq!(
+        v.f2.index.packs[0].id.as_bytes().to_vec(),
+        read_vector("f2-pack-id")
+    );
+    let sealed = read_vector("f2-index-sealed");
+    assert_eq!(Id::hash(&sealed).0.to_vec(), read_vector("f2-index-id"));
+    assert_eq!(
+        v.f2.keyring
+            .open_object(ObjectKind::Index, &sealed)
+            .unwrap(),
+        payload
+    );
+    let put = Keyring::put_only(&v.f2.put_only);
+    assert_eq!(
+        put.open_object(ObjectKind::Index, &sealed).unwrap(),
+        payload
+    );
+    let plain = repo_format::crypto::open(
+        &id32("f2-metadata-key"),
+        &object_aad(ObjectKind::Index),
+        &sealed,
+        "index",
+    )
+    .unwrap();
+    assert_eq!(plain[0], 1);
+    assert!(v.master.open_object(ObjectKind::Index, &sealed).is_err());
+}
+
+#[test]
+fn format_2_lock_vector_is_sealed_with_the_metadata_key() {
+    let v = build();
+    let sealed = read_vector("f2-lock-sealed");
+    assert_eq!(Id::hash(&sealed).0.to_vec(), read_vector("f2-lock-id"));
+    let payload = read_vector("lock-payload");
+    assert_eq!(
+        v.f2.keyring.open_object(ObjectKind::Lock, &sealed).unwrap(),
+        payload
+    );
+    let put = Keyring::put_only(&v.f2.put_only);
+    assert_eq!(put.open_object(ObjectKind::Lock, &sealed).unwrap(), payload);
+    assert!(
+        repo_format::crypto::open(
+            &id32("f2-metadata-key"),
+            &object_aad(ObjectKind::Lock),
+            &sealed,
+            "lock"
+        )
+        .is_ok()
+    );
+    assert!(v.master.open_object(ObjectKind::Lock, &sealed).is_err());
+}
+
+#[test]
+fn record_vectors_open_under_the_record_key() {
+    let v = build();
+    let put = Keyring::put_only(&v.f2.put_only);
+    let key = put.record_key(&record_salt()).unwrap();
+    assert_eq!(key.to_vec(), read_vector("f2-record-key"));
+    assert_eq!(
+        *key,
+        blake3::derive_key(
+            RECORD_CONTEXT,
+            &[record_secret().as_slice(), &record_salt()].concat()
+        )
+    );
+    assert!(v.f2.keyring.record_key(&record_salt()).is_none());
+    let tree_id = BlobId(Id(id32("tree-blob-id")));
+    let tree = record::open_tree(&key, &tree_id, &read_vector("f2-record-tree")).unwrap();
+    assert_eq!(tree, read_vector("tree-plain"));
+    record::check_tree_id(&v.master.id_key, &tree_id, &tree).unwrap();
+    let empty = BlobId(Id(id32("empty-tree-blob-id")));
+    assert!(record::open_tree(&key, &empty, &read_vector("f2-record-tree")).is_err());
+
+    let name = Id(id32("f2-record-head-name"));
+    assert_eq!(name, v.f2.record_head_name);
+    assert_eq!(
+        name,
+        record::head_name(
+            &Id(id32("f2-put-only-key-id")),
+            "vectorhost",
+            &["/home/alice".to_owned()]
+        )
+    );
+    let head = RecordHead::open(&key, &name, &read_vector("f2-record-head")).unwrap();
+    assert_eq!(head, v.f2.record_head);
+    assert_eq!(head.snapshot.0.0.to_vec(), read_vector("f2-snapshot-id"));
+    assert_eq!(head.tree, tree_id);
+    assert!(RecordHead::open(&key, &Id([0; 32]), &read_vector("f2-record-head")).is_err());
+    let other = put.record_key(&[0; 32]).unwrap();
+    assert!(RecordHead::open(&other, &name, &read_vector("f2-record-head")).is_err());
+}
+
+#[test]
+fn format_2_sealed_object_vectors_refuse_another_kind() {
+    let v = build();
+    for (name, kind, wrong) in [
+        ("f2-config-sealed", ObjectKind::Config, ObjectKind::Ledger),
+        ("f2-index-sealed", ObjectKind::Index, ObjectKind::Lock),
+        ("f2-lock-sealed", ObjectKind::Lock, ObjectKind::Index),
+        (
+            "f2-snapshot-sealed",
+            ObjectKind::Snapshot,
+            ObjectKind::PackHeader,
+        ),
+    ] {
+        let sealed = read_vector(name);
+        assert!(v.f2.keyring.open_object(kind, &sealed).is_ok(), "{name}");
+        assert!(v.f2.keyring.open_object(wrong, &sealed).is_err(), "{name}");
     }
 }

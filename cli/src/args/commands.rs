@@ -384,13 +384,26 @@ pub enum KeyCommand {
     /// List the keys; the one in use is marked
     List,
     /// Add a key for another password
-    Add(NewPasswordArgs),
+    Add(KeyAddArgs),
     /// Remove a key (not the one in use, nor the last)
     Remove(KeyRemoveArgs),
     /// Change the password: add a key for the new one, then remove the key in use
     Passwd(NewPasswordArgs),
     /// Print the heartbeat verification key, for `vault health --heartbeats` on a monitor
     Heartbeat,
+}
+
+/// `vault key add`.
+#[derive(Args, Debug)]
+pub struct KeyAddArgs {
+    /// The new key's password.
+    #[command(flatten)]
+    pub password: NewPasswordArgs,
+    /// A put-only key: it adds backups (files, dumps, heartbeats) and can
+    /// read nothing back, not even what it wrote; for a host that must
+    /// not be able to read or restore the history (SPEC.md §5.5)
+    #[arg(long)]
+    pub put_only: bool,
 }
 
 /// The new password of `key add` and `key passwd`.

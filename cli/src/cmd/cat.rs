@@ -59,8 +59,8 @@ pub fn run(g: &Global, a: &CatArgs) -> Result<u8> {
         }
         CatKind::Index => {
             let payload = repo.load_object(FileKind::Index, ObjectKind::Index, &id_arg(a)?)?;
-            let file =
-                IndexFile::decode(&payload).map_err(|e| engine::Error::format("index", e))?;
+            let file = IndexFile::decode(repo.config().version, &payload)
+                .map_err(|e| engine::Error::format("index", e))?;
             serde_json::to_value(&file)?
         }
         CatKind::Pack => {

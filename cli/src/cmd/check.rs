@@ -86,6 +86,7 @@ pub fn run(g: &Global, a: &CheckArgs) -> Result<u8> {
     };
     let report = match crate::password::open(backend.clone(), &password) {
         Ok(repo) => {
+            repo.require_full_key()?;
             super::limit_memory(g, &repo)?;
             let _lock = super::lock(g, &repo, super::Access::Read, "check")?;
             execute(&repo, &options, a.heartbeat, &stages)?

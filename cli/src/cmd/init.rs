@@ -100,7 +100,7 @@ pub fn run(g: &Global, a: &InitArgs) -> Result<u8> {
         None
     };
     let options = match &from {
-        Some(source) => options.copy_chunker_params(source),
+        Some(source) => options.copy_chunker_params(source)?,
         None => options,
     };
     let pw = super::password(g, true)?;

@@ -2,12 +2,12 @@
 //! password, each sealing the same master key.
 
 use super::Access;
-use crate::args::{Global, KeyArgs, KeyCommand, NewPasswordArgs};
+use crate::args::{Global, KeyAddArgs, KeyArgs, KeyCommand};
 use crate::exit;
 use crate::output;
 use crate::password;
 use anyhow::Result;
-use engine::repo_format::key::{KdfParams, KeyFile};
+use engine::repo_format::key::{KdfParams, KeyFile, KeyKind};
 use engine::repo_format::tree::Timestamp;
 use engine::repository::lock::LockKind;
 use serde_json::{Value, json};
@@ -66,14 +66,22 @@ fn report(g: &Global, value: Value, line: &str) -> Result<u8> {
     Ok(exit::OK)
 }
 
-fn add(g: &Global, n: &NewPasswordArgs) -> Result<u8> {
-    let new_password = password::new_password(n.new_password_file.as_deref())?;
+fn add(g: &Global, a: &KeyAddArgs) -> Result<u8> {
+    let new_password = password::new_password(a.password.new_password_file.as_deref())?;
     let repo = super::open(g, Access::Write(LockKind::Shared), "key add")?;
-    let id = repo.add_key(new_password.as_bytes(), KdfParams::DEFAULT)?;
+    let (id, kind) = if a.put_only {
+        let id = repo.add_put_only_key(new_password.as_bytes(), KdfParams::DEFAULT)?;
+        (id, KeyKind::PutOnly)
+    } else {
+        (
+            repo.add_key(new_password.as_bytes(), KdfParams::DEFAULT)?,
+            KeyKind::Full,
+        )
+    };
     report(
         g,
-        json!({"added": id.to_hex()}),
-        &format!("saved new key {}", id.short()),
+        json!({"added": id.to_hex(), "kind": kind.name()}),
+        &format!("saved new {} key {}", kind.name(), id.short()),
     )
 }
 
@@ -97,6 +105,7 @@ fn list(g: &Global) -> Result<u8> {
                     "id": id.to_hex(),
                     "short_id": id.short(),
                     "current": *id == current,
+                    "kind": k.kind.name(),
                     "created": output::file_time(&Timestamp { secs: k.created, nanos: 0 }),
                     "hostname": k.hostname,
                     "username": k.username,
@@ -115,16 +124,17 @@ fn list(g: &Global) -> Result<u8> {
     };
     let (user_w, host_w) = (width(|k| &k.username), width(|k| &k.hostname));
     let header = format!(
-        " {:<8}  {:<user_w$}  {:<host_w$}  Created (UTC)",
-        "ID", "User", "Host"
+        " {:<8}  {:<8}  {:<user_w$}  {:<host_w$}  Created (UTC)",
+        "ID", "Kind", "User", "Host"
     );
     out!("{header}");
     out!("{}", "-".repeat(header.len() + 6));
     for (id, k) in &keys {
         let mark = if *id == current { '*' } else { ' ' };
         out!(
-            "{mark}{:<8}  {:<user_w$}  {:<host_w$}  {}",
+            "{mark}{:<8}  {:<8}  {:<user_w$}  {:<host_w$}  {}",
             id.short(),
+            k.kind.name(),
             output::name(&k.username),
             output::name(&k.hostname),
             output::table_time(

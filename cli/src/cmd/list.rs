@@ -18,6 +18,7 @@ pub fn run(g: &Global, a: &ListArgs) -> Result<u8> {
     let (session, unlocked);
     let repo: &engine::Repository = if matches!(a.kind, ListKind::Locks) {
         unlocked = super::open_unlocked(g)?;
+        unlocked.require_full_key()?;
         &unlocked
     } else {
         session = super::open(g, super::Access::Read, "list")?;

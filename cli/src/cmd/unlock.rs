@@ -10,6 +10,7 @@ use serde_json::json;
 /// lock itself.
 pub fn run(g: &Global, a: &UnlockArgs) -> Result<u8> {
     let repo = super::open_unlocked(g)?;
+    repo.require_full_key()?;
     let removed = engine::repository::lock::unlock(&repo, a.remove_all)?;
     if g.json {
         output::print_json(&json!({ "removed": removed }))?;

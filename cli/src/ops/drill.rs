@@ -51,6 +51,7 @@ pub fn run(g: &Global, a: &DrillArgs) -> Result<u8> {
     }
     let target = Target::new(g, &config, &profile.repository, true)?;
     let repo = target.open(g)?;
+    repo.require_full_key()?;
     let _lock = crate::session::lock(g, &repo, crate::session::Access::Read, "drill")?;
     repo.load_index(LoadMode::Tolerant)?;
     let snapshots = repo.snapshots()?;

@@ -1,6 +1,7 @@
 //! Content-defined chunking of a byte stream: FastCDC 2020 (the `fastcdc`
-//! crate's cut-point function) with the gear table seeded from the master
-//! key, parameters from the config.
+//! crate's cut-point function) with a gear table from the keys (format 1:
+//! the crate's table seeded; format 2: derived from the key, SPEC.md §5.4),
+//! parameters from the config.
 //!
 //! The crate's own `StreamCDC` zero-fills a `max_size` buffer for every
 //! stream and moves the rest of that buffer down after every chunk: with
@@ -11,8 +12,36 @@
 
 use fastcdc::v2020::{Normalization, cut_gear, get_gear_with_seed, select_masks};
 use repo_format::config::ChunkerParams;
-use std::borrow::Cow;
+use repo_format::keyring::{GearTables, Keyring};
 use std::io::Read;
+use std::sync::Arc;
+
+/// Format 1's gear tables: the `fastcdc` crate's, with `seed` XORed in.
+pub fn seeded_gear(seed: u64) -> Arc<GearTables> {
+    let (gear, gear_ls) = get_gear_with_seed(seed);
+    let mut tables = GearTables {
+        gear: [0; 256],
+        gear_ls: [0; 256],
+    };
+    tables
+        .gear
+        .iter_mut()
+        .zip(gear.iter())
+        .for_each(|(t, g)| *t = *g);
+    tables
+        .gear_ls
+        .iter_mut()
+        .zip(gear_ls.iter())
+        .for_each(|(t, g)| *t = *g);
+    Arc::new(tables)
+}
+
+/// The gear tables of the repository these keys are for.
+pub fn gear_of(keys: &Keyring) -> Arc<GearTables> {
+    keys.gear()
+        .map(Arc::from)
+        .unwrap_or_else(|| seeded_gear(keys.chunker_seed()))
+}
 
 /// An iterator of chunks over a reader.
 pub struct Chunker<R: Read> {
@@ -25,8 +54,7 @@ pub struct Chunker<R: Read> {
     avg: usize,
     max: usize,
     masks: (u64, u64),
-    gear: Cow<'static, [u64]>,
-    gear_ls: Cow<'static, [u64]>,
+    gear: Arc<GearTables>,
 }
 
 fn level(n: u8) -> Normalization {
@@ -50,6 +78,12 @@ impl<R: Read> Chunker<R> {
     /// Like [`Chunker::new`], sizing the first buffer for a stream of about
     /// `hint` bytes.
     pub fn with_size_hint(reader: R, params: &ChunkerParams, seed: u64, hint: u64) -> Self {
+        Self::with_gear(reader, params, seeded_gear(seed), hint)
+    }
+
+    /// Chunk `reader` with `gear` (see [`gear_of`]), sizing the first
+    /// buffer for a stream of about `hint` bytes.
+    pub fn with_gear(reader: R, params: &ChunkerParams, gear: Arc<GearTables>, hint: u64) -> Self {
         let max = params.max_size as usize;
         // Never more than the buffer ever needs (twice the largest chunk),
         // which is below MIN_BUFFER when chunks are small (`clamp` would
@@ -58,7 +92,6 @@ impl<R: Read> Chunker<R> {
             .unwrap_or(usize::MAX)
             .max(MIN_BUFFER)
             .min(2 * max);
-        let (gear, gear_ls) = get_gear_with_seed(seed);
         Chunker {
             reader,
             buf: vec![0; first],
@@ -70,7 +103,6 @@ impl<R: Read> Chunker<R> {
             max,
             masks: select_masks(params.avg_size as usize, level(params.normalization)),
             gear,
-            gear_ls,
         }
     }
 
@@ -122,8 +154,8 @@ impl<R: Read> Iterator for Chunker<R> {
             mask_l,
             mask_s << 1,
             mask_l << 1,
-            &self.gear,
-            &self.gear_ls,
+            &self.gear.gear,
+            &self.gear.gear_ls,
         );
         let chunk = data.get(..count.max(1).min(data.len()))?.to_vec();
         self.start += chunk.len();

@@ -13,6 +13,7 @@
 //! - [`chunker`]: content-defined chunking.
 
 pub mod chunker;
+pub mod record;
 pub mod sources;
 mod streams;
 mod walk;
@@ -164,6 +165,11 @@ struct Counters {
 struct Ctx<'a> {
     repo: &'a Repository,
     saver: &'a BlobSaver,
+    /// The chunker's gear tables, made once per backup.
+    gear: Arc<repo_format::keyring::GearTables>,
+    /// A put-only key's record of its backups, which stands in for the
+    /// parent snapshot's trees (see [`record`]).
+    record: Option<record::Record>,
     progress: &'a dyn Progress,
     options: &'a BackupOptions,
     exclude: Patterns,
@@ -256,16 +262,24 @@ pub fn backup(
     // garbage planted with server credentials) is reported and skipped;
     // the blobs only it lists are stored again.
     let damaged_index = repo.load_index(crate::repository::index::LoadMode::Tolerant)?;
-    let parent = choose_parent(repo, &options.parent, &host, &prepared.paths)?;
-    let parent_tree = match parent {
-        Some(id) => Some(repo.load_tree(&repo.load_snapshot(&id)?.tree)?),
-        None => None,
+    let record = record::Record::open(repo)?;
+    let (parent, parent_tree) = if repo.is_put_only() {
+        parent_from_record(record.as_ref(), &options.parent, &host, &prepared.paths)?
+    } else {
+        let parent = choose_parent(repo, &options.parent, &host, &prepared.paths)?;
+        let parent_tree = match parent {
+            Some(id) => Some(repo.load_tree(&repo.load_snapshot(&id)?.tree)?),
+            None => None,
+        };
+        (parent, parent_tree)
     };
 
     let saver = BlobSaver::new(repo.clone(), options.dry_run)?;
     let ctx = Ctx {
         repo,
         saver: &saver,
+        gear: chunker::gear_of(repo.keyring()),
+        record: record.filter(|_| !options.dry_run),
         progress,
         options,
         exclude,
@@ -323,6 +337,7 @@ pub fn backup(
     let mut tags = options.tags.clone();
     tags.sort();
     tags.dedup();
+    let record_head = (host.clone(), prepared.paths.clone());
     let snapshot = Snapshot {
         time: Timestamp::from_datetime(&time),
         utc_offset: time.offset().local_minus_utc(),
@@ -343,8 +358,37 @@ pub fn backup(
     if let Some(lock) = &options.lock {
         lock.check()?;
     }
-    report.snapshot_id = Some(repo.save_snapshot(&snapshot)?);
+    let id = repo.save_snapshot(&snapshot)?;
+    report.snapshot_id = Some(id);
+    if let Some(record) = &ctx.record {
+        record.set_head(&record_head.0, &record_head.1, id, root);
+    }
     Ok(report)
+}
+
+/// A put-only key's parent: the last backup of the same host and paths
+/// its record holds (it cannot read snapshots).
+fn parent_from_record(
+    record: Option<&record::Record>,
+    choice: &ParentChoice,
+    host: &str,
+    paths: &[String],
+) -> Result<(Option<SnapshotId>, Option<repo_format::tree::Tree>)> {
+    if let ParentChoice::Id(_) = choice {
+        return Err(Error::InvalidArgument {
+            what: "--parent",
+            detail: "a put-only key cannot read a snapshot; it compares with its own record \
+                     of its last backup (in the cache directory)"
+                .into(),
+        });
+    }
+    let Some(record) = record else {
+        return Ok((None, None));
+    };
+    Ok(record
+        .head(host, paths)
+        .and_then(|head| Some((Some(head.snapshot), Some(record.load_tree(&head.tree)?))))
+        .unwrap_or((None, None)))
 }
 
 /// The parent snapshot: the one asked for, or the newest with the same

@@ -23,10 +23,13 @@ use std::sync::atomic::Ordering;
 
 fn save_tree(ctx: &Ctx<'_>, mut nodes: Vec<Node>) -> Result<BlobId> {
     nodes.sort_by(|a, b| a.name.cmp(&b.name));
-    let tree = Tree { nodes };
-    ctx.saver
-        .save(BlobKind::Tree, tree.encode())
-        .map(|(id, _)| id)
+    let plain = Tree { nodes }.encode();
+    let Some(record) = &ctx.record else {
+        return ctx.saver.save(BlobKind::Tree, plain).map(|(id, _)| id);
+    };
+    let (id, _) = ctx.saver.save(BlobKind::Tree, plain.clone())?;
+    record.put_tree(&id, &plain);
+    Ok(id)
 }
 
 pub(super) fn find<'t>(tree: Option<&'t Tree>, name: &[u8]) -> Option<&'t Node> {
@@ -40,7 +43,10 @@ pub(super) fn find<'t>(tree: Option<&'t Tree>, name: &[u8]) -> Option<&'t Node> 
 pub(super) fn load_subtree(ctx: &Ctx<'_>, parent: Option<&Node>) -> Option<Tree> {
     let id = parent.filter(|p| p.kind == NodeKind::Dir)?.subtree?;
     // A parent tree that cannot be read only costs re-reading the files.
-    ctx.repo.load_tree(&id).ok()
+    match &ctx.record {
+        Some(record) => record.load_tree(&id),
+        None => ctx.repo.load_tree(&id).ok(),
+    }
 }
 
 pub(super) fn save_virtual(
@@ -308,8 +314,7 @@ pub(super) fn save_chunks(
 ) -> std::result::Result<(Vec<BlobId>, u64), ChunkError> {
     let mut content = Vec::new();
     let mut size = 0u64;
-    let key = ctx.repo.key();
-    for chunk in Chunker::with_size_hint(reader, params, key.chunker_seed, size_hint) {
+    for chunk in Chunker::with_gear(reader, params, ctx.gear.clone(), size_hint) {
         let chunk = chunk.map_err(ChunkError::Read)?;
         let n = chunk.len() as u64;
         let (id, _) = ctx

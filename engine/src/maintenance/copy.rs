@@ -143,7 +143,7 @@ impl<'a> Copier<'a> {
             src,
             dst,
             options,
-            same_ids: src.key().id_key == dst.key().id_key,
+            same_ids: src.keyring().id_key() == dst.keyring().id_key(),
             copies: HashMap::new(),
             trees: HashMap::new(),
             data: HashMap::new(),
@@ -508,17 +508,19 @@ mod tests {
         );
         let dst = init(
             "memory://copy-params-dst",
-            &options().copy_chunker_params(&src),
+            &options().copy_chunker_params(&src).unwrap(),
         );
         assert_eq!(dst.config().chunker, chunker);
-        assert_eq!(dst.key().id_key, src.key().id_key);
-        assert_eq!(dst.key().chunker_seed, src.key().chunker_seed);
-        assert_ne!(dst.key().data_key, src.key().data_key);
+        assert_eq!(dst.config().version, src.config().version);
+        let (d, s) = (dst.master().unwrap(), src.master().unwrap());
+        assert_eq!(d.id_key, s.id_key);
+        assert_eq!(d.chunker_seed, s.chunker_seed);
+        assert_ne!(d.data_key, s.data_key);
         assert_ne!(dst.config().repository_id, src.config().repository_id);
         // What is stored survives reopening.
         let reopened =
             Repository::open(Backend::open("memory://copy-params-dst").unwrap(), b"pw").unwrap();
-        assert_eq!(reopened.key().id_key, src.key().id_key);
+        assert_eq!(reopened.keyring().id_key(), src.keyring().id_key());
         assert_eq!(reopened.config().chunker, chunker);
     }
 
@@ -541,7 +543,7 @@ mod tests {
         let first = backed(&src);
         let shared = init(
             "memory://copy-equal-dst",
-            &options().copy_chunker_params(&src),
+            &options().copy_chunker_params(&src).unwrap(),
         );
         let other = init("memory://copy-equal-other", &options());
         shared.load_index(LoadMode::Strict).unwrap();

@@ -107,9 +107,10 @@ pub fn repair_index(
 
     progress.stage("read pack headers");
     let (stored, _) = repo.list_packs()?;
-    let headers: Vec<(PackId, u64, Result<Vec<_>>)> = stored
+    #[allow(clippy::type_complexity)]
+    let headers: Vec<(PackId, u64, Result<(Option<_>, Vec<_>)>)> = stored
         .par_iter()
-        .map(|(id, size)| (*id, *size, repo.read_pack_header(id, *size)))
+        .map(|(id, size)| (*id, *size, repo.read_pack_header_and_capsule(id, *size)))
         .collect();
     let mut packs = Vec::new();
     for (id, size, header) in headers {
@@ -118,13 +119,19 @@ pub fn repair_index(
             report.packs_added.push(id);
         }
         match header {
-            Ok(blobs) => packs.push(IndexPack { id, size, blobs }),
+            Ok((capsule, blobs)) => packs.push(IndexPack {
+                id,
+                size,
+                capsule,
+                blobs,
+            }),
             Err(e) => match known.filter(|k| k.size == size) {
                 Some(k) => {
                     report.packs_kept_from_index.push((id, e.detail()));
                     packs.push(IndexPack {
                         id,
                         size,
+                        capsule: k.capsule,
                         blobs: k.entries.clone(),
                     });
                 }
@@ -170,7 +177,11 @@ pub fn repair_index(
     progress.stage("write index");
     let files = index_files(packs, old_ids.clone());
     for file in &files {
-        let id = repo.save_object(FileKind::Index, ObjectKind::Index, &file.encode())?;
+        let id = repo.save_object(
+            FileKind::Index,
+            ObjectKind::Index,
+            &file.encode(repo.config().version),
+        )?;
         report.index_written.push(IndexId(id));
     }
     for id in &old_ids {

@@ -730,7 +730,7 @@ pub fn verify_file(
         buf.resize(loc.raw_length as usize, 0);
         file.read_exact(&mut buf)
             .map_err(|e| Error::io("verify", dest, e))?;
-        if repo.key().blob_id(&buf) != *id {
+        if repo.keyring().blob_id(&buf) != *id {
             return Err(Error::format(
                 dest.display().to_string(),
                 repo_format::FormatError::IdMismatch {

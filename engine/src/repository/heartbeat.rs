@@ -6,19 +6,19 @@
 use super::Repository;
 use crate::error::{Error, Result};
 use crate::store::Backend;
-use repo_format::heartbeat::{HISTORY_LEN, Heartbeat, HeartbeatSigningKey, HeartbeatVerifyingKey};
+use repo_format::heartbeat::{HISTORY_LEN, Heartbeat, HeartbeatVerifyingKey};
 use repo_format::layout::{FileKind, ObjectName};
 
 /// The repository's heartbeat verification key (public; `vault key heartbeat`).
 pub fn verifying_key(repo: &Repository) -> HeartbeatVerifyingKey {
-    HeartbeatSigningKey::of(repo.key()).verifying_key()
+    repo.keyring().heartbeat_signing_key().verifying_key()
 }
 
 /// Sign `beat` and write it, replacing the last heartbeat of its kind, host
 /// and source. Its `history` is set from that last one (which must verify;
 /// one that does not is replaced with an empty history).
 pub fn write(repo: &Repository, mut beat: Heartbeat) -> Result<Heartbeat> {
-    let signing = HeartbeatSigningKey::of(repo.key());
+    let signing = repo.keyring().heartbeat_signing_key();
     let name = beat.name();
     beat.history = match repo.backend().get(&name) {
         Ok(bytes) => match Heartbeat::open(&bytes, &signing.verifying_key()) {
@@ -109,7 +109,7 @@ mod tests {
             &options,
         )
         .unwrap();
-        let forged = beat(5).seal(&HeartbeatSigningKey::of(other.key()));
+        let forged = beat(5).seal(&other.keyring().heartbeat_signing_key());
         let name = ObjectName::parse(FileKind::Heartbeat, &all[0].0).unwrap();
         repo.backend().put_replace(&name, forged).unwrap();
         let all = read_all(repo.backend(), &key).unwrap();

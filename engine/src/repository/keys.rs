@@ -7,14 +7,53 @@ use crate::error::{Error, Result};
 use crate::prefix::{Matches, by_prefix};
 use crate::store::Backend;
 use repo_format::crypto::MasterKey;
-use repo_format::key::{KdfParams, KeyFile};
+use repo_format::key::{KdfParams, KeyFile, KeyKind};
 use repo_format::layout::{FileKind, ObjectName};
 use repo_format::{Id, KeyId};
 
 impl Repository {
     /// Add a key for another password; returns its id.
     pub fn add_key(&self, password: &[u8], kdf: KdfParams) -> Result<KeyId> {
-        add_key(&self.backend, &self.key, password, kdf)
+        add_key(&self.backend, self.master()?, password, kdf)
+    }
+
+    /// Add a put-only key for `password` (SPEC.md §5.5): it adds backups
+    /// and opens nothing but index files and locks. Only a format 2
+    /// repository can hold one. Returns its id.
+    pub fn add_put_only_key(&self, password: &[u8], kdf: KdfParams) -> Result<KeyId> {
+        self.require_full_key()?;
+        if self.config().version < repo_format::keyring::FORMAT_2 {
+            return Err(Error::InvalidArgument {
+                what: "key add --put-only",
+                detail: format!(
+                    "this repository has format {}, which cannot hold put-only keys; \
+                     'vault init' a new repository and 'vault copy' into it",
+                    self.config().version
+                ),
+            });
+        }
+        let mut record_secret = [0u8; 32];
+        rand::fill(&mut record_secret);
+        let key = self
+            .keyring()
+            .put_only_key(self.config(), record_secret)
+            .map_err(|e| Error::format("new put-only key", e))?;
+        zeroize::Zeroize::zeroize(&mut record_secret);
+        let mut salt = [0u8; 32];
+        rand::fill(&mut salt);
+        let (user, host) = super::current_user_and_host();
+        let file = KeyFile::create_put_only(
+            &key,
+            password,
+            kdf,
+            salt,
+            crate::random_nonce(),
+            chrono::Utc::now().timestamp(),
+            host,
+            user,
+        )
+        .map_err(|e| Error::format("new key", e))?;
+        store_key_file(&self.backend, &file)
     }
 
     /// Every key file that decodes, oldest first, and those that do not
@@ -79,6 +118,17 @@ impl Repository {
         if ids.len() < 2 {
             return Err(refuse("it is the repository's last key"));
         }
+        // Put-only keys open no snapshot: without a full key nothing could
+        // be restored again.
+        let (keys, _) = self.keys()?;
+        let full = |k: &KeyFile| k.kind == KeyKind::Full;
+        if keys.iter().any(|(k, f)| *k == id && full(f))
+            && keys.iter().filter(|(k, f)| *k != id && full(f)).count() == 0
+        {
+            return Err(refuse(
+                "it is the repository's last full key; put-only keys cannot read what they wrote",
+            ));
+        }
         self.backend.delete(&ObjectName::new(FileKind::Key, id.0))
     }
 
@@ -117,6 +167,11 @@ pub(super) fn add_key(
         user,
     )
     .map_err(|e| Error::format("new key", e))?;
+    store_key_file(backend, &file)
+}
+
+/// Store a key file under its hash.
+fn store_key_file(backend: &Backend, file: &KeyFile) -> Result<KeyId> {
     let bytes = file.encode();
     let id = Id::hash(&bytes);
     backend.put_once(&ObjectName::new(FileKind::Key, id), bytes)?;

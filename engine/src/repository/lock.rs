@@ -29,7 +29,8 @@ use crate::error::{Error, Result};
 use crate::store::Backend;
 use chrono::{DateTime, Utc};
 use repo_format::LockId;
-use repo_format::crypto::{MasterKey, ObjectKind};
+use repo_format::crypto::ObjectKind;
+use repo_format::keyring::Keyring;
 use repo_format::layout::{FileKind, ObjectName};
 use repo_format::tree::Timestamp;
 use std::collections::HashSet;
@@ -84,7 +85,7 @@ impl Found {
 #[derive(Clone)]
 struct Locks {
     backend: Backend,
-    key: Arc<MasterKey>,
+    key: Arc<Keyring>,
     compression_level: i32,
     /// The lock objects this process wrote and has not deleted: a signal
     /// that stops the process deletes them (see [`crate::interrupt`]).
@@ -112,7 +113,7 @@ impl Locks {
         };
         Locks {
             backend,
-            key: repo.key().clone(),
+            key: repo.keyring().clone(),
             compression_level: repo.config().compression_level,
             mine: Arc::new(Mine {
                 ids,
@@ -132,12 +133,15 @@ impl Locks {
     /// Seal and store `lock`; it is this process's to delete from before
     /// it is written.
     fn save(&self, lock: &Lock) -> Result<LockId> {
-        let sealed = self.key.seal_object(
-            ObjectKind::Lock,
-            &lock.encode(),
-            self.compression_level,
-            crate::random_nonce(),
-        );
+        let sealed = self
+            .key
+            .seal_object(
+                ObjectKind::Lock,
+                &lock.encode(),
+                self.compression_level,
+                &crate::fresh(),
+            )
+            .map_err(|e| Error::format("lock", e))?;
         let id = LockId(repo_format::Id::hash(&sealed));
         self.mine().insert(id);
         self.backend.put_once(&Self::name(&id), sealed)?;

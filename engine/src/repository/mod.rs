@@ -32,7 +32,8 @@ use repo_format::SnapshotId;
 use repo_format::compress::AUTO_LEVEL;
 use repo_format::config::{ChunkerParams, Config, FORMAT_VERSION};
 use repo_format::crypto::{MasterKey, ObjectKind};
-use repo_format::key::{KdfParams, KeyFile};
+use repo_format::key::{KdfParams, KeyFile, OpenedKey};
+use repo_format::keyring::Keyring;
 use repo_format::layout::{FileKind, ObjectName};
 use repo_format::{Id, KeyId};
 use std::collections::BTreeSet;
@@ -56,6 +57,9 @@ pub struct InitOptions {
     /// Share the id key and chunker seed of this master key (see
     /// [`InitOptions::copy_chunker_params`]); None draws them at random.
     pub chunking_of: Option<Arc<MasterKey>>,
+    /// The repository format version (SPEC.md §11): the newest unless
+    /// chunking is copied from a repository of an older one.
+    pub format: u32,
 }
 
 impl Default for InitOptions {
@@ -66,6 +70,7 @@ impl Default for InitOptions {
             compression_level: AUTO_LEVEL,
             pack_size: DEFAULT_PACK_SIZE,
             chunking_of: None,
+            format: FORMAT_VERSION,
         }
     }
 }
@@ -74,10 +79,13 @@ impl InitOptions {
     /// Chunk and name blobs as `source` does: its chunker parameters, id
     /// key and chunker seed (SPEC.md §5.3), so that `copy` from `source`
     /// into the new repository deduplicates by blob id.
-    pub fn copy_chunker_params(mut self, source: &Repository) -> Self {
+    /// The new repository takes `source`'s format too: format 2 derives its
+    /// gear table differently, and equal chunks need equal tables.
+    pub fn copy_chunker_params(mut self, source: &Repository) -> Result<Self> {
         self.chunker = source.config().chunker;
-        self.chunking_of = Some(source.key().clone());
-        self
+        self.chunking_of = Some(source.master()?.clone());
+        self.format = source.config().version;
+        Ok(self)
     }
 }
 
@@ -87,7 +95,10 @@ pub struct Repository {
     backend: Backend,
     /// The store itself.
     store: Backend,
-    key: Arc<MasterKey>,
+    /// The master key: None when a put-only key opened the repository.
+    master: Option<Arc<MasterKey>>,
+    /// The keys the format uses, as the key file gives them.
+    keys: Arc<Keyring>,
     key_id: KeyId,
     config: Config,
     index: RwLock<Index>,
@@ -96,7 +107,13 @@ pub struct Repository {
     warn: Warn,
     /// The snapshots already reported as damaged (each is reported once).
     reported: Arc<Mutex<BTreeSet<SnapshotId>>>,
+    /// Pack keys derived from their capsules (see [`pack_reader`]).
+    pack_keys: PackKeys,
 }
+
+/// Pack keys derived so far, by pack.
+type PackKeys =
+    Arc<Mutex<std::collections::HashMap<repo_format::PackId, Arc<repo_format::keyring::PackKey>>>>;
 
 /// Where a command hears of what it skipped: one line, without a
 /// `warning:` prefix (the caller adds its own).
@@ -147,8 +164,14 @@ impl Repository {
         zeroize::Zeroize::zeroize(&mut random);
         let mut repository_id = [0u8; 32];
         rand::fill(&mut repository_id);
+        if !repo_format::config::supported(options.format) {
+            return Err(Error::InvalidArgument {
+                what: "format",
+                detail: format!("{}: this build writes formats 1 and 2", options.format),
+            });
+        }
         let config = Config {
-            version: FORMAT_VERSION,
+            version: options.format,
             repository_id,
             chunker: options.chunker,
             compression_level: options.compression_level,
@@ -173,13 +196,15 @@ impl Repository {
         Ok(Repository {
             store: backend.clone(),
             backend,
-            key,
+            keys: Arc::new(Keyring::full(&key, config.version)),
+            master: Some(key),
             key_id,
             config,
             index: RwLock::new(Index::new()),
             cache: None,
             warn: Arc::new(|_| {}),
             reported: Arc::default(),
+            pack_keys: PackKeys::default(),
         })
     }
 
@@ -196,20 +221,31 @@ impl Repository {
             Err(e) => return Err(e),
         };
         let (key_id, key) = open_key(&backend, password)?;
-        let payload = key
-            .open_object(ObjectKind::Config, &sealed_config)
-            .map_err(|e| Error::format("config", e))?;
-        let config = Config::decode(&payload).map_err(|e| Error::format("config", e))?;
+        let (master, keys, config) = match key {
+            OpenedKey::Full(master) => {
+                let payload = master
+                    .open_object(ObjectKind::Config, &sealed_config)
+                    .map_err(|e| Error::format("config", e))?;
+                let config = Config::decode(&payload).map_err(|e| Error::format("config", e))?;
+                let keys = Keyring::full(&master, config.version);
+                (Some(Arc::new(master)), keys, config)
+            }
+            // The config is sealed with the data key; the key file holds
+            // a copy (SPEC.md §5.5).
+            OpenedKey::PutOnly(key) => (None, Keyring::put_only(&key), key.config.clone()),
+        };
         Ok(Repository {
             store: backend.clone(),
             backend,
-            key: Arc::new(key),
+            master,
+            keys: Arc::new(keys),
             key_id,
             config,
             index: RwLock::new(Index::new()),
             cache: None,
             warn: Arc::new(|_| {}),
             reported: Arc::default(),
+            pack_keys: PackKeys::default(),
         })
     }
 
@@ -223,9 +259,26 @@ impl Repository {
         &self.config
     }
 
-    /// The master key.
-    pub fn key(&self) -> &Arc<MasterKey> {
-        &self.key
+    /// The master key, which only a full key gives: a put-only key is
+    /// refused with [`Error::PutOnly`].
+    pub fn master(&self) -> Result<&Arc<MasterKey>> {
+        self.master.as_ref().ok_or(Error::PutOnly)
+    }
+
+    /// The keys of the repository's format, as the key in use gives them.
+    pub fn keyring(&self) -> &Arc<Keyring> {
+        &self.keys
+    }
+
+    /// Refuse, in one line, what a put-only key cannot do: anything but
+    /// adding backups (SPEC.md §5.5).
+    pub fn require_full_key(&self) -> Result<()> {
+        self.master().map(drop)
+    }
+
+    /// Whether a put-only key opened the repository.
+    pub fn is_put_only(&self) -> bool {
+        self.master.is_none()
     }
 
     /// The id of the key file that opened the repository.
@@ -248,13 +301,15 @@ impl Repository {
         Repository {
             backend: self.store.clone(),
             store: self.store.clone(),
-            key: self.key.clone(),
+            master: self.master.clone(),
+            keys: self.keys.clone(),
             key_id: self.key_id,
             config: self.config.clone(),
             index: RwLock::new(self.index().emptied()),
             cache: None,
             warn: self.warn.clone(),
             reported: self.reported.clone(),
+            pack_keys: self.pack_keys.clone(),
         }
     }
 
@@ -296,7 +351,7 @@ impl Repository {
 /// reader spends (a storage writer can plant one), are left out before any
 /// derivation; the others are tried cheapest first, so that a planted
 /// costly key delays nothing while a real one opens.
-fn open_key(backend: &Backend, password: &[u8]) -> Result<(KeyId, MasterKey)> {
+fn open_key(backend: &Backend, password: &[u8]) -> Result<(KeyId, OpenedKey)> {
     let mut candidates = Vec::new();
     let mut refused = None;
     for (id, _) in backend.list_objects(FileKind::Key)? {
@@ -314,7 +369,15 @@ fn open_key(backend: &Backend, password: &[u8]) -> Result<(KeyId, MasterKey)> {
             }
         }
     }
-    candidates.sort_by_key(|(id, file)| (file.kdf.cost(), *id));
+    // A full key before a put-only one of the same cost: a password that
+    // opens both (someone gave both the same) reads the repository.
+    candidates.sort_by_key(|(id, file)| {
+        (
+            file.kdf.cost(),
+            file.kind != repo_format::key::KeyKind::Full,
+            *id,
+        )
+    });
     for (id, file) in candidates {
         if let Ok(key) = file.open(password) {
             return Ok((id, key));

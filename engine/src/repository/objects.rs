@@ -7,7 +7,8 @@ use super::witness::Witnessed;
 use crate::error::{Error, Result};
 use crate::store::Backend;
 use rayon::prelude::*;
-use repo_format::crypto::{MasterKey, ObjectKind};
+use repo_format::crypto::ObjectKind;
+use repo_format::keyring::Keyring;
 use repo_format::layout::{FileKind, ObjectName};
 use repo_format::snapshot::Snapshot;
 use repo_format::{Id, PackId, SnapshotId};
@@ -18,7 +19,7 @@ impl Repository {
     pub fn save_object(&self, file: FileKind, kind: ObjectKind, payload: &[u8]) -> Result<Id> {
         store_object(
             &self.backend,
-            &self.key,
+            &self.keys,
             self.config.compression_level,
             file,
             kind,
@@ -28,7 +29,7 @@ impl Repository {
 
     /// Read and decrypt an object, checking that its name matches its bytes.
     pub fn load_object(&self, file: FileKind, kind: ObjectKind, id: &Id) -> Result<Vec<u8>> {
-        fetch_object(&self.backend, &self.key, file, kind, id)
+        fetch_object(&self.backend, &self.keys, file, kind, id)
     }
 
     /// Ids of every object of a kind.
@@ -135,13 +136,15 @@ impl Repository {
 /// without a `Repository` (the lock refresher's thread).
 pub(crate) fn store_object(
     backend: &Backend,
-    key: &MasterKey,
+    key: &Keyring,
     compression_level: i32,
     file: FileKind,
     kind: ObjectKind,
     payload: &[u8],
 ) -> Result<Id> {
-    let sealed = key.seal_object(kind, payload, compression_level, crate::random_nonce());
+    let sealed = key
+        .seal_object(kind, payload, compression_level, &crate::fresh())
+        .map_err(|e| Error::format(file.dir(), e))?;
     let id = Id::hash(&sealed);
     backend.put_once(&ObjectName::new(file, id), sealed)?;
     Ok(id)
@@ -150,7 +153,7 @@ pub(crate) fn store_object(
 /// The body of [`Repository::load_object`] (see [`store_object`]).
 pub(crate) fn fetch_object(
     backend: &Backend,
-    key: &MasterKey,
+    key: &Keyring,
     file: FileKind,
     kind: ObjectKind,
     id: &Id,

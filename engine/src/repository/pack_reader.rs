@@ -13,12 +13,18 @@ use super::Repository;
 use super::index::{BlobLocation, Index};
 use crate::error::{Error, Result};
 use crate::store::Backend;
-use repo_format::crypto::{BlobKind, MasterKey, ObjectKind};
+use repo_format::crypto::BlobKind;
+use repo_format::keyring::{Capsule, PackKey};
 use repo_format::layout::{FileKind, ObjectName};
 use repo_format::pack::{self, PackEntry};
 use repo_format::tree::{Node, Tree};
 use repo_format::{BlobId, Id, PackId};
 use std::path::Path;
+use std::sync::Arc;
+
+/// How many pack keys a repository keeps derived (each is one X25519
+/// agreement away from its capsule).
+const PACK_KEYS_KEPT: usize = 1 << 16;
 
 /// Largest gap between two needed blobs that is read through rather than
 /// split into two requests.
@@ -91,11 +97,12 @@ pub struct PackVerification {
     pub wrong_hash: Option<Id>,
 }
 
-/// Reads blobs out of the packs of one store with one key.
+/// Reads blobs out of the packs of one repository, each with its pack's
+/// key (SPEC.md §6).
 #[derive(Clone, Copy)]
 pub struct PackReader<'a> {
+    repo: &'a Repository,
     backend: &'a Backend,
-    key: &'a MasterKey,
 }
 
 fn pack_name(pack: &PackId) -> ObjectName {
@@ -103,30 +110,80 @@ fn pack_name(pack: &PackId) -> ObjectName {
 }
 
 impl<'a> PackReader<'a> {
-    /// A reader of `backend`'s packs, opening blobs with `key`.
-    pub fn new(backend: &'a Backend, key: &'a MasterKey) -> Self {
-        PackReader { backend, key }
+    /// The key of `pack`, from the capsule `capsule` or, when None, the
+    /// one an index file gives; derived once and kept.
+    fn key(&self, pack: &PackId, capsule: Option<Capsule>) -> Result<Arc<PackKey>> {
+        let what = || format!("pack {}", pack.short());
+        let keys = self.repo.keyring();
+        if keys.format() == repo_format::keyring::FORMAT_1 {
+            return Ok(Arc::new(
+                keys.pack_key(None).map_err(|e| Error::format(what(), e))?,
+            ));
+        }
+        let mut kept = self
+            .repo
+            .pack_keys
+            .lock()
+            .map_err(|_| Error::Internal("pack keys lock"))?;
+        if let Some(key) = kept
+            .get(pack)
+            .filter(|k| capsule.is_none_or(|c| k.capsule() == Some(c)))
+        {
+            return Ok(key.clone());
+        }
+        let capsule = capsule
+            .or_else(|| self.repo.index().capsule(pack))
+            .ok_or_else(|| {
+                Error::RepositoryDamaged(format!(
+                    "pack {}: no index file gives its key's capsule; 'vault repair index' \
+                     rebuilds the index from the packs",
+                    pack.short()
+                ))
+            })?;
+        let key = Arc::new(
+            keys.pack_key(Some(&capsule))
+                .map_err(|e| Error::format(what(), e))?,
+        );
+        if kept.len() >= PACK_KEYS_KEPT {
+            kept.clear();
+        }
+        kept.insert(*pack, key.clone());
+        Ok(key)
     }
 
     /// Read and decrypt a pack's header: the blobs it holds.
     pub fn header(&self, pack: &PackId, size: u64) -> Result<Vec<PackEntry>> {
+        self.header_and_capsule(pack, size)
+            .map(|(_, entries)| entries)
+    }
+
+    /// Read and decrypt a pack's header, with the capsule of its key from
+    /// its trailer (format 2), as an index file lists them.
+    pub fn header_and_capsule(
+        &self,
+        pack: &PackId,
+        size: u64,
+    ) -> Result<(Option<Capsule>, Vec<PackEntry>)> {
         let name = pack_name(pack);
         let what = || format!("pack {}", pack.short());
-        let tail_start = size.saturating_sub(pack::HEADER_LEN_LEN as u64);
+        let format = self.repo.config().version;
+        let tail_start = size.saturating_sub(pack::trailer_len(format) as u64);
         let trailer = self.backend.get_range(&name, tail_start..size)?;
-        let (range, blobs_len) =
-            pack::header_range(size, &trailer).map_err(|e| Error::format(what(), e))?;
-        let sealed = self.backend.get_range(&name, range)?;
-        let payload = self
-            .key
-            .open_object(ObjectKind::PackHeader, &sealed)
+        let trailer =
+            pack::parse_trailer(format, size, &trailer).map_err(|e| Error::format(what(), e))?;
+        let key = self.key(pack, trailer.capsule)?;
+        let sealed = self.backend.get_range(&name, trailer.header.clone())?;
+        let payload = key
+            .open_header(&sealed)
             .map_err(|e| Error::format(what(), e))?;
-        pack::decode_header(&payload, blobs_len).map_err(|e| Error::format(what(), e))
+        let entries = pack::decode_header(&payload, trailer.blobs_len)
+            .map_err(|e| Error::format(what(), e))?;
+        Ok((trailer.capsule, entries))
     }
 
     /// Open `sealed` as `blob` of `pack`.
     fn open(&self, pack: &PackId, blob: &BlobRef, sealed: &[u8]) -> Result<Vec<u8>> {
-        open_exact(self.key, blob, sealed).map_err(|e| {
+        open_exact(&*self.key(pack, None)?, blob, sealed).map_err(|e| {
             Error::format(
                 format!("blob {} in pack {}", blob.id.short(), pack.short()),
                 e,
@@ -213,15 +270,21 @@ impl<'a> PackReader<'a> {
             }
         };
         out.bytes = bytes.len() as u64;
+        let format = self.repo.config().version;
+        let tail = bytes.len().saturating_sub(pack::trailer_len(format));
+        let key = pack::parse_trailer(format, out.bytes, bytes.get(tail..).unwrap_or_default())
+            .map_err(|e| Error::format(format!("pack {}", pack.short()), e))
+            .and_then(|t| self.key(pack, t.capsule));
         for entry in entries {
             let r = BlobRef::from(entry);
             let sealed = usize::try_from(r.offset)
                 .ok()
                 .zip(usize::try_from(r.end()).ok())
                 .and_then(|(start, end)| bytes.get(start..end));
-            let outcome = match sealed {
-                None => Err("it lies beyond the end of the pack".to_owned()),
-                Some(sealed) => open_exact(self.key, &r, sealed)
+            let outcome = match (sealed, &key) {
+                (None, _) => Err("it lies beyond the end of the pack".to_owned()),
+                (_, Err(e)) => Err(e.detail()),
+                (Some(sealed), Ok(key)) => open_exact(key, &r, sealed)
                     .map(drop)
                     .map_err(|e| e.to_string()),
             };
@@ -263,12 +326,25 @@ fn coalesce<T>(blobs: &[T], blob: impl Fn(&T) -> BlobRef) -> Vec<&[T]> {
 impl Repository {
     /// A reader of this repository's packs.
     pub fn pack_reader(&self) -> PackReader<'_> {
-        PackReader::new(&self.backend, &self.key)
+        PackReader {
+            repo: self,
+            backend: &self.backend,
+        }
     }
 
     /// Read and decrypt a pack's header: the blobs it holds.
     pub fn read_pack_header(&self, pack: &PackId, size: u64) -> Result<Vec<PackEntry>> {
         self.pack_reader().header(pack, size)
+    }
+
+    /// [`Repository::read_pack_header`] with the capsule of the pack's key
+    /// from its trailer (format 2), for an index file that lists it.
+    pub fn read_pack_header_and_capsule(
+        &self,
+        pack: &PackId,
+        size: u64,
+    ) -> Result<(Option<Capsule>, Vec<PackEntry>)> {
+        self.pack_reader().header_and_capsule(pack, size)
     }
 
     /// Read, decrypt and verify one blob where the index says it is (a
@@ -296,7 +372,8 @@ impl Repository {
     /// Put a tree blob just sealed (by a backup) into the cache, so that
     /// the next backup finds its parent's trees without downloading them.
     pub fn cache_tree(&self, id: &BlobId, sealed: &[u8]) {
-        if let Some((cache, entry)) = self.tree_cache() {
+        // A put-only key could not open it again (its record keeps trees).
+        if let Some((cache, entry)) = self.tree_cache().filter(|_| !self.is_put_only()) {
             cache.put(entry, &id.0, sealed);
         }
     }
@@ -338,7 +415,7 @@ pub fn content_length(index: &Index, content: &[BlobId]) -> Result<u64> {
 /// offsets, the size `dump` writes in a tar header), so a plaintext
 /// shorter than the index or header says is damage, not a short read.
 fn open_exact(
-    key: &MasterKey,
+    key: &PackKey,
     blob: &BlobRef,
     sealed: &[u8],
 ) -> std::result::Result<Vec<u8>, repo_format::FormatError> {
@@ -439,9 +516,12 @@ mod tests {
     /// than its tar header says: the blob is refused as damaged.
     #[test]
     fn a_blob_shorter_than_its_entry_says_does_not_open() {
-        let key = MasterKey::from_random(&[9u8; 72]);
+        let master = repo_format::crypto::MasterKey::from_random(&[9u8; 72]);
+        let key = repo_format::keyring::Keyring::full(&master, 2)
+            .new_pack_key(&crate::fresh())
+            .unwrap();
         let data = b"ten bytes!".to_vec();
-        let id = key.blob_id(&data);
+        let id = master.blob_id(&data);
         let sealed = key.seal_blob(BlobKind::Data, &id, &data, 3, [1; 24]);
         let blob = |raw_length| BlobRef {
             kind: BlobKind::Data,

@@ -59,7 +59,7 @@ impl BlobSaver {
         let config = repo.config();
         let packer = Packer::new(
             repo.backend().clone(),
-            repo.key().clone(),
+            repo.keyring().clone(),
             config.compression_level,
             config.pack_size as usize,
         )?;
@@ -85,7 +85,7 @@ impl BlobSaver {
     /// Save a blob unless the repository or this saver already has it.
     /// Returns its id and whether it was new.
     pub fn save(&self, kind: BlobKind, data: Vec<u8>) -> Result<(BlobId, bool)> {
-        let id = self.shared.repo.key().blob_id(&data);
+        let id = self.shared.repo.keyring().blob_id(&data);
         if self.shared.repo.index().contains(kind, &id)? {
             return Ok((id, false));
         }
@@ -161,28 +161,10 @@ impl BlobSaver {
 }
 
 fn seal_and_pack(shared: &Shared, job: Job) -> Result<()> {
-    let key = shared.repo.key();
-    let level = shared.repo.config().compression_level;
-    let sealed = key.seal_blob(job.kind, &job.id, &job.data, level, crate::random_nonce());
-    let raw_length =
-        u32::try_from(job.data.len()).map_err(|_| Error::Internal("blob too large"))?;
-    let check = key
-        .open_blob(job.kind, &job.id, &sealed, job.data.len())
-        .map_err(|e| {
-            Error::format(
-                format!("blob {} (verification before upload)", job.id.short()),
-                e,
-            )
-        })?;
-    if check != job.data {
-        return Err(Error::Internal(
-            "blob changed between sealing and verification",
-        ));
-    }
+    let sealed = shared.packer.seal_and_add(job.kind, job.id, &job.data)?;
     if job.kind == BlobKind::Tree {
         shared.repo.cache_tree(&job.id, &sealed);
     }
-    shared.packer.add(job.kind, job.id, &sealed, raw_length)?;
     let stats = &shared.stats;
     match job.kind {
         BlobKind::Data => stats.data_blobs.fetch_add(1, Ordering::Relaxed),

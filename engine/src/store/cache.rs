@@ -10,6 +10,9 @@
 //! <root>/<repository id hex>/index/<id>        sealed index file, as stored
 //! <root>/<repository id hex>/snapshots/<id>    sealed snapshot, as stored
 //! <root>/<repository id hex>/trees/<xx>/<id>   sealed tree blob, as in its pack
+//! <root>/<repository id hex>/record-trees/<xx>/<id>  a put-only host's record (SPEC.md §5.6)
+//! <root>/<repository id hex>/record-heads/<name>
+//! <root>/<repository id hex>/record-salt           32 random bytes of this host
 //! ```
 //!
 //! Nothing in the cache is trusted: every cached file is checked before it
@@ -62,10 +65,20 @@ pub enum CacheKind {
     Snapshot,
     /// Tree blobs, named by their blob id.
     Tree,
+    /// Trees of a put-only host's record, named by their blob id.
+    RecordTree,
+    /// Heads of a put-only host's record, named by host and paths.
+    RecordHead,
 }
 
 impl CacheKind {
-    const ALL: [CacheKind; 3] = [CacheKind::Index, CacheKind::Snapshot, CacheKind::Tree];
+    const ALL: [CacheKind; 5] = [
+        CacheKind::Index,
+        CacheKind::Snapshot,
+        CacheKind::Tree,
+        CacheKind::RecordTree,
+        CacheKind::RecordHead,
+    ];
 
     /// The kind of entry an object of `kind` is, if the cache holds such.
     fn of(kind: FileKind) -> Option<CacheKind> {
@@ -81,7 +94,13 @@ impl CacheKind {
             CacheKind::Index => "index",
             CacheKind::Snapshot => "snapshots",
             CacheKind::Tree => "trees",
+            CacheKind::RecordTree => "record-trees",
+            CacheKind::RecordHead => "record-heads",
         }
+    }
+
+    fn sharded(self) -> bool {
+        matches!(self, CacheKind::Tree | CacheKind::RecordTree)
     }
 }
 
@@ -192,9 +211,10 @@ impl Cache {
     fn relative(kind: CacheKind, id: &Id) -> PathBuf {
         let hex = id.to_hex();
         let dir = Path::new(kind.dir());
-        match kind {
-            CacheKind::Tree => dir.join(&hex[..2]).join(hex),
-            CacheKind::Index | CacheKind::Snapshot => dir.join(hex),
+        if kind.sharded() {
+            dir.join(&hex[..2]).join(hex)
+        } else {
+            dir.join(hex)
         }
     }
 
@@ -245,7 +265,7 @@ impl Cache {
         }
         let rel = Cache::relative(kind, id);
         let written = (|| {
-            if kind == CacheKind::Tree
+            if kind.sharded()
                 && let Some(parent) = rel.parent()
             {
                 self.beneath.make_dirs(parent, true)?;
@@ -270,9 +290,9 @@ impl Cache {
     /// cannot be removed stays, and is verified when read like any other.
     pub(crate) fn retain(&self, kind: CacheKind, keep: impl Fn(&Id) -> bool) {
         let dir = Path::new(kind.dir());
-        match kind {
-            CacheKind::Index | CacheKind::Snapshot => self.retain_in(dir, &keep),
-            CacheKind::Tree => {
+        match kind.sharded() {
+            false => self.retain_in(dir, &keep),
+            true => {
                 let Ok(names) = self.beneath.names(dir) else {
                     return;
                 };
@@ -311,6 +331,49 @@ impl Cache {
                 let _ = self.beneath.remove(&rel);
             }
         }
+    }
+}
+
+impl Cache {
+    /// This host's 32 random bytes for the put-only record's key (SPEC.md
+    /// §5.6), made on first use.
+    pub(crate) fn record_salt(&self) -> Result<[u8; 32]> {
+        let rel = Path::new("record-salt");
+        let shown = || self.dir.join(rel);
+        match self.beneath.read_file(rel) {
+            Ok(mut f) => {
+                let mut salt = [0u8; 32];
+                let mut extra = [0u8; 1];
+                f.read_exact(&mut salt)
+                    .map_err(|e| Error::io("read", shown(), e))?;
+                if f.read(&mut extra)
+                    .map_err(|e| Error::io("read", shown(), e))?
+                    != 0
+                {
+                    return Err(Error::io(
+                        "read",
+                        shown(),
+                        std::io::Error::new(std::io::ErrorKind::InvalidData, "not 32 bytes"),
+                    ));
+                }
+                Ok(salt)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut salt = [0u8; 32];
+                rand::fill(&mut salt);
+                write_atomically(&self.beneath, rel, &salt)
+                    .map_err(|e| Error::io("write", shown(), e))?;
+                Ok(salt)
+            }
+            Err(e) => Err(Error::io("read", shown(), e)),
+        }
+    }
+
+    /// Whether an entry is there (unverified: for skipping a write).
+    pub(crate) fn has(&self, kind: CacheKind, id: &Id) -> bool {
+        self.beneath
+            .stat(&Cache::relative(kind, id))
+            .is_ok_and(|e| e.is_some())
     }
 }
 

@@ -86,12 +86,12 @@ fn check_pack(
             stored: size,
         });
     }
-    match repo.read_pack_header(id, size) {
+    match repo.read_pack_header_and_capsule(id, size) {
         Err(e) => problems.push(Problem::PackHeader {
             pack: *id,
             message: e.detail(),
         }),
-        Ok(header) => {
+        Ok((capsule, header)) => {
             let (only_header, only_index) = compare_entries(&header, &indexed.entries);
             if only_index > 0 {
                 let message = format!(
@@ -100,6 +100,13 @@ fn check_pack(
                 problems.push(Problem::PackHeaderMismatch { pack: *id, message });
             } else {
                 not_indexed = only_header;
+            }
+            // Readers open blobs with the index's capsule (SPEC.md §7.1).
+            if capsule != indexed.capsule {
+                let message = "the index gives another key capsule than the pack's trailer, \
+                               so its blobs do not open through the index"
+                    .to_owned();
+                problems.push(Problem::PackHeaderMismatch { pack: *id, message });
             }
         }
     }

@@ -420,7 +420,7 @@ fn repack(repo: &Repository, packs: &[IndexPack], reached: &Reached) -> Result<V
             &pack.id,
             &mut owned,
             |e| BlobRef::from(e),
-            |e, read| packer.add(e.kind, e.id, read?.sealed, e.raw_length),
+            |e, read| packer.seal_and_add(e.kind, e.id, &read?.plain).map(drop),
         )
     })?;
     packer.finish()
@@ -430,7 +430,7 @@ fn new_packer(repo: &Repository) -> Result<Packer> {
     let config = repo.config();
     Packer::new(
         repo.backend().clone(),
-        repo.key().clone(),
+        repo.keyring().clone(),
         config.compression_level,
         config.pack_size as usize,
     )
@@ -525,7 +525,7 @@ impl Rescue {
                 |e| BlobRef::from(e),
                 |e, read| {
                     copied += 1;
-                    packer.add(e.kind, e.id, read?.sealed, e.raw_length)
+                    packer.seal_and_add(e.kind, e.id, &read?.plain).map(drop)
                 },
             )?;
         }

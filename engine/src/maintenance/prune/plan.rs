@@ -197,6 +197,7 @@ mod tests {
         IndexPack {
             id: pid(id),
             size: blobs.iter().map(|(_, l)| u64::from(*l)).sum::<u64>() + 100,
+            capsule: None,
             blobs: blobs
                 .iter()
                 .map(|&(b, length)| {

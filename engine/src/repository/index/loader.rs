@@ -18,6 +18,7 @@
 use super::{AddedFile, Index};
 use crate::error::{Error, Result};
 use crate::repository::Repository;
+use crate::store::CacheKind;
 use rayon::prelude::*;
 use repo_format::crypto::{BlobKind, ObjectKind};
 use repo_format::index::{IndexFile, IndexPack};
@@ -71,6 +72,8 @@ pub struct IndexedPack {
     pub size: u64,
     /// The blobs (of the first index file that lists the pack).
     pub entries: Vec<PackEntry>,
+    /// The capsule of the pack's key (format 2; of the same file).
+    pub capsule: Option<repo_format::keyring::Capsule>,
     /// Every index file in force that lists it.
     pub indexes: Vec<IndexId>,
 }
@@ -85,6 +88,7 @@ impl IndexFiles {
                 if entry.indexes.is_empty() {
                     entry.size = p.size;
                     entry.entries = p.blobs.clone();
+                    entry.capsule = p.capsule;
                 }
                 entry.indexes.push(*id);
             }
@@ -96,7 +100,7 @@ impl IndexFiles {
 impl Repository {
     fn read_index_file(&self, id: &IndexId) -> Result<IndexFile> {
         let payload = self.load_object(FileKind::Index, ObjectKind::Index, &id.0)?;
-        IndexFile::decode(&payload)
+        IndexFile::decode(self.config().version, &payload)
             .map_err(|e| Error::format(ObjectName::new(FileKind::Index, id.0).path(), e))
     }
 
@@ -211,22 +215,25 @@ impl Repository {
     }
 
     /// With the whole index loaded (no index file skipped), remove cached
-    /// trees it no longer lists (a prune removed them).
+    /// trees, and trees of a put-only host's record, it no longer lists (a
+    /// prune removed them).
     fn retain_cached_trees(&self) -> Result<()> {
-        let Some((cache, kind)) = self.tree_cache() else {
+        let Some(cache) = self.cache() else {
             return Ok(());
         };
         let index = self.index();
         let failed = std::cell::RefCell::new(None);
-        cache.retain(kind, |id| {
-            match index.contains(BlobKind::Tree, &BlobId(*id)) {
-                Ok(listed) => listed,
-                Err(e) => {
-                    failed.borrow_mut().get_or_insert(e);
-                    true
+        for kind in [CacheKind::Tree, CacheKind::RecordTree] {
+            cache.retain(kind, |id| {
+                match index.contains(BlobKind::Tree, &BlobId(*id)) {
+                    Ok(listed) => listed,
+                    Err(e) => {
+                        failed.borrow_mut().get_or_insert(e);
+                        true
+                    }
                 }
-            }
-        });
+            });
+        }
         failed.into_inner().map_or(Ok(()), Err)
     }
 
@@ -247,8 +254,12 @@ impl Repository {
 
     /// Write one index file as it is.
     pub fn save_index_file(&self, file: &IndexFile) -> Result<IndexId> {
-        self.save_object(FileKind::Index, ObjectKind::Index, &file.encode())
-            .map(IndexId)
+        self.save_object(
+            FileKind::Index,
+            ObjectKind::Index,
+            &file.encode(self.config().version),
+        )
+        .map(IndexId)
     }
 }
 

@@ -89,6 +89,8 @@ pub struct BlobLocation {
 pub struct Index {
     packs: Vec<PackId>,
     pack_sizes: Vec<u64>,
+    /// The capsule of each pack's key (format 2).
+    pack_capsules: Vec<Option<repo_format::keyring::Capsule>>,
     /// How many added index files (or saves) named each pack.
     pack_refs: Vec<u32>,
     pack_numbers: HashMap<PackId, u32>,
@@ -133,6 +135,7 @@ impl Index {
                 let n = u32::try_from(self.packs.len()).unwrap_or(u32::MAX);
                 self.packs.push(pack.id);
                 self.pack_sizes.push(pack.size);
+                self.pack_capsules.push(pack.capsule);
                 self.pack_refs.push(0);
                 self.pack_numbers.insert(pack.id, n);
                 n
@@ -254,6 +257,7 @@ impl Index {
         }
         retain_renumbered(&mut self.packs, &renumbered);
         retain_renumbered(&mut self.pack_sizes, &renumbered);
+        retain_renumbered(&mut self.pack_capsules, &renumbered);
         self.pack_refs.retain(|&r| r > 0);
         self.pack_numbers = self
             .packs
@@ -449,6 +453,12 @@ impl Index {
         self.packs.iter().copied()
     }
 
+    /// The capsule of a pack's key as an index file gives it (format 2).
+    pub fn capsule(&self, pack: &PackId) -> Option<repo_format::keyring::Capsule> {
+        let n = *self.pack_numbers.get(pack)?;
+        self.pack_capsules.get(n as usize).copied().flatten()
+    }
+
     /// Number of packs.
     pub fn pack_count(&self) -> usize {
         self.packs.len()
@@ -511,6 +521,7 @@ mod tests {
             idx.add_pack(&IndexPack {
                 id: PackId(Id([p; 32])),
                 size: 1000,
+                capsule: None,
                 blobs,
             });
         }
@@ -536,6 +547,7 @@ mod tests {
         IndexPack {
             id: PackId(Id([id; 32])),
             size: 100 * u64::from(id),
+            capsule: Some([id; 32]),
             blobs: blobs
                 .iter()
                 .enumerate()

@@ -218,13 +218,21 @@ fn a_put_only_key_backs_up_twice_reads_nothing_unchanged_and_a_full_key_restores
         .path()
         .join("xdg-cache/vault")
         .join(config["id"].as_str().expect("repository id"));
-    for name in ["record-trees", "record-heads", "record-salt"] {
+    for name in ["record", "record-salt"] {
         assert!(
             cache.join(name).exists(),
             "no {name} in {}",
             cache.display()
         );
     }
+    // One record file per host and paths (two here: the tree and the
+    // stream), and no temporary file left.
+    let records: Vec<_> = std::fs::read_dir(cache.join("record"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert!(records.iter().all(|n| n.len() == 64), "{records:?}");
 
     let unchanged = put_backup(&repo, &[src_arg], None);
     assert_eq!(field(&unchanged, "files_unmodified"), files, "{unchanged}");

@@ -49,6 +49,11 @@ fuzz_target!(|data: &[u8]| {
     let (id, bytes) = take::<32>(rest);
     let id = Id(id);
     let rkey = record_key();
+    if let Some(trailer) = data.last_chunk::<4>() {
+        if let Ok(range) = record::head_range(data.len() as u64, *trailer) {
+            assert!(range.end + 4 == data.len() as u64 && range.start <= range.end);
+        }
+    }
 
     if mode & 1 == 0 {
         let blob = BlobId(id);

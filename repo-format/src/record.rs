@@ -1,12 +1,16 @@
-//! The record a put-only host keeps of what it sent (SPEC.md §5.6): the
-//! trees of its last backups and, per host and set of paths, the last
-//! snapshot and its root tree. A put-only key cannot read a parent
+//! The record a put-only host keeps of what it sent (SPEC.md §5.6): per
+//! key file, host and set of paths, one file holding the trees of the last
+//! backup, then its head (the snapshot, its root tree and where each tree
+//! lies in the file), then the head's length. A put-only key cannot read a parent
 //! snapshot's trees from the repository; with this record an unchanged
 //! file is not read again. It lives in the host's cache directory, never
 //! in the repository, sealed under a key only that host derives
 //! ([`crate::keyring::Keyring::record_key`]).
 //!
 //! ```text
+//! record file:  +--------------+-----+--------------+-------------+-----------+
+//!               | record tree  | ... | record tree  | record head | u32 LE    |
+//!               +--------------+-----+--------------+-------------+-----------+
 //! record tree:  envelope(record key, AAD "vault record tree\0" ‖ tree id,
 //!                        compression frame of the tree's plaintext)
 //! record head:  envelope(record key, AAD "vault record head\0" ‖ head name,
@@ -54,6 +58,17 @@ pub fn open_tree(key: &[u8; KEY_LEN], id: &BlobId, sealed: &[u8]) -> Result<Vec<
     compress::unframe("record tree", &framed, codec::DECODE_LIMIT)
 }
 
+/// Where one tree lies in a record file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordEntry {
+    /// The tree's blob id.
+    pub id: BlobId,
+    /// Offset of its sealed bytes from the start of the file.
+    pub offset: u64,
+    /// Length of its sealed bytes.
+    pub length: u32,
+}
+
 /// The last backup of one host and set of paths.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordHead {
@@ -63,6 +78,32 @@ pub struct RecordHead {
     pub tree: BlobId,
     /// When it was taken.
     pub time: Timestamp,
+    /// Every tree of that backup in the file, by id.
+    pub trees: Vec<RecordEntry>,
+}
+
+/// Length of the trailer that ends a record file: the sealed head's length.
+pub const TRAILER_LEN: usize = 4;
+
+/// From a record file's length and its last 4 bytes, where its sealed
+/// head lies; the trees lie before it.
+pub fn head_range(file_len: u64, trailer: [u8; TRAILER_LEN]) -> Result<std::ops::Range<u64>> {
+    let head_len = u64::from(u32::from_le_bytes(trailer));
+    let end = file_len
+        .checked_sub(TRAILER_LEN as u64)
+        .ok_or(FormatError::Truncated {
+            what: "record",
+            needed: TRAILER_LEN,
+            got: usize::try_from(file_len).unwrap_or(usize::MAX),
+        })?;
+    let start = end
+        .checked_sub(head_len)
+        .ok_or(FormatError::LengthMismatch {
+            what: "record head length",
+            expected: end,
+            got: head_len,
+        })?;
+    Ok(start..end)
 }
 
 /// The name of the head of `host` and `paths` (sorted by the caller),
@@ -118,7 +159,15 @@ mod tests {
             snapshot: SnapshotId(Id([5; 32])),
             tree: id,
             time: Timestamp { secs: 7, nanos: 0 },
+            trees: vec![RecordEntry {
+                id,
+                offset: 0,
+                length: 9,
+            }],
         };
+        assert_eq!(head_range(100, 10u32.to_le_bytes()), Ok(86..96));
+        assert!(head_range(3, [0; 4]).is_err());
+        assert!(head_range(10, 7u32.to_le_bytes()).is_err());
         let name = head_name(&Id([9; 32]), "host", &["/srv".into()]);
         assert_ne!(name, head_name(&Id([9; 32]), "host", &["/var".into()]));
         let sealed = head.seal(&key, &name, [6; NONCE_LEN]);

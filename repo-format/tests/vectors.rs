@@ -526,22 +526,29 @@ fn build_format_2(master: &MasterKey, files: &mut Vec<(&'static str, Vec<u8>)>) 
     let put_keyring = Keyring::put_only(&put_only);
     let record_key = put_keyring.record_key(&record_salt()).unwrap();
     files.push(("f2-record-key", record_key.to_vec()));
-    files.push((
-        "f2-record-tree",
-        record::seal_tree(&record_key, &tree_id, &tree_plain, AUTO_LEVEL, nonce(0x18)),
-    ));
+    let record_tree =
+        record::seal_tree(&record_key, &tree_id, &tree_plain, AUTO_LEVEL, nonce(0x18));
     let record_head_name =
         record::head_name(&put_only_id, "vectorhost", &["/home/alice".to_owned()]);
     let record_head = RecordHead {
         snapshot: SnapshotId(snapshot_id),
         tree: tree_id,
         time: ts(1_700_000_100, 5),
+        trees: vec![record::RecordEntry {
+            id: tree_id,
+            offset: 0,
+            length: record_tree.len() as u32,
+        }],
     };
+    let sealed_head = record_head.seal(&record_key, &record_head_name, nonce(0x19));
+    // The record file of that backup: its one tree, the head, its length.
+    let mut record_file = record_tree.clone();
+    record_file.extend_from_slice(&sealed_head);
+    record_file.extend_from_slice(&(sealed_head.len() as u32).to_le_bytes());
+    files.push(("f2-record-tree", record_tree));
     files.push(("f2-record-head-name", record_head_name.0.to_vec()));
-    files.push((
-        "f2-record-head",
-        record_head.seal(&record_key, &record_head_name, nonce(0x19)),
-    ));
+    files.push(("f2-record-head", sealed_head));
+    files.push(("f2-record-file", record_file));
 
     Format2 {
         keyring,
@@ -1470,6 +1477,15 @@ fn record_vectors_open_under_the_record_key() {
     assert!(RecordHead::open(&key, &Id([0; 32]), &read_vector("f2-record-head")).is_err());
     let other = put.record_key(&[0; 32]).unwrap();
     assert!(RecordHead::open(&other, &name, &read_vector("f2-record-head")).is_err());
+    // The record file: the tree where the head says, then the head.
+    let file = read_vector("f2-record-file");
+    let trailer: [u8; 4] = file[file.len() - 4..].try_into().unwrap();
+    let range = record::head_range(file.len() as u64, trailer).unwrap();
+    let head =
+        RecordHead::open(&key, &name, &file[range.start as usize..range.end as usize]).unwrap();
+    let entry = head.trees[0];
+    let sealed = &file[entry.offset as usize..entry.offset as usize + entry.length as usize];
+    assert_eq!(record::open_tree(&key, &entry.id, sealed).unwrap(), tree);
 }
 
 #[test]

@@ -262,9 +262,12 @@ pub fn backup(
     // garbage planted with server credentials) is reported and skipped;
     // the blobs only it lists are stored again.
     let damaged_index = repo.load_index(crate::repository::index::LoadMode::Tolerant)?;
-    let record = record::Record::open(repo)?;
+    let record = match options.dry_run {
+        true => None,
+        false => record::Record::open(repo, &host, &prepared.paths)?,
+    };
     let (parent, parent_tree) = if repo.is_put_only() {
-        parent_from_record(record.as_ref(), &options.parent, &host, &prepared.paths)?
+        parent_from_record(record.as_ref(), &options.parent)?
     } else {
         let parent = choose_parent(repo, &options.parent, &host, &prepared.paths)?;
         let parent_tree = match parent {
@@ -279,7 +282,7 @@ pub fn backup(
         repo,
         saver: &saver,
         gear: chunker::gear_of(repo.keyring()),
-        record: record.filter(|_| !options.dry_run),
+        record,
         progress,
         options,
         exclude,
@@ -337,7 +340,6 @@ pub fn backup(
     let mut tags = options.tags.clone();
     tags.sort();
     tags.dedup();
-    let record_head = (host.clone(), prepared.paths.clone());
     let snapshot = Snapshot {
         time: Timestamp::from_datetime(&time),
         utc_offset: time.offset().local_minus_utc(),
@@ -360,8 +362,12 @@ pub fn backup(
     }
     let id = repo.save_snapshot(&snapshot)?;
     report.snapshot_id = Some(id);
-    if let Some(record) = &ctx.record {
-        record.set_head(&record_head.0, &record_head.1, id, root);
+    if let Some(record) = &ctx.record
+        && let Err(e) = record.finish(id, root)
+    {
+        report
+            .warnings
+            .push(format!("{}; the next backup reads every file again", e));
     }
     Ok(report)
 }
@@ -371,8 +377,6 @@ pub fn backup(
 fn parent_from_record(
     record: Option<&record::Record>,
     choice: &ParentChoice,
-    host: &str,
-    paths: &[String],
 ) -> Result<(Option<SnapshotId>, Option<repo_format::tree::Tree>)> {
     if let ParentChoice::Id(_) = choice {
         return Err(Error::InvalidArgument {
@@ -386,8 +390,8 @@ fn parent_from_record(
         return Ok((None, None));
     };
     Ok(record
-        .head(host, paths)
-        .and_then(|head| Some((Some(head.snapshot), Some(record.load_tree(&head.tree)?))))
+        .head()
+        .and_then(|(snapshot, tree)| Some((Some(snapshot), Some(record.load_tree(&tree)?))))
         .unwrap_or((None, None)))
 }
 

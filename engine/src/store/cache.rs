@@ -10,9 +10,8 @@
 //! <root>/<repository id hex>/index/<id>        sealed index file, as stored
 //! <root>/<repository id hex>/snapshots/<id>    sealed snapshot, as stored
 //! <root>/<repository id hex>/trees/<xx>/<id>   sealed tree blob, as in its pack
-//! <root>/<repository id hex>/record-trees/<xx>/<id>  a put-only host's record (SPEC.md §5.6)
-//! <root>/<repository id hex>/record-heads/<name>
-//! <root>/<repository id hex>/record-salt           32 random bytes of this host
+//! <root>/<repository id hex>/record/<name>      a put-only host's record (SPEC.md §5.6)
+//! <root>/<repository id hex>/record-salt        32 random bytes of this host
 //! ```
 //!
 //! Nothing in the cache is trusted: every cached file is checked before it
@@ -65,19 +64,16 @@ pub enum CacheKind {
     Snapshot,
     /// Tree blobs, named by their blob id.
     Tree,
-    /// Trees of a put-only host's record, named by their blob id.
-    RecordTree,
-    /// Heads of a put-only host's record, named by host and paths.
-    RecordHead,
+    /// A put-only host's record files, one per key, host and paths.
+    Record,
 }
 
 impl CacheKind {
-    const ALL: [CacheKind; 5] = [
+    const ALL: [CacheKind; 4] = [
         CacheKind::Index,
         CacheKind::Snapshot,
         CacheKind::Tree,
-        CacheKind::RecordTree,
-        CacheKind::RecordHead,
+        CacheKind::Record,
     ];
 
     /// The kind of entry an object of `kind` is, if the cache holds such.
@@ -94,13 +90,12 @@ impl CacheKind {
             CacheKind::Index => "index",
             CacheKind::Snapshot => "snapshots",
             CacheKind::Tree => "trees",
-            CacheKind::RecordTree => "record-trees",
-            CacheKind::RecordHead => "record-heads",
+            CacheKind::Record => "record",
         }
     }
 
     fn sharded(self) -> bool {
-        matches!(self, CacheKind::Tree | CacheKind::RecordTree)
+        matches!(self, CacheKind::Tree)
     }
 }
 
@@ -369,11 +364,43 @@ impl Cache {
         }
     }
 
-    /// Whether an entry is there (unverified: for skipping a write).
-    pub(crate) fn has(&self, kind: CacheKind, id: &Id) -> bool {
+    /// An entry's file, to read as it stands (the caller verifies).
+    pub(crate) fn open_entry(&self, kind: CacheKind, id: &Id) -> std::io::Result<fs::File> {
+        self.beneath.read_file(&Cache::relative(kind, id))
+    }
+
+    /// A new file to write an entry into, under a temporary name beside
+    /// it: [`Cache::publish`] gives it the entry's name.
+    pub(crate) fn create_entry(&self, kind: CacheKind, id: &Id) -> Result<(PathBuf, fs::File)> {
+        let rel = Cache::relative(kind, id);
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        loop {
+            let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+            let temp = parent.join(format!(
+                "{TEMP_PREFIX}{}-{}-{n}",
+                id.to_hex(),
+                std::process::id()
+            ));
+            match self.beneath.create_new(&temp) {
+                Ok(file) => return Ok((temp, file)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(Error::io("create cache file", self.dir.join(&temp), e)),
+            }
+        }
+    }
+
+    /// Give the file made by [`Cache::create_entry`] the entry's name,
+    /// replacing what was there.
+    pub(crate) fn publish(&self, temp: &Path, kind: CacheKind, id: &Id) -> Result<()> {
+        let rel = Cache::relative(kind, id);
         self.beneath
-            .stat(&Cache::relative(kind, id))
-            .is_ok_and(|e| e.is_some())
+            .rename(temp, &rel)
+            .map_err(|e| Error::io("write cache file", self.dir.join(&rel), e))
+    }
+
+    /// Remove a file made by [`Cache::create_entry`] and not published.
+    pub(crate) fn discard(&self, temp: &Path) {
+        let _ = self.beneath.remove(temp);
     }
 }
 

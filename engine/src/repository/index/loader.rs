@@ -18,7 +18,6 @@
 use super::{AddedFile, Index};
 use crate::error::{Error, Result};
 use crate::repository::Repository;
-use crate::store::CacheKind;
 use rayon::prelude::*;
 use repo_format::crypto::{BlobKind, ObjectKind};
 use repo_format::index::{IndexFile, IndexPack};
@@ -215,25 +214,22 @@ impl Repository {
     }
 
     /// With the whole index loaded (no index file skipped), remove cached
-    /// trees, and trees of a put-only host's record, it no longer lists (a
-    /// prune removed them).
+    /// trees it no longer lists (a prune removed them).
     fn retain_cached_trees(&self) -> Result<()> {
-        let Some(cache) = self.cache() else {
+        let Some((cache, kind)) = self.tree_cache() else {
             return Ok(());
         };
         let index = self.index();
         let failed = std::cell::RefCell::new(None);
-        for kind in [CacheKind::Tree, CacheKind::RecordTree] {
-            cache.retain(kind, |id| {
-                match index.contains(BlobKind::Tree, &BlobId(*id)) {
-                    Ok(listed) => listed,
-                    Err(e) => {
-                        failed.borrow_mut().get_or_insert(e);
-                        true
-                    }
+        cache.retain(kind, |id| {
+            match index.contains(BlobKind::Tree, &BlobId(*id)) {
+                Ok(listed) => listed,
+                Err(e) => {
+                    failed.borrow_mut().get_or_insert(e);
+                    true
                 }
-            });
-        }
+            }
+        });
         failed.into_inner().map_or(Ok(()), Err)
     }
 

@@ -28,6 +28,7 @@ pub mod witness;
 use crate::error::{Error, Result};
 use crate::store::{Backend, Cache, CacheKind, PutOutcome};
 use index::Index;
+use rayon::prelude::*;
 use repo_format::SnapshotId;
 use repo_format::compress::AUTO_LEVEL;
 use repo_format::config::{ChunkerParams, Config, FORMAT_VERSION};
@@ -346,6 +347,12 @@ impl Repository {
     }
 }
 
+/// How many key derivations [`open_key`] runs at once, each needing at
+/// most [`PARALLEL_KDF_MAX_KIB`] (the default is 64 MiB).
+const PARALLEL_KDFS: usize = 4;
+/// See [`PARALLEL_KDFS`].
+const PARALLEL_KDF_MAX_KIB: u32 = 256 * 1024;
+
 /// Find the key file `password` opens. Every key file is read first and
 /// those that do not open as key files, or whose KDF asks for more than a
 /// reader spends (a storage writer can plant one), are left out before any
@@ -378,9 +385,22 @@ fn open_key(backend: &Backend, password: &[u8]) -> Result<(KeyId, OpenedKey)> {
             *id,
         )
     });
-    for (id, file) in candidates {
-        if let Ok(key) = file.open(password) {
-            return Ok((id, key));
+    // Keys of one cost (a repository's own are all at the defaults: a full
+    // and a put-only key, say) are tried at once, a few at a time, so that
+    // the password of the second costs no second derivation's time;
+    // costlier ones one by one, so that memory stays bounded.
+    for same_cost in candidates.chunk_by(|a, b| a.1.kdf.cost() == b.1.kdf.cost()) {
+        let at_once = match same_cost.first() {
+            Some((_, f)) if f.kdf.memory_kib <= PARALLEL_KDF_MAX_KIB => PARALLEL_KDFS,
+            _ => 1,
+        };
+        for batch in same_cost.chunks(at_once) {
+            let opened = batch
+                .par_iter()
+                .find_map_first(|(id, file)| file.open(password).ok().map(|key| (*id, key)));
+            if let Some(found) = opened {
+                return Ok(found);
+            }
         }
     }
     Err(match refused {

@@ -82,7 +82,12 @@ fn check_put_only(key: &PutOnlyKey) {
                 let sealed = sealed.expect("a put-only key seals index files and locks");
                 assert_eq!(keys.open_object(kind, &sealed), Ok(b"payload".to_vec()));
             }
-            ObjectKind::Snapshot | ObjectKind::PackHeader => {
+            ObjectKind::PackHeader => {
+                // Sealed by its pack's key, never as an object.
+                assert!(matches!(opened, Err(FormatError::Malformed { .. })));
+                assert!(matches!(sealed, Err(FormatError::Malformed { .. })));
+            }
+            ObjectKind::Snapshot => {
                 assert!(matches!(opened, Err(FormatError::NeedsFullKey { .. })));
                 let sealed = sealed.expect("a put-only key seals to the repository key");
                 assert!(matches!(
